@@ -1,0 +1,163 @@
+"""The `churnml` command: `churnml <stage> [hydra overrides...]`, one Hydra app per stage.
+
+This is the only module that knows Hydra. It composes the configuration, turns it into typed
+dataclasses, calls the stage, and maps errors to exit codes:
+0 ok, 2 bad input or configuration, 3 no model to score with, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from churnml.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, ChurnmlError
+
+log = logging.getLogger("churnml")
+
+STAGES: dict[str, str] = {
+    "generate": "write the synthetic key-account world (tables + ground truth) to paths.raw",
+    "validate": "check the input tables against the contract and print a summary",
+    "features": "build point-in-time features and labels at every monthly snapshot",
+    "train": "train, evaluate out-of-time, track and register the churn and switching-cost models",
+    "tune": "search churn-model hyperparameters with Optuna; write the best as an experiment file",
+    "evaluate": "rolling-origin backtest of the churn model against the baselines",
+    "score": "score every account in scope into the ranked retention-priority list",
+    "run": "the whole chain: generate (if needed), validate, features, train, score",
+}
+
+
+def project_root() -> Path:
+    """The project root: $CHURNML_ROOT, else the repository this package was installed from."""
+    env = os.environ.get("CHURNML_ROOT")
+    return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
+
+
+def conf_dir() -> Path:
+    return project_root() / "conf"
+
+
+def register_configs() -> None:
+    """Register the typed schemas and the `project_root` resolver (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from churnml import config as c
+
+    if not OmegaConf.has_resolver("project_root"):
+        OmegaConf.register_new_resolver("project_root", lambda: str(project_root()))
+    cs = ConfigStore.instance()
+    cs.store(group="paths", name="paths_schema", node=c.PathsConfig)
+    cs.store(group="data", name="data_schema", node=c.DataConfig)
+    cs.store(group="data", name="synthetic_schema", node=c.SyntheticDataConfig)
+    cs.store(group="features", name="features_schema", node=c.FeaturesConfig)
+    cs.store(group="labels", name="labels_schema", node=c.LabelsConfig)
+    cs.store(group="model", name="model_schema", node=c.ModelConfig)
+    cs.store(group="tune", name="tune_schema", node=c.TuneConfig)
+    cs.store(group="score", name="score_schema", node=c.ScoreConfig)
+    cs.store(group="mlflow", name="mlflow_schema", node=c.MlflowConfig)
+
+
+def to_config(cfg: Any):
+    """Turn a composed DictConfig into the typed `churnml.config.Config`."""
+    from omegaconf import OmegaConf
+
+    from churnml.config import Config
+
+    obj = OmegaConf.to_object(cfg)
+    groups = {k: v for k, v in obj.items() if k in Config.__dataclass_fields__}
+    return Config(**groups)
+
+
+def flat_params(cfg: Any) -> dict[str, Any]:
+    """The resolved config as dotted keys (`model.churn.num_leaves` -> 15), for tracking."""
+    from omegaconf import OmegaConf
+
+    def walk(node: Any, prefix: str) -> dict[str, Any]:
+        if isinstance(node, dict):
+            out: dict[str, Any] = {}
+            for k, v in node.items():
+                out.update(walk(v, f"{prefix}.{k}" if prefix else str(k)))
+            return out
+        return {prefix: node}
+
+    return walk(OmegaConf.to_container(cfg, resolve=True), "")
+
+
+def _print_help() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print("usage: churnml <stage> \\[overrides...]   (churnml <stage> --help for its config)\n")
+    table = Table(show_header=True, header_style="bold", box=None)
+    table.add_column("stage")
+    table.add_column("what it does")
+    for name, text in STAGES.items():
+        table.add_row(name, text)
+    console.print(table)
+    console.print(
+        "\nexit codes: 0 ok, 2 bad input or configuration, 3 no model to score with, 1 anything else"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `churnml` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        _print_help()
+        return 0
+    stage, rest = argv[0], argv[1:]
+    if stage not in STAGES:
+        print(
+            f"churnml: unknown stage {stage!r}; allowed: {', '.join(STAGES)}. See `churnml --help`.",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    register_configs()
+    state = {"started": False}
+
+    @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
+    def task(cfg: Any) -> None:
+        state["started"] = True
+        from churnml.stages import STAGE_FUNCTIONS, RunContext
+
+        try:
+            config = to_config(cfg)
+            ctx = RunContext(
+                stage=stage,
+                config=config,
+                params=flat_params(cfg),
+                output_dir=Path(HydraConfig.get().runtime.output_dir),
+            )
+            STAGE_FUNCTIONS[stage](ctx)
+        except ChurnmlError as err:
+            log.error("%s", err)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            log.error("interrupted")
+            sys.exit(EXIT_UNEXPECTED)
+        except Exception:  # noqa: BLE001 - the job must exit 1 with the cause in the log
+            log.exception("churnml %s failed unexpectedly", stage)
+            sys.exit(EXIT_UNEXPECTED)
+
+    sys.argv = [f"churnml {stage}", *rest, f"hydra.job.name={stage}"]
+    try:
+        task()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        # Hydra exits 1 on a config error (unknown key, bad override) before the task starts.
+        if code == 1 and not state["started"]:
+            return EXIT_BAD_INPUT
+        return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

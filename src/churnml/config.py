@@ -1,0 +1,162 @@
+"""Typed configuration: one dataclass per config group.
+
+These are plain dataclasses; `cli.py` registers them with Hydra as schemas so that a
+wrong type or an unknown key in a YAML file or an override is an error that names the key.
+Stages receive them as objects (`OmegaConf.to_object`), never as Hydra objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from churnml.data.synthetic import WorldParams
+
+
+@dataclass
+class PathsConfig:
+    root: str = "${project_root:}"
+    data: str = "${paths.root}/data"
+    raw: str = "${paths.data}/raw"
+    features: str = "${paths.data}/features"
+    scores: str = "${paths.data}/scores"
+    models: str = "${paths.root}/models"
+
+
+@dataclass
+class TableSource:
+    """Where one table comes from and how its columns are named by the user."""
+
+    path: Optional[str] = None  # files: relative to data.dir (default <table>.<format>)
+    query: Optional[str] = None  # sql: the SELECT that returns the table
+    columns: Dict[str, str] = field(default_factory=dict)  # contract name -> user's column
+
+
+@dataclass
+class DataConfig:
+    source: str = "files"  # synthetic | files | sql
+    dir: str = "${paths.raw}"
+    format: str = "csv"  # csv | parquet
+    url: Optional[str] = None  # sql: an SQLAlchemy URL
+    tables: Dict[str, TableSource] = field(default_factory=dict)
+
+
+@dataclass
+class SyntheticDataConfig(DataConfig):
+    """The built-in synthetic world; generated into `dir` when that folder holds no tables."""
+
+    source: str = "synthetic"
+    format: str = "parquet"
+    accounts: int = 2000
+    months: int = 48
+    start: str = "2021-01"
+    seed: int = 42
+    world: WorldParams = field(default_factory=WorldParams)
+
+
+@dataclass
+class FeaturesConfig:
+    families: List[str] = field(
+        default_factory=lambda: [
+            "orders",
+            "complaints",
+            "competitor",
+            "relationship",
+            "switching",
+            "peers",
+            "account",
+        ]
+    )
+    # Snapshots start once this many months of history exist, so windows are not all empty.
+    min_history_months: int = 6
+
+
+@dataclass
+class LabelsConfig:
+    horizon_months: int = 6
+    retained_share: float = 0.2
+    scope_months: int = 12
+    lost_window_months: int = 3
+    # switch evidence: competitor signals of these kinds in [t - months_before, t + H)
+    switch_evidence_months_before: int = 3
+    switch_signal_kinds: List[str] = field(default_factory=lambda: ["trial_order", "tender_lost"])
+
+
+@dataclass
+class LgbmParams:
+    num_leaves: int = 15
+    learning_rate: float = 0.05
+    n_estimators: int = 600
+    min_child_samples: int = 40
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    early_stopping_rounds: int = 50
+
+
+@dataclass
+class SplitConfig:
+    test_snapshots: int = 3  # last labelled snapshots held out for the out-of-time test
+    calib_snapshots: int = 2
+    valid_snapshots: int = 2
+    min_train_snapshots: int = 3
+
+
+@dataclass
+class ModelConfig:
+    name: str = "lightgbm"
+    seed: int = 42
+    calibration: str = "isotonic"  # isotonic | platt
+    churn: LgbmParams = field(default_factory=LgbmParams)
+    switching: LgbmParams = field(default_factory=lambda: LgbmParams(n_estimators=300, num_leaves=7))
+    split: SplitConfig = field(default_factory=SplitConfig)
+    backtest_folds: int = 4
+    switching_grid_step: float = 0.005
+
+
+@dataclass
+class TuneConfig:
+    n_trials: int = 20
+    timeout_seconds: Optional[int] = None
+    seed: int = 42
+    # name -> {low, high, log?, type: int|float}
+    space: Dict[str, Any] = field(default_factory=dict)
+    output_experiment: str = "tuned"
+
+
+@dataclass
+class ScoreConfig:
+    as_of: Optional[str] = None  # YYYY-MM; default: the month after the latest data
+    model_uri: str = "models:/churnml-churn@champion"
+    switching_model_uri: str = "models:/churnml-switching@champion"
+    weights: Dict[str, float] = field(
+        default_factory=lambda: {"influence": 0.5, "low_switching_cost": 0.3}
+    )
+    risk_bands: Dict[str, float] = field(default_factory=lambda: {"high": 0.3, "medium": 0.15})
+    psi_threshold: float = 0.25
+    top_n: int = 10
+    playbook: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class MlflowConfig:
+    tracking_uri: str = "sqlite:///${paths.root}/mlflow.db"
+    experiment: str = "churnml"
+    artifact_location: str = "${paths.root}/mlartifacts"
+    churn_model_name: str = "churnml-churn"
+    switching_model_name: str = "churnml-switching"
+
+
+@dataclass
+class Config:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    data: DataConfig = field(default_factory=SyntheticDataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    # The date treated as "today" (YYYY-MM-DD) for the future-date check; default: the real date.
+    today: Optional[str] = None

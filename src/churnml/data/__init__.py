@@ -1,0 +1,1 @@
+"""Input tables: the contract, loading, and the synthetic world."""

@@ -1,0 +1,68 @@
+"""Errors a user can cause, each with the exit code that jobs and schedulers rely on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_MODEL = 3
+
+
+class ChurnmlError(Exception):
+    """A problem the user can fix; the CLI prints the message (no traceback) and exits."""
+
+    exit_code = EXIT_UNEXPECTED
+
+
+class ConfigError(ChurnmlError):
+    """A configuration value that is not allowed: names the parameter, what is allowed, what was given."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class NoModelError(ChurnmlError):
+    """No model to score with."""
+
+    exit_code = EXIT_NO_MODEL
+
+
+@dataclass
+class Problem:
+    """One broken rule of the input contract."""
+
+    table: str
+    column: str | None
+    problem: str
+    examples: pd.DataFrame | None = field(default=None, repr=False)
+
+    def render(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        text = f"- {where}: {self.problem}"
+        if self.examples is not None and len(self.examples):
+            rows = self.examples.head(5).to_string(index=False, max_colwidth=40)
+            text += "\n" + "\n".join("    " + line for line in rows.splitlines())
+        return text
+
+
+class ContractError(ChurnmlError):
+    """The input breaks the contract; holds every problem found, reported together."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        head = f"The input data breaks the contract ({len(self.problems)} problem(s)); nothing was written."
+        return "\n".join([head, *(p.render() for p in self.problems)])
+
+
+class NotYetAvailable(ChurnmlError):
+    """A stage that is not built yet."""
+
+    exit_code = EXIT_BAD_INPUT

@@ -1,0 +1,10 @@
+"""`churnml run`."""
+
+from __future__ import annotations
+
+from churnml.errors import NotYetAvailable
+from churnml.stages import RunContext
+
+
+def run_stage(ctx: RunContext) -> None:
+    raise NotYetAvailable("churnml run is not yet available")

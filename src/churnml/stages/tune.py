@@ -1,0 +1,10 @@
+"""`churnml tune`."""
+
+from __future__ import annotations
+
+from churnml.errors import NotYetAvailable
+from churnml.stages import RunContext
+
+
+def run_stage(ctx: RunContext) -> None:
+    raise NotYetAvailable("churnml tune is not yet available")
