@@ -147,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             log.exception("churnml %s failed unexpectedly", stage)
             sys.exit(EXIT_UNEXPECTED)
 
-    sys.argv = [f"churnml {stage}", *rest, f"hydra.job.name={stage}"]
+    # Hydra's argparse wants flags before overrides; users should not have to care.
+    overrides = [a for a in rest if "=" in a and not a.startswith("-")]
+    flags = [a for a in rest if a not in overrides]
+    sys.argv = [f"churnml {stage}", *flags, f"hydra.job.name={stage}", *overrides]
     try:
         task()
     except SystemExit as done:

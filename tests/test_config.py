@@ -1,0 +1,84 @@
+"""Config tests: every group option and every experiment composes into the typed config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from churnml.cli import conf_dir, register_configs, to_config
+from churnml.config import Config, SyntheticDataConfig
+
+CONF = conf_dir()
+GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "experiment")
+OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml"))]
+EXPERIMENTS = sorted(f.stem for f in (CONF / "experiment").glob("*.yaml"))
+
+
+def _compose(overrides: list[str]) -> Config:
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return to_config(compose(config_name="config", overrides=overrides))
+
+
+def test_every_group_has_options():
+    assert set(GROUPS) >= {"data", "features", "labels", "model", "tune", "score", "mlflow", "paths"}
+    assert EXPERIMENTS, "conf/experiment holds at least one experiment"
+
+
+@pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_group_option_composes(group: str, option: str):
+    cfg = _compose([f"{group}={option}"])
+    assert isinstance(cfg, Config)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_composes_and_changes_something(experiment: str):
+    default = _compose([])
+    cfg = _compose([f"experiment={experiment}"])
+    assert cfg != default, f"experiment {experiment} changes nothing"
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_files_are_global_packages(experiment: str):
+    text = (CONF / "experiment" / f"{experiment}.yaml").read_text()
+    assert text.startswith("# @package _global_")
+
+
+def test_paths_derive_from_root_not_working_directory(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = _compose([])
+    root = Path(cfg.paths.root)
+    assert root == CONF.parent
+    assert Path(cfg.paths.raw) == root / "data" / "raw"
+    assert Path(cfg.paths.scores) == root / "data" / "scores"
+    assert cfg.mlflow.tracking_uri == f"sqlite:///{root}/mlflow.db"
+
+    moved = _compose([f"paths.root={tmp_path}"])
+    assert Path(moved.paths.features) == tmp_path / "data" / "features"
+    assert Path(moved.data.dir) == tmp_path / "data" / "raw"
+
+
+def test_defaults_match_the_documented_interface():
+    cfg = _compose([])
+    assert isinstance(cfg.data, SyntheticDataConfig)
+    assert (cfg.data.accounts, cfg.data.months, cfg.data.start) == (2000, 48, "2021-01")
+    assert cfg.labels.horizon_months == 6
+    assert cfg.labels.retained_share == 0.2
+    assert cfg.labels.scope_months == 12
+    assert cfg.labels.lost_window_months == 3
+    assert cfg.score.model_uri == "models:/churnml-churn@champion"
+
+
+@pytest.mark.parametrize("bad", ["labels.horizn=3", "data.acounts=10", "model.churn.num_leafs=3"])
+def test_unknown_key_is_an_error_naming_it(bad: str):
+    with pytest.raises(Exception) as err:
+        _compose([bad])
+    assert bad.split("=")[0].split(".")[-1] in str(err.value) + str(err.value.__cause__)
+
+
+def test_wrong_type_is_an_error():
+    with pytest.raises(Exception) as err:
+        _compose(["labels.horizon_months=six"])
+    assert "horizon_months" in str(err.value) + str(err.value.__cause__)
