@@ -1,0 +1,551 @@
+"""The input contract (see contract.md): what each table holds, and the checks that reject bad input.
+
+`TABLES` describes the seven tables. `validate_tables(tables, today)` turns raw frames (contract
+column names, any dtypes, e.g. all text from a CSV) into typed frames and raises one
+`ContractError` listing every problem found. `check_tables` does the same without raising, for
+callers (the loader) that add problems of their own. `as_seen_at(tables, as_of)` drops what was not
+yet known at an as-of date.
+
+Types are parsed tolerantly first (a value that does not parse is a Problem, not a traceback);
+the rules on the typed frames are pandera schemas validated lazily, so every rule is checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Collection, Mapping
+
+import numpy as np
+import pandas as pd
+
+from churnml.errors import ContractError, Problem
+
+TEXT, DATE, FLOAT, INT, BOOL = "text", "date", "float", "int", "bool"
+
+# The pandas dtype of each kind in the loader's output (docs/internals.md).
+DTYPES: dict[str, str] = {
+    TEXT: "str",
+    DATE: "datetime64[ns]",
+    FLOAT: "float64",
+    INT: "Int64",
+    BOOL: "boolean",
+}
+
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contract column."""
+
+    name: str
+    kind: str  # text | date | float | int | bool
+    required: bool = False
+    # Date columns that may legitimately lie ahead of today (a promised delivery, a contract end).
+    future_ok: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """One contract table: its columns, unique key, and the date columns that place its rows in time."""
+
+    name: str
+    required: bool
+    columns: tuple[Column, ...]
+    key: str | None = None
+    # The date of a row: rows dated on or after a run's as-of are dropped. None: never dropped.
+    date: str | None = None
+    # Dates that only become known when they happen (a resolution, a delivery, a departure):
+    # blanked when on or after the as-of, so the row looks as it did then.
+    later_dates: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    @property
+    def dates(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == DATE]
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        return {c.name: DTYPES[c.kind] for c in self.columns}
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _c(name: str, kind: str, required: bool = False, future_ok: bool = False) -> Column:
+    return Column(name, kind, required, future_ok)
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "accounts",
+            required=True,
+            key="account_id",
+            columns=(
+                _c("account_id", TEXT, required=True),
+                _c("name", TEXT),
+                _c("industry", TEXT),
+                _c("region", TEXT),
+                _c("tier", TEXT),
+                _c("account_manager", TEXT),
+                _c("since", DATE),
+                _c("employees", INT),
+                _c("category_spend", FLOAT),
+                _c("contract_end", DATE, future_ok=True),
+                _c("influence", FLOAT),
+            ),
+        ),
+        Table(
+            "orders",
+            required=True,
+            key="order_id",
+            date="order_date",
+            later_dates=("delivered_date",),
+            columns=(
+                _c("order_id", TEXT, required=True),
+                _c("account_id", TEXT, required=True),
+                _c("order_date", DATE, required=True),
+                _c("net_amount", FLOAT, required=True),
+                _c("product_line", TEXT),
+                _c("quantity", FLOAT),
+                _c("list_amount", FLOAT),
+                _c("custom", BOOL),
+                _c("promised_date", DATE, future_ok=True),
+                _c("delivered_date", DATE),
+            ),
+        ),
+        Table(
+            "complaints",
+            required=False,
+            key="complaint_id",
+            date="opened_at",
+            later_dates=("resolved_at",),
+            columns=(
+                _c("complaint_id", TEXT, required=True),
+                _c("account_id", TEXT, required=True),
+                _c("opened_at", DATE, required=True),
+                _c("resolved_at", DATE),
+                _c("category", TEXT),
+                _c("severity", INT),
+            ),
+        ),
+        Table(
+            "competitor_signals",
+            required=False,
+            key="signal_id",
+            date="observed_at",
+            columns=(
+                _c("signal_id", TEXT, required=True),
+                _c("account_id", TEXT, required=True),
+                _c("observed_at", DATE, required=True),
+                _c("competitor", TEXT),
+                _c("kind", TEXT),
+                _c("price_gap", FLOAT),
+            ),
+        ),
+        Table(
+            "interactions",
+            required=False,
+            date="occurred_at",
+            columns=(
+                _c("account_id", TEXT, required=True),
+                _c("occurred_at", DATE, required=True),
+                _c("kind", TEXT, required=True),
+            ),
+        ),
+        Table(
+            "contacts",
+            required=False,
+            key="contact_id",
+            date="start_date",
+            later_dates=("end_date",),
+            columns=(
+                _c("contact_id", TEXT, required=True),
+                _c("account_id", TEXT, required=True),
+                _c("role", TEXT),
+                _c("start_date", DATE),
+                # A departure already announced may be dated ahead.
+                _c("end_date", DATE, future_ok=True),
+            ),
+        ),
+        Table(
+            "outcomes",
+            required=False,
+            date="lost_at",
+            columns=(
+                _c("account_id", TEXT, required=True),
+                _c("lost_at", DATE, required=True),
+                _c("reason", TEXT),
+                _c("competitor", TEXT),
+            ),
+        ),
+    )
+}
+
+# Value rules beyond types: (table, column) -> (error key, test on the typed column).
+_RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("accounts", "influence"): (0.0, 1.0),
+    ("complaints", "severity"): (1, 3),
+}
+_NON_NEGATIVE: set[tuple[str, str]] = {("orders", "list_amount"), ("accounts", "category_spend")}
+
+# What a failed pandera check means, in words. Keys are the `error=` of our checks plus
+# pandera's own names for nullability and uniqueness.
+_MESSAGES: dict[str, str] = {
+    "not_nullable": "{n} row(s) have no value, but the column is required",
+    "field_uniqueness": "{n} row(s) have a duplicate key (each {column} must appear once)",
+    "known_account": "{n} row(s) reference an account_id that is not in accounts",
+    "not_future": "{n} row(s) dated later than today ({today}) — a typo such as 2204 for 2024?",
+    "non_negative": "{n} row(s) are negative; {column} must be ≥ 0",
+    "in_range": "{n} row(s) outside [{low:g}, {high:g}]",
+    "resolved_after_opened": "{n} row(s) resolved before they were opened (resolved_at < opened_at)",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing: raw values -> contract dtypes, remembering which non-empty values did not parse.
+
+
+def _blank(raw: pd.Series) -> pd.Series:
+    """True where a raw value is missing or only whitespace."""
+    if raw.dtype.kind in "O" or isinstance(raw.dtype, pd.StringDtype):
+        text = raw.astype("str").str.strip()
+        return raw.isna() | (text == "")
+    return raw.isna()
+
+
+def _to_text(raw: pd.Series) -> pd.Series:
+    if raw.dtype.kind == "f":
+        values = raw.dropna()
+        # IDs stored as floats (an integer column with gaps) must read "1001", not "1001.0".
+        if len(values) and np.isfinite(values).all() and (values == values.round()).all():
+            raw = raw.astype("Int64")
+    text = raw.astype("str").str.strip()
+    return text.mask(text == "")
+
+
+_TZ_SUFFIX = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+_NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
+
+
+def _to_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Dates as tz-naive datetime64[ns], plus a mask of values that do not fit that range."""
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        parsed = raw.dt.tz_localize(None)  # keep the wall-clock date the user wrote
+    elif raw.dtype.kind == "M":
+        parsed = raw
+    else:
+        text = raw.astype("str").str.strip()
+        # The pipeline works in calendar months: keep the local date, drop any UTC offset.
+        text = text.str.replace(_TZ_SUFFIX, r"\1", regex=True)
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    out_of_range = parsed.notna() & ((parsed < _NS_MIN) | (parsed > _NS_MAX))
+    parsed = parsed.mask(out_of_range)
+    return parsed.astype("datetime64[ns]"), out_of_range
+
+
+def _to_float(raw: pd.Series) -> pd.Series:
+    if raw.dtype.kind in "fiub":
+        values = raw.astype("float64")
+    else:
+        values = pd.to_numeric(raw.astype("str").str.strip(), errors="coerce").astype("float64")
+    return values.where(np.isfinite(values))
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+
+
+def _to_bool(raw: pd.Series) -> pd.Series:
+    if raw.dtype.kind == "b" or isinstance(raw.dtype, pd.BooleanDtype):
+        return raw.astype("boolean")
+    text = raw.astype("str").str.strip().str.lower()
+    out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    out[text.isin(_TRUE)] = True
+    out[text.isin(_FALSE)] = False
+    return out
+
+
+def _parse(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+    """Parse one column; returns (typed values, mask of non-empty values that failed, hint)."""
+    blank = _blank(raw)
+    hint = ""
+    if column.kind == TEXT:
+        return _to_text(raw), pd.Series(False, index=raw.index), ""
+    if column.kind == DATE:
+        typed, out_of_range = _to_dates(raw)
+        if out_of_range.any():
+            hint = " (some are outside the years 1677–2262: a typo?)"
+        else:
+            hint = " (expected ISO dates YYYY-MM-DD or timestamps)"
+    elif column.kind == FLOAT:
+        typed = _to_float(raw)
+        hint = " (expected numbers with a decimal point"
+        if raw.dtype.kind not in "fiub":
+            text = raw.astype("str").str.strip()
+            if text.str.fullmatch(r"-?\d+,\d+").fillna(False).any():
+                hint += "; values like '12,5' look like a decimal comma"
+        hint += ")"
+    elif column.kind == INT:
+        values = _to_float(raw)
+        whole = values.isna() | (values == values.round())
+        typed = values.where(whole).astype("Int64")
+        hint = " (expected whole numbers)"
+    elif column.kind == BOOL:
+        typed = _to_bool(raw)
+        hint = " (expected true/false, yes/no or 1/0)"
+    else:  # pragma: no cover - TABLES only uses the kinds above
+        raise ValueError(f"column kind must be one of {list(DTYPES)}; got {column.kind!r}")
+    failed = ~blank & typed.isna()
+    return typed, failed, hint
+
+
+def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[Problem]]:
+    """Bring one table to the contract's columns and dtypes.
+
+    Returns (typed frame, raw frame with the same columns, problems): extra columns dropped,
+    absent optional columns added as all-missing, values that do not parse reported and set
+    missing. A missing required column is reported and added as all-missing.
+    """
+    spec = TABLES[table]
+    frame = frame.reset_index(drop=True)
+    problems: list[Problem] = []
+    raw_cols: dict[str, pd.Series] = {}
+    typed_cols: dict[str, pd.Series] = {}
+    for column in spec.columns:
+        if column.name not in frame.columns:
+            if column.required:
+                problems.append(Problem(table, column.name, "required column is missing"))
+            typed_cols[column.name] = pd.Series(
+                pd.NA if column.kind in (INT, BOOL) else np.nan,
+                index=frame.index,
+                dtype=DTYPES[column.kind],
+            )
+            raw_cols[column.name] = pd.Series(np.nan, index=frame.index, dtype="object")
+            continue
+        raw = frame[column.name]
+        if isinstance(raw, pd.DataFrame):  # the same header twice
+            problems.append(Problem(table, column.name, "the column appears more than once"))
+            raw = raw.iloc[:, 0]
+        typed, failed, hint = _parse(column, raw)
+        raw_cols[column.name] = raw
+        typed_cols[column.name] = typed
+        if failed.any():
+            word = {DATE: "dates", FLOAT: "numbers", INT: "whole numbers", BOOL: "true/false"}
+            problems.append(
+                Problem(
+                    table,
+                    column.name,
+                    f"{int(failed.sum())} value(s) are not {word[column.kind]}{hint}",
+                    _examples(pd.DataFrame(raw_cols | {column.name: raw}), spec, column.name, failed),
+                )
+            )
+    typed_frame = pd.DataFrame(typed_cols, index=frame.index)
+    raw_frame = pd.DataFrame(raw_cols, index=frame.index)
+    return typed_frame, raw_frame, problems
+
+
+def _examples(
+    raw: pd.DataFrame, spec: Table, column: str | None, rows: pd.Series | pd.Index, extra: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Up to MAX_EXAMPLES offending rows as the user wrote them: row number, key, account, column."""
+    index = raw.index[rows.to_numpy()] if isinstance(rows, pd.Series) else pd.Index(rows)
+    index = index[:MAX_EXAMPLES]
+    wanted = [spec.key, "account_id", *extra, column]
+    cols = list(dict.fromkeys(c for c in wanted if c and c in raw.columns))
+    out = raw.loc[index, cols].copy()
+    out.insert(0, "row", index + 1)  # 1 = the first data row
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Rules on typed frames, as pandera schemas.
+
+
+def table_schema(
+    table: str,
+    today: date | None = None,
+    account_ids: Collection[str] | None = None,
+    columns: Collection[str] | None = None,
+):
+    """The pandera schema of one table (typed frame, as `conform` returns it).
+
+    `today` adds the no-dates-in-the-future rule, `account_ids` the known-account rule (not for
+    `accounts` itself); `columns` limits the schema to the columns the user actually has.
+    """
+    import pandera.pandas as pa
+
+    spec = TABLES[table]
+    present = set(spec.names if columns is None else columns)
+    cutoff = pd.Timestamp(today) + pd.Timedelta(days=1) if today is not None else None
+    known = pd.Index(list(account_ids)) if account_ids is not None else None
+
+    cols = {}
+    for column in spec.columns:
+        if column.name not in present:
+            continue
+        checks = []
+        if column.kind == DATE and cutoff is not None and not column.future_ok:
+            checks.append(pa.Check(lambda s: s < cutoff, error="not_future"))
+        if (table, column.name) in _NON_NEGATIVE:
+            checks.append(pa.Check(lambda s: s >= 0, error="non_negative"))
+        if (table, column.name) in _RANGES:
+            low, high = _RANGES[(table, column.name)]
+            checks.append(pa.Check(lambda s, lo=low, hi=high: (s >= lo) & (s <= hi), error="in_range"))
+        if column.name == "account_id" and table != "accounts" and known is not None:
+            checks.append(pa.Check(lambda s: s.isin(known), error="known_account"))
+        cols[column.name] = pa.Column(
+            DTYPES[column.kind],
+            checks=checks,
+            nullable=not column.required,
+            unique=column.name == spec.key,
+            coerce=False,
+        )
+
+    frame_checks = []
+    if table == "complaints" and {"opened_at", "resolved_at"} <= present:
+        frame_checks.append(
+            pa.Check(lambda d: ~(d["resolved_at"] < d["opened_at"]), error="resolved_after_opened")
+        )
+    return pa.DataFrameSchema(cols, checks=frame_checks, name=table)
+
+
+def _rule_problems(
+    table: str,
+    typed: pd.DataFrame,
+    raw: pd.DataFrame,
+    schema,
+    today: date | None,
+    unparsed: Mapping[str, pd.Series],
+) -> list[Problem]:
+    """Validate lazily and turn pandera's failure cases into Problems with example rows."""
+    import pandera.pandas as pa
+
+    try:
+        schema.validate(typed, lazy=True, inplace=True)
+        return []
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+    spec = TABLES[table]
+    problems = []
+    frame_level = cases["schema_context"] == "DataFrameSchema"
+    # A frame-wide check fails once per column; report it once, on the column it is about.
+    cases.loc[frame_level & (cases["check"] == "resolved_after_opened"), "column"] = "resolved_at"
+    cases = cases.drop_duplicates(["column", "check", "index"])
+    for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
+        index = pd.Index(group["index"].dropna().astype("int64").unique())
+        if check == "not_nullable" and column in unparsed:
+            # A value that did not parse is already reported as such.
+            index = index.difference(raw.index[unparsed[column].to_numpy()])
+            if index.empty:
+                continue
+        key = str(check)
+        low, high = _RANGES.get((table, str(column)), (None, None))
+        template = _MESSAGES.get(key, "{n} row(s) fail the check " + key)
+        text = template.format(n=len(index), column=column, today=today, low=low, high=high)
+        extra = ("opened_at",) if key == "resolved_after_opened" else ()
+        examples = _examples(raw, spec, str(column), index, extra) if len(index) else None
+        problems.append(Problem(table, str(column), text, examples))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# The whole input.
+
+
+def check_tables(
+    tables: Mapping[str, pd.DataFrame],
+    today: date,
+    already_reported: Collection[tuple[str, str | None]] = (),
+) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
+    """Conform and check every table; returns (typed tables, every problem found).
+
+    Tables not in the contract are ignored. `already_reported` holds (table, None) for tables
+    and (table, column) for columns whose absence the caller has reported already (e.g. a file
+    that could not be read), so they are not reported twice.
+    """
+    problems: list[Problem] = []
+    typed: dict[str, pd.DataFrame] = {}
+    raws: dict[str, pd.DataFrame] = {}
+    present_cols: dict[str, list[str]] = {}
+    unparsed: dict[str, dict[str, pd.Series]] = {}
+    for name, spec in TABLES.items():
+        if name not in tables:
+            if spec.required and (name, None) not in already_reported:
+                problems.append(Problem(name, None, "required table is missing"))
+            continue
+        frame = tables[name]
+        present_cols[name] = [c for c in spec.names if c in frame.columns]
+        typed[name], raws[name], found = conform(name, frame)
+        problems += [p for p in found if (p.table, p.column) not in already_reported]
+        unparsed[name] = {
+            c: typed[name][c].isna() & ~_blank(raws[name][c]) for c in present_cols[name]
+        }
+        if spec.required and len(frame) == 0:
+            problems.append(Problem(name, None, "the table has no rows"))
+
+    accounts = typed.get("accounts")
+    account_ids = None
+    if accounts is not None and "account_id" in present_cols["accounts"]:
+        account_ids = accounts["account_id"].dropna().unique()
+    for name, frame in typed.items():
+        schema = table_schema(
+            name,
+            today=today,
+            account_ids=account_ids if name != "accounts" else None,
+            columns=present_cols[name],
+        )
+        problems += _rule_problems(name, frame, raws[name], schema, today, unparsed[name])
+
+    order = {name: i for i, name in enumerate(TABLES)}
+
+    def position(p: Problem) -> tuple[int, int]:
+        names = TABLES[p.table].names if p.table in TABLES else []
+        return order.get(p.table, len(order)), names.index(p.column) if p.column in names else -1
+
+    return typed, sorted(problems, key=position)
+
+
+def validate_tables(tables: Mapping[str, pd.DataFrame], today: date) -> dict[str, pd.DataFrame]:
+    """Typed tables (contract columns and dtypes) when the input keeps the contract.
+
+    Raises one `ContractError` listing every problem: missing tables or columns, values that do
+    not parse, duplicate keys, unknown accounts, future dates, out-of-range values, resolutions
+    before openings, an empty orders table.
+    """
+    typed, problems = check_tables(tables, today)
+    if problems:
+        raise ContractError(problems)
+    return typed
+
+
+def as_seen_at(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The typed tables as they were known just before `as_of`.
+
+    Rows dated on or after it are dropped; dates that only become known when they happen
+    (resolution, delivery, departure) are blanked when on or after it. Accounts are kept.
+    """
+    as_of = pd.Timestamp(as_of)
+    out = {}
+    for name, frame in tables.items():
+        spec = TABLES[name]
+        if spec.date is not None:
+            dated = frame[spec.date]
+            frame = frame.loc[~(dated >= as_of)].reset_index(drop=True)
+        if spec.later_dates:
+            frame = frame.copy()
+            for column in spec.later_dates:
+                frame[column] = frame[column].mask(frame[column] >= as_of)
+        out[name] = frame
+    return out
