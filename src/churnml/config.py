@@ -37,6 +37,7 @@ class DataConfig:
     source: str = "files"  # synthetic | files | sql
     dir: str = "${paths.raw}"
     format: str = "csv"  # csv | parquet
+    delimiter: str = ","  # csv: the field separator (';' for many European exports)
     url: Optional[str] = None  # sql: an SQLAlchemy URL
     tables: Dict[str, TableSource] = field(default_factory=dict)
 

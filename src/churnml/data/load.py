@@ -1,0 +1,297 @@
+"""Loading the input tables from CSV or Parquet files or an SQL database.
+
+`load_tables(data_cfg, as_of=None, today=None)` reads every table the data config points at,
+renames the user's columns to the contract's, keeps only contract columns (so names and other
+personal details in an extract never enter the pipeline), checks everything against the contract
+(`churnml.data.contract`) and returns the typed tables of docs/internals.md. Every problem, from a
+missing file to a date in the future, ends in one `ContractError` that lists them all; a config
+that cannot work at all (an unknown format, an unreachable database) is a `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from churnml.data.contract import TABLES, as_seen_at, check_tables
+from churnml.errors import ConfigError, ContractError, Problem
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("synthetic", "files", "sql")
+FORMATS = ("csv", "parquet")
+_SUFFIX_FORMAT = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+# Text that means "no value" in exports. Not "NA": that is also a region (North America).
+_NA_TEXT = ["", "NaN", "nan", "NULL", "null", "None", "N/A", "n/a", "#N/A"]
+_DELIMITERS = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
+
+
+@dataclass
+class _Read:
+    """What reading the sources gave: raw tables under contract names, and what went wrong."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    # (table, None) or (table, column) whose absence is already explained by a problem.
+    reported: set[tuple[str, str | None]] = field(default_factory=set)
+    delimiter: str = ","  # of CSV files, for the wrong-delimiter hint
+
+    def fail(self, table: str, column: str | None, text: str) -> None:
+        self.problems.append(Problem(table, column, text))
+        self.reported.add((table, column))
+
+
+def _table_source(data_cfg: Any, table: str) -> tuple[str | None, str | None, dict[str, str]]:
+    """(path, query, contract -> user column mapping) of one table; TableSource or plain dict."""
+    src = (data_cfg.tables or {}).get(table)
+    if src is None:
+        return None, None, {}
+    get = src.get if isinstance(src, Mapping) else (lambda key: getattr(src, key, None))
+    return get("path"), get("query"), dict(get("columns") or {})
+
+
+def check_data_config(data_cfg: Any) -> None:
+    """Raise `ConfigError` for a data config that cannot work, naming the parameter."""
+    if data_cfg.source not in SOURCES:
+        raise ConfigError(f"data.source must be one of {', '.join(SOURCES)}; got {data_cfg.source!r}")
+    if data_cfg.source != "sql" and data_cfg.format not in FORMATS:
+        raise ConfigError(f"data.format must be one of {', '.join(FORMATS)}; got {data_cfg.format!r}")
+    if data_cfg.source == "sql" and not data_cfg.url:
+        raise ConfigError("data.url must be an SQLAlchemy URL when data.source is sql; got none")
+    delimiter = getattr(data_cfg, "delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ConfigError(f"data.delimiter must be a single character such as ',' or ';'; got {delimiter!r}")
+    for table in data_cfg.tables or {}:
+        if table not in TABLES:
+            raise ConfigError(f"data.tables.{table}: not a table of the contract; allowed: {', '.join(TABLES)}")
+        allowed = TABLES[table].names
+        for name in _table_source(data_cfg, table)[2]:
+            if name not in allowed:
+                raise ConfigError(
+                    f"data.tables.{table}.columns.{name}: not a column of {table}; allowed: {', '.join(allowed)}"
+                )
+
+
+def _file_of(data_cfg: Any, table: str) -> tuple[Path, bool]:
+    """The file a table is read from, and whether the config names it explicitly."""
+    root = Path(data_cfg.dir).expanduser()
+    given = _table_source(data_cfg, table)[0]
+    if given:
+        path = Path(given).expanduser()
+        return (path if path.is_absolute() else root / path), True
+    preferred = root / f"{table}.{data_cfg.format}"
+    if not preferred.exists():
+        # Accept the other format too, so a folder of Parquet files works with the csv default.
+        for fmt in FORMATS:
+            if (root / f"{table}.{fmt}").exists():
+                return root / f"{table}.{fmt}", False
+    return preferred, False
+
+
+def table_files(data_cfg: Any) -> dict[str, Path]:
+    """The table files that exist for a files/synthetic data config, by table name."""
+    found = {}
+    for table in TABLES:
+        path, _ = _file_of(data_cfg, table)
+        if path.is_file():
+            found[table] = path
+    return found
+
+
+def _shorten(names: list[str], limit: int = 15) -> str:
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f", … ({len(names)} in all)" if len(names) > limit else "") if names else "none"
+
+
+def _pick_columns(read: _Read, table: str, frame: pd.DataFrame, header: list[str], mapping: dict[str, str]) -> None:
+    """Keep the contract columns of a freshly read table, under contract names; report what is missing."""
+    spec = TABLES[table]
+    missing_required = [c for c in spec.required_columns if mapping.get(c, c) not in header]
+    if missing_required and len(header) == 1:
+        for sep, word in _DELIMITERS.items():
+            if sep != read.delimiter and sep in str(header[0]):
+                read.fail(
+                    table,
+                    None,
+                    f"the file has a single column {str(header[0])[:60]!r}: looks like the delimiter "
+                    f"is {word}, not {_delimiter_word(read)}; set data.delimiter to {word}",
+                )
+                return
+    for name in spec.names:
+        user = mapping.get(name, name)
+        if user in header:
+            continue
+        if name in mapping:
+            read.fail(
+                table,
+                name,
+                f"data.tables.{table}.columns maps it to {user!r}, which is not a column "
+                f"(columns found: {_shorten(header)})",
+            )
+        elif spec.column(name).required:
+            read.fail(
+                table,
+                name,
+                f"required column is missing (columns found: {_shorten(header)}; "
+                f"map yours with data.tables.{table}.columns)",
+            )
+    columns = {name: frame[mapping.get(name, name)] for name in spec.names if mapping.get(name, name) in frame}
+    read.tables[table] = pd.DataFrame(columns, index=frame.index)
+
+
+def _delimiter_word(read: _Read) -> str:
+    return _DELIMITERS.get(read.delimiter, repr(read.delimiter))
+
+
+def _read_csv(path: Path, wanted: set[str], delimiter: str) -> tuple[pd.DataFrame, list[str]]:
+    header = list(pd.read_csv(path, nrows=0, sep=delimiter, encoding="utf-8-sig").columns)
+    # Everything as text: ids keep leading zeros, and the contract parses (and reports) the rest.
+    frame = pd.read_csv(
+        path,
+        sep=delimiter,
+        dtype=str,
+        usecols=lambda c: c in wanted,
+        keep_default_na=False,
+        na_values=_NA_TEXT,
+        encoding="utf-8-sig",
+    )
+    return frame, header
+
+
+def _read_parquet(path: Path, wanted: set[str]) -> tuple[pd.DataFrame, list[str]]:
+    import pyarrow.parquet as pq
+
+    header = list(pq.read_schema(path).names)
+    arrow = pq.read_table(path, columns=[c for c in header if c in wanted])
+    # Dates straight to datetime64 instead of Python date objects: much faster to parse.
+    return arrow.to_pandas(date_as_object=False), header
+
+
+def _read_files(data_cfg: Any) -> _Read:
+    read = _Read(delimiter=getattr(data_cfg, "delimiter", ","))
+    hint = " (run `churnml generate` first)" if data_cfg.source == "synthetic" else ""
+    for table, spec in TABLES.items():
+        path, explicit = _file_of(data_cfg, table)
+        mapping = _table_source(data_cfg, table)[2]
+        if not path.is_file():
+            # An optional table is simply absent, unless the config points at it explicitly.
+            if spec.required or explicit:
+                what = "required table is missing" if spec.required else "table is missing"
+                read.fail(table, None, f"{what}: no file {path}{hint}")
+            continue
+        fmt = _SUFFIX_FORMAT.get(path.suffix.lower(), data_cfg.format)
+        wanted = {mapping.get(name, name) for name in spec.names}
+        start = time.perf_counter()
+        if path.stat().st_size == 0:
+            read.fail(table, None, f"the file {path} is empty")
+            continue
+        try:
+            if fmt == "parquet":
+                frame, header = _read_parquet(path, wanted)
+            else:
+                frame, header = _read_csv(path, wanted, read.delimiter)
+        except UnicodeDecodeError as err:
+            read.fail(table, None, f"cannot read {path}: not UTF-8 text ({err.reason}); save it as UTF-8")
+            continue
+        except pd.errors.EmptyDataError:
+            read.fail(table, None, f"the file {path} is empty")
+            continue
+        except Exception as err:  # noqa: BLE001 - pandas and pyarrow raise many types; all are the user's to fix
+            read.fail(table, None, f"cannot read {path} as {fmt.upper()}: {_first_line(err)}")
+            continue
+        _pick_columns(read, table, frame, header, mapping)
+        log.info("read %s: %d rows from %s in %.2f s", table, len(frame), path, time.perf_counter() - start)
+    return read
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+
+
+def _read_sql(data_cfg: Any) -> _Read:
+    import sqlalchemy as sa
+
+    shown = safe_url(data_cfg.url)
+    try:
+        url = sa.engine.make_url(data_cfg.url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            # Connecting would silently create an empty database file; say what is wrong instead.
+            if not url.database.startswith("file:") and not Path(url.database).is_file():
+                raise ConfigError(f"data.url points at an SQLite file that does not exist: {url.database}")
+        engine = sa.create_engine(url)
+    except ConfigError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a malformed URL or a driver that is not installed
+        raise ConfigError(
+            f"data.url must be a usable SQLAlchemy URL such as sqlite:////abs/path.db; got {shown} ({_first_line(err)})"
+        ) from err
+    read = _Read()
+    try:
+        for table, spec in TABLES.items():
+            _, query, mapping = _table_source(data_cfg, table)
+            if not query:
+                if spec.required:
+                    read.fail(table, None, f"required table is missing: set data.tables.{table}.query")
+                continue
+            start = time.perf_counter()
+            try:
+                with engine.connect() as conn:
+                    # A plain string goes to the driver as is: a ':' in a literal is not a parameter.
+                    frame = pd.read_sql_query(query, conn)
+            except sa.exc.OperationalError as err:
+                if "unable to open" in str(err) or "could not connect" in str(err) or "Connection refused" in str(err):
+                    raise ConfigError(f"data.url: cannot connect to {shown} ({_first_line(err)})") from err
+                read.fail(table, None, f"the query failed: {_first_line(err)}")
+                continue
+            except Exception as err:  # noqa: BLE001 - any failed query is the user's to fix
+                read.fail(table, None, f"the query failed: {_first_line(err)}")
+                continue
+            # Drop every non-contract column at once: nothing else from the extract goes further.
+            _pick_columns(read, table, frame, [str(c) for c in frame.columns], mapping)
+            log.info("read %s: %d rows by query in %.2f s", table, len(frame), time.perf_counter() - start)
+    finally:
+        engine.dispose()
+    return read
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def load_tables(
+    data_cfg: Any,
+    as_of: pd.Timestamp | None = None,
+    today: date | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Read, check and return the typed input tables described by `data_cfg` (a DataConfig).
+
+    `today` (default: the real date) is the latest date an event may carry. With `as_of`, rows
+    dated on or after it are dropped afterwards (not errors; see `contract.as_seen_at`). Raises
+    `ConfigError` for a config that cannot work and one `ContractError` for every problem found.
+    """
+    check_data_config(data_cfg)
+    start = time.perf_counter()
+    read = _read_sql(data_cfg) if data_cfg.source == "sql" else _read_files(data_cfg)
+    tables, problems = check_tables(read.tables, today or date.today(), already_reported=read.reported)
+    if read.problems or problems:
+        order = list(TABLES)
+        # Grouped by table; within one, reading problems first (the sort is stable).
+        raise ContractError(sorted(read.problems + problems, key=lambda p: order.index(p.table)))
+    if as_of is not None:
+        tables = as_seen_at(tables, pd.Timestamp(as_of))
+    log.info(
+        "loaded %s in %.2f s%s",
+        ", ".join(f"{name} {len(frame):,}" for name, frame in tables.items()),
+        time.perf_counter() - start,
+        f" (as of {pd.Timestamp(as_of):%Y-%m-%d})" if as_of is not None else "",
+    )
+    return tables
