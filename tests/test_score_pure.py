@@ -1,0 +1,347 @@
+"""The pure parts of scoring: bands, priority, reasons, actions, changes, win-back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from churnml.config import ScoreConfig
+from churnml.errors import ConfigError
+from churnml.score import (
+    REASON_SEP,
+    check_playbook,
+    compare_lists,
+    deepest_recent_discount,
+    parse_month,
+    rank_reasons,
+    recommend_action,
+    retention_priority,
+    risk_band,
+    score_accounts,
+    summarise,
+    top_reasons,
+    win_back_list,
+)
+from score_fixtures import (
+    FAMILIES,
+    FixedSwitchingModel,
+    TinyChurnModel,
+    accounts_table,
+    features_frame,
+    plain_reason,
+)
+
+PLAYBOOK = {
+    "complaints": "Resolve open complaints",
+    "relationship": "Executive visit",
+    "competitor": "Price review within {switching_cost}",
+    "switching": "Deepen structural bonds",
+    "orders_lines*": "Share-of-wallet plan",
+    "orders": "Capacity and delivery review",
+    "default": "Account review",
+}
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return features_frame(400, seed=1)
+
+
+@pytest.fixture(scope="module")
+def model(frame):
+    return TinyChurnModel(frame)
+
+
+def cfg(**kw) -> ScoreConfig:
+    return ScoreConfig(playbook=dict(PLAYBOOK), **kw)
+
+
+# --------------------------------------------------------------------------- months, bands
+
+
+def test_parse_month_accepts_yyyy_mm_and_names_the_parameter_otherwise():
+    assert parse_month("2025-07") == pd.Timestamp("2025-07-01")
+    for bad in ("2025-7", "July", "2025-13", "2025-07-01"):
+        with pytest.raises(ConfigError, match="score.as_of"):
+            parse_month(bad)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=50), st.floats(0.01, 0.98), st.floats(0.01, 0.98))
+def test_risk_band_is_the_riskiest_threshold_reached(p, a, b):
+    high, medium = max(a, b), min(a, b)
+    if high == medium:
+        return
+    bands = risk_band(np.array(p), {"high": high, "medium": medium})
+    expected = ["high" if x >= high else "medium" if x >= medium else "low" for x in p]
+    assert bands.tolist() == expected
+
+
+def test_risk_bands_config_is_checked():
+    with pytest.raises(ConfigError, match="score.risk_bands.high"):
+        risk_band(np.array([0.5]), {"high": 1.5})
+    with pytest.raises(ConfigError, match="must differ"):
+        risk_band(np.array([0.5]), {"high": 0.3, "medium": 0.3})
+
+
+# --------------------------------------------------------------------------- priority
+
+
+def test_priority_formula():
+    frame = pd.DataFrame(
+        {
+            "account_id": ["a", "b", "c", "d", "e"],
+            "revenue_at_risk": [1000.0, 1000.0, 1000.0, 1000.0, 500.0],
+            "influence": [0.0, 1.0, 0.4, np.nan, 0.2],
+            "switching_cost": [0.05, 0.05, 0.10, 0.02, np.inf],
+            "deepest_discount": [0.02, 0.08, np.nan, 0.03, 0.5],
+        }
+    )
+    w = {"influence": 0.5, "low_switching_cost": 0.3}
+    got = retention_priority(frame, w)
+    # a: cost above discount; b: full influence and cost below discount; c: no known discount;
+    # d: missing influence counts as 0; e: cost above the largest discount seen never counts as low.
+    expected = [1000.0, 1000.0 * 1.5 * 1.3, 1000.0 * 1.2, 1000.0 * 1.3, 500.0 * 1.1]
+    np.testing.assert_allclose(got.to_numpy(), expected)
+    # Zero weights give revenue at risk itself.
+    np.testing.assert_allclose(
+        retention_priority(frame, {"influence": 0, "low_switching_cost": 0}), frame["revenue_at_risk"]
+    )
+
+
+def test_priority_without_switching_columns_skips_that_factor():
+    frame = pd.DataFrame({"account_id": ["a"], "revenue_at_risk": [100.0], "influence": [1.0]})
+    assert retention_priority(frame, {"influence": 1.0, "low_switching_cost": 5.0}).iloc[0] == 200.0
+
+
+def test_priority_weights_are_checked():
+    frame = pd.DataFrame({"revenue_at_risk": [1.0]})
+    with pytest.raises(ConfigError, match="unknown key.*influnce"):
+        retention_priority(frame, {"influnce": 0.5})
+    with pytest.raises(ConfigError, match="score.weights.influence"):
+        retention_priority(frame, {"influence": -1})
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def reference_reasons(row: pd.Series, families: dict[str, str], n: int):
+    """Brute force: per family the sum and the best feature; positive ones, largest first."""
+    out = []
+    for fam in sorted(set(families.values())):
+        feats = sorted(f for f in families if families[f] == fam)
+        total = sum(row[f] for f in feats)
+        best = max(feats, key=lambda f: (row[f], -feats.index(f)))
+        if total > 0 and row[best] > 0:
+            out.append((-total, fam, best))
+    return [(best, fam) for _, fam, best in sorted(out)[:n]]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.lists(st.sampled_from(["f1", "f2", "f3"]), min_size=2, max_size=7),
+    st.data(),
+)
+def test_rank_reasons_matches_a_brute_force_reference(n_rows, fam_of, data):
+    families = {f"x{i}": fam for i, fam in enumerate(fam_of)}
+    values = data.draw(
+        st.lists(st.lists(st.sampled_from([-1.0, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0]), min_size=len(families),
+                          max_size=len(families)), min_size=n_rows, max_size=n_rows)
+    )
+    contribs = pd.DataFrame(values, columns=list(families))
+    contribs["bias"] = 5.0  # never a reason
+    got = rank_reasons(contribs, families, n=2)
+    for i in range(n_rows):
+        assert [(f, fam) for f, fam, _ in got[i]] == reference_reasons(contribs.iloc[i], families, 2)
+
+
+def test_reasons_follow_the_sign_and_ranking_of_lightgbm_contributions(frame, model):
+    contribs = model.contributions(frame)
+    reasons = top_reasons(contribs, frame, FAMILIES, n=3, format_reason=plain_reason)
+    fam_sums = contribs.drop(columns="bias").T.groupby(pd.Series(FAMILIES)).sum().T
+    with_reasons = 0
+    for i, rs in enumerate(reasons):
+        sums = [r.contribution for r in rs]
+        assert sums == sorted(sums, reverse=True)
+        for r in rs:
+            assert contribs.iloc[i][r.feature] > 0  # only features that push risk up
+            assert np.isclose(r.contribution, fam_sums.iloc[i][r.family])
+            same = [f for f, fam in FAMILIES.items() if fam == r.family]
+            assert contribs.iloc[i][r.feature] == contribs.iloc[i][same].max()
+            # the account's own value is in the words
+            assert r.text == plain_reason(r.feature, frame.iloc[i][r.feature])
+        # every family left out pushes risk up less than the last one given (or not at all)
+        chosen = {r.family for r in rs}
+        floor = sums[-1] if len(rs) == 3 else 0.0
+        others = fam_sums.iloc[i].drop(list(chosen))
+        assert (others <= floor + 1e-12).all() or len(rs) < 3 and (others <= 0).all()
+        with_reasons += bool(rs)
+    assert with_reasons > len(frame) / 2
+
+
+def test_the_riskiest_accounts_get_the_reasons_the_data_was_built_with(frame, model):
+    contribs = model.contributions(frame)
+    p = model.predict_proba(frame)
+    top = np.argsort(-p)[:20]
+    reasons = top_reasons(contribs.iloc[top], frame.iloc[top], FAMILIES, format_reason=plain_reason)
+    families = {r.family for rs in reasons for r in rs}
+    # churn was driven by trend, complaints and missing visits; the competitor discount was noise
+    assert {"orders", "complaints", "relationship"} <= families
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def test_recommend_action_prefers_feature_then_pattern_then_family_then_default():
+    pb = {"orders_lines_12m": "exact", "orders_*": "pattern", "orders": "family", "default": "fallback"}
+    assert recommend_action([("orders_lines_12m", "orders")], pb) == "exact"
+    assert recommend_action([("orders_trend", "orders")], pb) == "pattern"
+    assert recommend_action([("trend_orders", "orders")], pb) == "family"
+    assert recommend_action([("tier", "account")], pb) == "fallback"
+    assert recommend_action([], pb) == "fallback"
+    # the first covered reason decides
+    assert recommend_action([("tier", "account"), ("x", "orders")], {"orders": "o"}) == "o"
+
+
+def test_action_text_is_filled_with_the_accounts_values():
+    pb = {"competitor": "Price review within {switching_cost} (offered {deepest_discount})"}
+    got = recommend_action([("x", "competitor")], pb, {"switching_cost": 0.085, "deepest_discount": 0.12})
+    assert got == "Price review within 8.5 % (offered 12.0 %)"
+    got = recommend_action([("x", "competitor")], pb, {"switching_cost": float("inf")})
+    assert "above the largest discount seen" in got and "unknown" in got
+
+
+def test_playbook_typos_are_config_errors():
+    check_playbook(PLAYBOOK, sorted(set(FAMILIES.values())), list(FAMILIES))
+    with pytest.raises(ConfigError, match="complaint.*not 'default'"):
+        check_playbook({"complaint": "x"}, ["complaints"], [])
+    with pytest.raises(ConfigError, match="score.playbook.orders"):
+        check_playbook({"orders": ""}, ["orders"], [])
+
+
+# --------------------------------------------------------------------------- the list
+
+
+def test_score_accounts_builds_a_ranked_list(frame, model):
+    accounts = accounts_table(frame["account_id"])
+    discount = pd.Series(frame["competitor_discount_12m"].to_numpy(), index=frame["account_id"])
+    f = frame.copy()
+    f.loc[f.index[:5], "in_scope"] = False
+    rl = score_accounts(f, model, FixedSwitchingModel(), accounts, cfg(), deepest_discount=discount,
+                        format_reason=plain_reason)
+    assert len(rl) == len(f) - 5 and not rl["account_id"].isin(f["account_id"].iloc[:5]).any()
+    assert rl["rank"].tolist() == list(range(1, len(rl) + 1))
+    assert rl["priority"].is_monotonic_decreasing
+    np.testing.assert_allclose(rl["revenue_at_risk"], rl["churn_probability"] * rl["revenue_12m"])
+    row = rl.set_index("account_id").loc["A0042"]
+    src = f.set_index("account_id").loc["A0042"]
+    assert row["name"] == "Company A0042"
+    np.testing.assert_allclose(row["switching_cost"], 0.2 * (1 - src["switching_custom_share"]))
+    np.testing.assert_allclose(row["deepest_discount"], src["competitor_discount_12m"])
+    assert set(rl["risk_band"]) <= {"high", "medium", "low"}
+    assert rl["action"].str.len().min() > 0
+    # the action follows the first reason's family through the playbook
+    first = rl[rl["reason_families"].str.split(REASON_SEP).str[0] == "complaints"]
+    assert len(first) and (first["action"] == "Resolve open complaints").all()
+
+
+def test_ties_in_priority_are_ranked_by_account_id(frame, model):
+    f = frame.head(30).copy()
+    f["revenue_12m"] = 0.0  # every priority is 0
+    rl = score_accounts(f, model, None, accounts_table(f["account_id"]), cfg(), format_reason=plain_reason)
+    assert rl["account_id"].tolist() == sorted(f["account_id"])
+    assert rl["switching_cost"].isna().all() and rl["switch_probability"].isna().all()
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def two_months(frame, model):
+    """Month 1 and month 2 lists: two accounts leave scope, two new appear, trends change."""
+    accounts = accounts_table([f"A{i:04d}" for i in range(410)])
+    m1 = frame.head(200).copy()
+    m2 = features_frame(400, seed=1, snapshot="2025-02-01").head(202).copy()
+    m2.loc[m2.index[:2], "in_scope"] = False  # A0000, A0001 leave
+    rng = np.random.default_rng(5)
+    m2["orders_revenue_trend_3m"] = m2["orders_revenue_trend_3m"] + rng.normal(0, 0.3, len(m2))
+    m2.loc[m2.index[200:], "account_id"] = ["A0400", "A0401"]  # two new accounts
+    c = cfg()
+    l1 = score_accounts(m1, model, None, accounts, c, format_reason=plain_reason)
+    l2 = score_accounts(m2, model, None, accounts, c, format_reason=plain_reason)
+    return l1, l2
+
+
+def test_changes_on_two_consecutive_months(frame, model):
+    l1, l2 = two_months(frame, model)
+    ch = compare_lists(l2, l1)
+    assert ch.previous_as_of == "2025-01"
+    rows = pd.concat([l2[["account_id", "rank", "reason_features", "reason_1", "reason_2", "reason_3"]], ch.rows], axis=1)
+    rows = rows.set_index("account_id")
+    assert set(rows.index[rows["change"] == "new"]) == {"A0400", "A0401"}
+    assert set(ch.left["account_id"]) == {"A0000", "A0001"}
+    prev = l1.set_index("account_id")
+    for acc, r in rows.drop(["A0400", "A0401"]).iterrows():
+        move = prev.at[acc, "rank"] - r["rank"]
+        assert r["change"] == ("=" if move == 0 else f"up {move}" if move > 0 else f"down {-move}")
+        assert r["previous_rank"] == prev.at[acc, "rank"]
+        before = set(prev.at[acc, "reason_features"].split(REASON_SEP))
+        feats = [x for x in r["reason_features"].split(REASON_SEP) if x]
+        expected = [r[f"reason_{k + 1}"] for k, x in enumerate(feats) if x not in before]
+        assert r["new_reasons"] == REASON_SEP.join(expected)
+    moved = rows["change"].str.startswith(("up", "down"))
+    assert moved.sum() > 10  # the trend change moved accounts both ways
+    assert rows["new_reasons"].str.len().gt(0).any()
+    left = ch.left.set_index("account_id")
+    assert left.at["A0000", "previous_rank"] == prev.at["A0000", "rank"]
+
+
+def test_first_list_has_nothing_to_compare_with(frame, model):
+    l1, _ = two_months(frame, model)
+    ch = compare_lists(l1, None)
+    assert ch.previous_as_of is None and ch.left.empty
+    assert ch.rows["change"].isna().all() and ch.rows["previous_rank"].isna().all()
+
+
+# --------------------------------------------------------------------------- discounts, win-back, summaries
+
+
+def test_deepest_recent_discount_uses_the_last_12_months_before_as_of():
+    signals = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "a", "b", "c", "d"],
+            "observed_at": pd.to_datetime(["2024-06-30", "2024-07-01", "2025-06-30", "2025-03-01", "2025-07-01", "2025-01-01"]),
+            "price_gap": [-0.5, -0.10, -0.05, 0.04, -0.3, np.nan],
+        }
+    )
+    got = deepest_recent_discount(signals, pd.Timestamp("2025-07-01"))
+    # a: the -0.5 is 12 months + 1 day old; b: competitor dearer; c: on the as-of day; d: no gap
+    assert got.to_dict() == {"a": pytest.approx(0.10)}
+
+
+def test_win_back_lists_recently_lost_with_last_order_month():
+    feats = pd.DataFrame(
+        {"account_id": ["a", "b", "c"], "snapshot": pd.Timestamp("2025-07-01"),
+         "in_scope": [True, False, False], "recently_lost": [False, True, True], "revenue_12m": [5.0, 10.0, 30.0]}
+    )
+    orders = pd.DataFrame(
+        {"account_id": ["b", "b", "c", "c"], "order_date": pd.to_datetime(["2024-11-03", "2025-02-10", "2024-12-01", "2025-07-02"]),
+         "net_amount": [5.0, 5.0, 30.0, 9.0]}
+    )
+    accounts = accounts_table(["a", "b", "c"])
+    wb = win_back_list(feats, accounts, orders, pd.Timestamp("2025-07-01"))
+    assert wb["account_id"].tolist() == ["c", "b"]  # largest trailing revenue first
+    assert wb["last_order_month"].tolist() == ["2024-12", "2025-02"]  # orders on/after as-of ignored
+
+
+def test_summaries_add_up(frame, model):
+    rl = score_accounts(frame, model, None, accounts_table(frame["account_id"]), cfg(), format_reason=plain_reason)
+    for by in ("tier", "industry", "account_manager"):
+        s = summarise(rl, by, ["high", "medium", "low"])
+        assert s["accounts"].sum() == len(rl)
+        assert np.isclose(s["revenue_at_risk"].sum(), rl["revenue_at_risk"].sum())
+        assert (s[["high_band", "medium_band", "low_band"]].sum(axis=1) == s["accounts"]).all()
+        assert s["revenue_at_risk"].is_monotonic_decreasing
