@@ -114,6 +114,8 @@ class ModelConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     backtest_folds: int = 4
     switching_grid_step: float = 0.005
+    # LightGBM threads; fixed so that a seed gives the same model on every machine.
+    num_threads: int = 2
 
 
 @dataclass

@@ -1,0 +1,102 @@
+"""The champion gate: does a new churn model take the alias `champion`, or `challenger`?
+
+Both models are measured in the same run on the same held-out snapshots, and neither may have
+been fitted on them. The new model's figure is its evaluation (fitted before the held-out
+snapshots). The champion is measured with the evaluation model it carries, when that model's
+label windows end before the held-out snapshots; otherwise (the test moved back in time, or a
+different horizon) its recipe — features, parameters, calibration — is refitted on this run's
+split. A new model takes `champion` when its out-of-time AUC is at least the champion's; the
+very first model always does.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from churnml.config import LgbmParams, ModelConfig
+from churnml.evaluate import roc_auc
+from churnml.models.churn import fit_churn
+from churnml.models.split import TimeSplit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateDecision:
+    """Which alias the new version takes and why."""
+
+    alias: str  # "champion" | "challenger"
+    new_auc: float
+    champion_auc: float | None
+    champion_version: str | None
+    method: str  # how the champion was measured
+    test_snapshots: tuple[pd.Timestamp, ...]
+
+    @property
+    def compared(self) -> str:
+        return ",".join(s.strftime("%Y-%m") for s in self.test_snapshots)
+
+    def describe(self) -> str:
+        if self.champion_version is None:
+            return f"no champion yet: the new model takes @{self.alias} (oot auc {self.new_auc:.4f})"
+        if self.champion_auc is None:
+            return (
+                f"champion version {self.champion_version} cannot be measured here ({self.method}): "
+                f"the new model takes @{self.alias}"
+            )
+        return (
+            f"new oot auc {self.new_auc:.4f} vs champion version {self.champion_version} "
+            f"{self.champion_auc:.4f} on {self.compared} ({self.method}): the new model takes @{self.alias}"
+        )
+
+    def as_tags(self) -> dict[str, str]:
+        return {
+            "gate.alias": self.alias,
+            "gate.champion_version": str(self.champion_version),
+            "gate.method": self.method,
+            "gate.test_snapshots": self.compared,
+        }
+
+    def as_metrics(self) -> dict[str, float]:
+        out = {"gate/new_auc": self.new_auc}
+        if self.champion_auc is not None:
+            out["gate/champion_auc"] = self.champion_auc
+        return out
+
+
+def champion_gate(
+    new_auc: float,
+    champion,  # (version, ChurnModel) or None
+    rows: pd.DataFrame,
+    split: TimeSplit,
+    cfg: ModelConfig,
+) -> GateDecision:
+    """Decide the alias of a new churn model whose out-of-time AUC on `split.test` is `new_auc`.
+    `rows` are this run's training rows (`churnml.models.churn.training_rows`)."""
+    test = tuple(split.test)
+    if champion is None:
+        return GateDecision("champion", new_auc, None, None, "first model", test)
+    version, model = champion
+    held_out = rows[rows["snapshot"].isin(test)]
+    missing = [c for c in model.features if c not in rows.columns]
+    if missing:
+        method = f"champion needs features this data does not have: {missing[:5]}"
+        return GateDecision("challenger", new_auc, None, version, method, test)
+    evaluation = model.evaluation
+    if evaluation.horizon == split.horizon and evaluation.label_end <= min(test):
+        method = "champion's evaluation model"
+        scores = evaluation.predict_proba(held_out)
+    else:
+        method = "champion's recipe refitted on this split"
+        recipe = model.info.get("recipe", {})
+        lgbm = LgbmParams(**recipe.get("lgbm", {}))
+        champion_cfg = replace(cfg, churn=lgbm, calibration=recipe.get("calibration", cfg.calibration))
+        scores = fit_churn(rows, model.features, split, champion_cfg).predict_proba(held_out)
+    champion_auc = roc_auc(held_out["churn"], scores)
+    alias = "champion" if new_auc >= champion_auc else "challenger"
+    decision = GateDecision(alias, new_auc, champion_auc, version, method, test)
+    log.info("champion gate: %s", decision.describe())
+    return decision

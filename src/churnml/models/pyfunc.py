@@ -1,0 +1,178 @@
+"""The MLflow model wrappers: what a registered or exported model carries for scoring.
+
+`ChurnModel` holds the refitted booster and its calibrator, the feature names and categorical
+levels, the feature families, the out-of-time metrics of the evaluation, a training reference
+distribution for drift (PSI), and the evaluation model itself (fitted before the held-out
+snapshots) so that a later run can compare it fairly against a challenger.
+
+Both wrappers take categorical features as text (MLflow signatures cannot describe pandas
+categories) and cast them to the levels seen in training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from churnml.models.churn import ChurnFit
+from churnml.models.switching import DISCOUNT, SwitchingFit
+
+PSI_BINS = 10
+_MISSING = "__missing__"
+
+
+# ----------------------------------------------------------------------------------------------
+# Training reference for drift
+# ----------------------------------------------------------------------------------------------
+
+
+def training_reference(frame: pd.DataFrame, features: list[str], levels: dict[str, list[str]]) -> dict:
+    """Per feature, the training distribution that PSI compares against.
+
+    numeric: `{"kind": "numeric", "edges": inner bin edges (training deciles), "proportions":
+    share per bin, then the share missing}`; categorical: `{"kind": "categorical",
+    "proportions": {level: share, "__missing__": share}}`."""
+    out: dict[str, dict] = {}
+    for c in features:
+        col = frame[c]
+        if c in levels:
+            text = col.astype(object).where(col.notna(), _MISSING).map(str)
+            shares = text.value_counts(normalize=True)
+            out[c] = {"kind": "categorical", "proportions": {k: float(v) for k, v in shares.items()}}
+        else:
+            values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+            present = values[~np.isnan(values)]
+            edges = (
+                np.unique(np.quantile(present, np.linspace(0, 1, PSI_BINS + 1)[1:-1]))
+                if len(present)
+                else np.array([])
+            )
+            out[c] = {
+                "kind": "numeric",
+                "edges": [float(e) for e in edges],
+                "proportions": _numeric_shares(values, edges),
+            }
+    return out
+
+
+def _numeric_shares(values: np.ndarray, edges) -> list[float]:
+    values = np.asarray(values, dtype=float)
+    missing = np.isnan(values)
+    bins = np.searchsorted(np.asarray(edges, dtype=float), values[~missing], side="right")
+    counts = np.bincount(bins, minlength=len(edges) + 1).astype(float)
+    counts = np.append(counts, missing.sum())
+    return [float(c) for c in counts / max(len(values), 1)]
+
+
+def population_stability(reference: dict, frame: pd.DataFrame, floor: float = 1e-4) -> pd.Series:
+    """PSI of each feature of `frame` against the training `reference`
+    (Σ (new − ref) · ln(new / ref) over bins; shares floored at `floor`)."""
+    out = {}
+    for c, ref in reference.items():
+        if c not in frame.columns:
+            continue
+        if ref["kind"] == "numeric":
+            values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+            expected = np.asarray(ref["proportions"])
+            actual = np.asarray(_numeric_shares(values, ref["edges"]))
+        else:
+            text = frame[c].astype(object).where(frame[c].notna(), _MISSING).map(str)
+            shares = text.value_counts(normalize=True)
+            keys = sorted(set(ref["proportions"]) | set(shares.index))
+            expected = np.array([ref["proportions"].get(k, 0.0) for k in keys])
+            actual = np.array([float(shares.get(k, 0.0)) for k in keys])
+        e, a = np.clip(expected, floor, None), np.clip(actual, floor, None)
+        out[c] = float(((a - e) * np.log(a / e)).sum())
+    return pd.Series(out, name="psi", dtype=float)
+
+
+def as_text_input(frame: pd.DataFrame, features: list[str], levels: dict[str, list[str]]) -> pd.DataFrame:
+    """Feature columns only, categoricals as text: the form the MLflow signature describes."""
+    out = frame[features].copy()
+    for c in levels:
+        out[c] = out[c].astype(object).where(out[c].notna(), None).map(lambda v: v if v is None else str(v))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The wrappers
+# ----------------------------------------------------------------------------------------------
+
+
+class ChurnModel(mlflow.pyfunc.PythonModel):
+    """The registered churn model. `predict` returns the calibrated churn probability."""
+
+    def __init__(
+        self,
+        fit: ChurnFit,
+        evaluation: ChurnFit,
+        metrics: dict[str, float],
+        families: dict[str, str],
+        reference: dict,
+        info: dict[str, Any],
+    ):
+        self.fit = fit
+        self.evaluation = evaluation  # fitted before the held-out snapshots, for the champion gate
+        self.metrics = dict(metrics)  # out-of-time figures of the evaluation (oot/auc, …)
+        self.families = dict(families)  # feature -> family
+        self.reference = reference  # training distribution per feature (PSI)
+        self.info = dict(info)  # trained_at, test snapshots, data fingerprint, …
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.fit.features)
+
+    @property
+    def levels(self) -> dict[str, list[str]]:
+        return dict(self.fit.levels)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability of each row."""
+        return self.fit.predict_proba(frame)
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-row SHAP contributions (LightGBM `pred_contrib`, log-odds of the raw booster):
+        columns = features + `bias`, same index as `frame`."""
+        values = self.fit.booster.predict(self.fit.matrix(frame), pred_contrib=True)
+        return pd.DataFrame(values, columns=[*self.fit.features, "bias"], index=frame.index)
+
+    def population_stability(self, frame: pd.DataFrame) -> pd.Series:
+        """PSI of every feature of `frame` against this model's training data."""
+        return population_stability(self.reference, frame)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ARG002 - MLflow's signature
+        return self.predict_proba(pd.DataFrame(model_input))
+
+
+class SwitchingModel(mlflow.pyfunc.PythonModel):
+    """The registered switching-cost model. `predict` takes the account features plus
+    `offer_discount` and returns the probability of switching within H months."""
+
+    def __init__(self, fit: SwitchingFit, metrics: dict[str, float], info: dict[str, Any]):
+        self.fit = fit
+        self.metrics = dict(metrics)
+        self.info = dict(info)
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.fit.features)
+
+    @property
+    def max_discount(self) -> float:
+        return self.fit.max_discount
+
+    def switch_probability(self, frame: pd.DataFrame, discount) -> np.ndarray:
+        """Probability of switching if offered `discount` (fraction; a number or one per row)."""
+        return self.fit.switch_probability(frame, discount)
+
+    def switching_cost(self, frame: pd.DataFrame) -> pd.Series:
+        """Smallest discount (fraction, e.g. 0.085) at which the probability reaches 0.5;
+        `inf` when above the largest discount seen in training."""
+        return self.fit.switching_cost(frame)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ARG002 - MLflow's signature
+        frame = pd.DataFrame(model_input)
+        return self.switch_probability(frame, frame[DISCOUNT].to_numpy(dtype=float))

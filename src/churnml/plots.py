@@ -1,0 +1,147 @@
+"""Evaluation plots as matplotlib figures (no files here: `churnml.tracking.log_figure` saves them).
+
+Figures are built with `matplotlib.figure.Figure` directly, not pyplot, so nothing depends on a
+display or on global state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_curve
+
+from churnml.evaluate import CALIBRATION_BINS
+
+_LABELS = {
+    "model": "churn model",
+    "baseline_rule": "rule: revenue halved",
+    "baseline_rfm": "RFM logistic",
+    "oracle": "oracle (true hazard)",
+}
+
+
+def _label(name: str) -> str:
+    return _LABELS.get(name, name)
+
+
+def _ranked_share(score: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-score, kind="stable")
+    cum = np.cumsum(values[order]) / max(values.sum(), 1e-12)
+    share = np.arange(1, len(score) + 1) / len(score)
+    return np.concatenate([[0], share]), np.concatenate([[0], cum])
+
+
+def roc_figure(scores: pd.DataFrame, scorers: list[str]) -> Figure:
+    """ROC curves of each scorer on the held-out rows (`churn` + one column per scorer)."""
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
+    y = scores["churn"].to_numpy(dtype=float)
+    for name in scorers:
+        fpr, tpr, _ = roc_curve(y, scores[name].to_numpy(dtype=float))
+        ax.plot(fpr, tpr, label=_label(name))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, out-of-time")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def gains_figure(scores: pd.DataFrame, scorers: list[str]) -> Figure:
+    """Cumulative gains (share of churners caught), lift, and revenue capture (the Pareto curve
+    of churned revenue) against the share of the ranked list."""
+    fig = Figure(figsize=(14, 4.5))
+    gains, lift, revenue = fig.subplots(1, 3)
+    y = scores["churn"].to_numpy(dtype=float)
+    lost = y * np.clip(scores["revenue_12m"].to_numpy(dtype=float), 0, None)
+    for name in scorers:
+        s = scores[name].to_numpy(dtype=float)
+        share, caught = _ranked_share(s, y)
+        gains.plot(share, caught, label=_label(name))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lift.plot(share[1:], caught[1:] / share[1:], label=_label(name))
+        share, money = _ranked_share(s, lost)
+        revenue.plot(share, money, label=_label(name))
+    for ax in (gains, revenue):
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    gains.set(xlabel="share of list", ylabel="share of churners", title="cumulative gains")
+    lift.set(xlabel="share of list", ylabel="lift", title="lift", xlim=(0.01, 1))
+    lift.axvline(0.1, color="grey", linestyle=":", linewidth=1)
+    revenue.set(xlabel="share of list", ylabel="share of churned revenue", title="revenue capture")
+    revenue.axvline(0.1, color="grey", linestyle=":", linewidth=1)
+    gains.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def calibration_figure(scores: pd.DataFrame, scorers: list[str]) -> Figure:
+    """Observed churn rate against mean predicted probability, per equal-width bin."""
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
+    y = scores["churn"].to_numpy(dtype=float)
+    top = 0.0
+    for name in scorers:
+        p = scores[name].to_numpy(dtype=float)
+        idx = np.minimum((p * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
+        table = pd.DataFrame({"bin": idx, "p": p, "y": y}).groupby("bin").agg(
+            p=("p", "mean"), y=("y", "mean"), n=("y", "size")
+        )
+        ax.plot(table["p"], table["y"], marker="o", label=_label(name))
+        top = max(top, float(table["p"].max()), float(table["y"].max()))
+    top = min(1.0, top * 1.05 + 0.01)
+    ax.plot([0, top], [0, top], color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="mean predicted probability", ylabel="observed churn rate", title="calibration, out-of-time")
+    ax.legend(loc="upper left")
+    return fig
+
+
+def importance_figure(gain: pd.Series, top: int = 25) -> Figure:
+    """Horizontal bars of the total gain of the `top` features."""
+    shown = gain.head(top)[::-1]
+    fig = Figure(figsize=(7, 0.28 * len(shown) + 1.2))
+    ax = fig.subplots()
+    ax.barh(shown.index, shown.to_numpy() / max(gain.sum(), 1e-12))
+    ax.set(xlabel="share of total gain", title="feature importance (gain)")
+    fig.tight_layout()
+    return fig
+
+
+def shap_summary_figure(contributions: pd.DataFrame, matrix: pd.DataFrame, top: int = 20, seed: int = 0) -> Figure:
+    """SHAP summary: per feature (by mean |contribution|), each row's contribution as a dot,
+    coloured by the feature's value rank (blue low, red high; grey for categories / missing)."""
+    contrib = contributions.drop(columns=["bias"], errors="ignore")
+    order = contrib.abs().mean().sort_values(ascending=False).head(top).index[::-1]
+    rng = np.random.default_rng(seed)
+    fig = Figure(figsize=(8, 0.32 * len(order) + 1.5))
+    ax = fig.subplots()
+    for i, name in enumerate(order):
+        x = contrib[name].to_numpy()
+        col = matrix[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            colour = np.full(len(x), 0.5)
+        else:
+            colour = pd.Series(col.to_numpy(dtype=float)).rank(pct=True).fillna(0.5).to_numpy()
+        y = i + rng.uniform(-0.3, 0.3, len(x))
+        ax.scatter(x, y, c=colour, cmap="coolwarm", s=4, alpha=0.6, vmin=0, vmax=1, linewidths=0)
+    ax.set_yticks(range(len(order)), labels=list(order))
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set(xlabel="contribution to log-odds of churn (pred_contrib)", title="SHAP summary")
+    fig.tight_layout()
+    return fig
+
+
+def switching_curve_figure(curves: pd.DataFrame, threshold: float = 0.5) -> Figure:
+    """Switching probability against the offered discount for a few accounts (one line each)."""
+    fig = Figure(figsize=(6.5, 5))
+    ax = fig.subplots()
+    discounts = 100 * np.asarray(curves.columns, dtype=float)
+    for account, row in curves.iterrows():
+        ax.plot(discounts, row.to_numpy(dtype=float), label=str(account))
+    ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
+    ax.set(
+        xlabel="competitor discount (%)",
+        ylabel="probability of switching within the horizon",
+        title="switching probability by discount",
+        ylim=(0, 1),
+    )
+    ax.legend(loc="upper left", fontsize="small")
+    return fig

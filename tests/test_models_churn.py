@@ -1,0 +1,158 @@
+"""The churn model, the baselines and the switching model on small random feature frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from churn_frames import FEATURES, feature_frame
+
+from churnml.config import ModelConfig
+from churnml.errors import ConfigError
+from churnml.evaluate import evaluate_split
+from churnml.models.churn import fit_churn, refit_churn, to_matrix, training_rows
+from churnml.models.pyfunc import ChurnModel, population_stability, training_reference
+from churnml.models.split import plan_split
+from churnml.models.switching import NoOffers, fit_switching, switching_rows
+
+
+@pytest.fixture(scope="module")
+def world():
+    frame, offers, true_cost = feature_frame(n_accounts=300, n_snapshots=30, seed=1)
+    rows = training_rows(frame)
+    split = plan_split(rows["snapshot"].unique(), 6, ModelConfig().split)
+    return frame, offers, true_cost, rows, split
+
+
+def test_training_is_deterministic(world):
+    frame, _, _, rows, split = world
+    cfg = ModelConfig()
+    first = fit_churn(rows, FEATURES, split, cfg)
+    second = fit_churn(rows, FEATURES, split, cfg)
+    assert first.n_trees == second.n_trees
+    np.testing.assert_array_equal(first.predict_proba(frame), second.predict_proba(frame))
+    refit_a, refit_b = refit_churn(rows, first, cfg), refit_churn(rows, second, cfg)
+    np.testing.assert_array_equal(refit_a.predict_proba(frame), refit_b.predict_proba(frame))
+
+
+def test_model_learns_signal_and_beats_the_baselines(world):
+    frame, _, _, _, split = world
+    result = evaluate_split(frame, FEATURES, split, ModelConfig())
+    model = result.metrics["model"]
+    assert set(result.metrics) == {"model", "baseline_rule", "baseline_rfm"}
+    assert model["auc"] > 0.6
+    assert model["auc"] > max(result.metrics[b]["auc"] for b in ("baseline_rule", "baseline_rfm"))
+    # Only held-out rows are scored.
+    assert set(result.scores["snapshot"]) == set(split.test)
+    assert 0 <= result.scores["model"].min() and result.scores["model"].max() <= 1
+
+
+def test_refit_uses_every_labelled_snapshot_with_the_evaluated_tree_count(world):
+    _, _, _, rows, split = world
+    cfg = ModelConfig()
+    evaluated = fit_churn(rows, FEATURES, split, cfg)
+    final = refit_churn(rows, evaluated, cfg)
+    assert final.booster.num_trees() == evaluated.n_trees
+    assert set(final.fitted_snapshots) == set(rows["snapshot"].unique())
+    assert set(split.test) <= set(final.fitted_snapshots)
+    assert final.calibrator is evaluated.calibrator
+
+
+@pytest.mark.parametrize("method", ["isotonic", "platt"])
+def test_calibration_methods_give_probabilities(world, method):
+    frame, _, _, rows, split = world
+    cfg = ModelConfig(calibration=method)
+    fit = fit_churn(rows, FEATURES, split, cfg)
+    p = fit.predict_proba(rows[rows["snapshot"].isin(split.calib)])
+    # Calibrated on that slice: the mean probability matches the churn rate there.
+    rate = rows.loc[rows["snapshot"].isin(split.calib), "churn"].mean()
+    assert p.mean() == pytest.approx(rate, abs=0.01)
+
+
+def test_unknown_calibration_is_a_config_error(world):
+    _, _, _, rows, split = world
+    with pytest.raises(ConfigError, match="model.calibration"):
+        fit_churn(rows, FEATURES, split, ModelConfig(calibration="beta"))
+
+
+def test_categories_are_fixed_at_training_and_text_is_accepted(world):
+    frame, _, _, rows, split = world
+    fit = fit_churn(rows, FEATURES, split, ModelConfig())
+    assert fit.levels == {"industry": ["chemicals", "food", "metals", "paper"]}
+    sample = frame.head(50).copy()
+    as_text = sample.assign(industry=sample["industry"].astype(str))
+    np.testing.assert_allclose(fit.predict_proba(sample), fit.predict_proba(as_text))
+    unseen = sample.assign(industry="shipbuilding")
+    assert to_matrix(unseen, FEATURES, fit.levels)["industry"].isna().all()
+    assert np.isfinite(fit.predict_proba(unseen)).all()
+
+
+def test_contributions_add_up_to_the_raw_log_odds(world):
+    frame, _, _, rows, split = world
+    fit = fit_churn(rows, FEATURES, split, ModelConfig())
+    model = ChurnModel(fit, fit, {}, {}, {}, {})
+    sample = frame.head(40)
+    contrib = model.contributions(sample)
+    assert list(contrib.columns) == [*FEATURES, "bias"]
+    raw = fit.predict_raw(sample)
+    np.testing.assert_allclose(contrib.sum(axis=1), np.log(raw / (1 - raw)), rtol=1e-6)
+
+
+def test_population_stability_is_zero_on_training_data_and_grows_with_drift(world):
+    _, _, _, rows, _ = world
+    reference = training_reference(rows, FEATURES, {"industry": ["chemicals", "food", "metals", "paper"]})
+    assert population_stability(reference, rows).max() == pytest.approx(0.0, abs=1e-9)
+    shifted = rows.assign(revenue_3m=rows["revenue_3m"] * 3, industry="food")
+    psi = population_stability(reference, shifted)
+    assert psi["revenue_3m"] > 0.25 and psi["industry"] > 0.25
+    assert psi["noise"] == pytest.approx(0.0, abs=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------
+# Switching-cost model
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def switching(world):
+    frame, offers, _, _, _ = world
+    return fit_switching(switching_rows(frame, offers), FEATURES, ModelConfig())
+
+
+def test_switching_probability_never_falls_with_a_deeper_discount(world, switching):
+    frame = world[0]
+    accounts = frame[frame["snapshot"] == frame["snapshot"].max()]
+    curve = switching.curve(accounts)
+    assert len(curve.columns) == len(switching.grid) > 10
+    steps = np.diff(curve.to_numpy(), axis=1)
+    assert (steps >= -1e-12).all()
+
+
+def test_switching_cost_is_the_first_grid_point_reaching_one_half(world, switching):
+    frame, _, true_cost, _, _ = world
+    accounts = frame[frame["snapshot"] == frame["snapshot"].max()].set_index("account_id")
+    cost = switching.switching_cost(accounts)
+    curve = switching.curve(accounts)
+    for account in accounts.index[:20]:
+        reached = curve.columns[curve.loc[account] >= 0.5]
+        assert cost[account] == (reached[0] if len(reached) else np.inf)
+    assert cost.corr(true_cost.reindex(cost.index), method="spearman") > 0.6
+    # The grid ends at the deepest discount the model was trained on.
+    trained_on = switching_rows(frame, world[1])["offer_discount"].max()
+    assert switching.grid[-1] == pytest.approx(trained_on, abs=switching.step / 2)
+
+
+def test_switching_cost_is_inf_above_the_largest_discount_seen(world, switching):
+    frame = world[0]
+    accounts = frame[frame["snapshot"] == frame["snapshot"].max()]
+    top = switching.switch_probability(accounts, switching.max_discount)
+    cost = switching.switching_cost(accounts).to_numpy()
+    assert (np.isinf(cost) == (top < 0.5)).all()
+    assert np.isinf(cost).any() and np.isfinite(cost).any()
+
+
+def test_no_offers_is_reported_not_crashed(world):
+    frame = world[0]
+    empty = pd.DataFrame(columns=["account_id", "snapshot", "offer_discount"])
+    with pytest.raises(NoOffers):
+        fit_switching(switching_rows(frame, empty.astype({"snapshot": "datetime64[ns]"})), FEATURES, ModelConfig())
