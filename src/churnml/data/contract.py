@@ -279,10 +279,9 @@ def _to_bool(raw: pd.Series) -> pd.Series:
 
 def _parse(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     """Parse one column; returns (typed values, mask of non-empty values that failed, hint)."""
-    blank = _blank(raw)
-    hint = ""
     if column.kind == TEXT:
         return _to_text(raw), pd.Series(False, index=raw.index), ""
+    hint = ""
     if column.kind == DATE:
         typed, out_of_range = _to_dates(raw)
         if out_of_range.any():
@@ -307,22 +306,33 @@ def _parse(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
         hint = " (expected true/false, yes/no or 1/0)"
     else:  # pragma: no cover - TABLES only uses the kinds above
         raise ValueError(f"column kind must be one of {list(DTYPES)}; got {column.kind!r}")
-    failed = ~blank & typed.isna()
+    failed = typed.isna() & ~_blank(raw)
     return typed, failed, hint
 
 
-def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[Problem]]:
+@dataclass
+class Conformed:
+    """One table brought to the contract: typed values, the raw values they came from (for
+    examples), the values that did not parse (by column) and the problems found so far."""
+
+    typed: pd.DataFrame
+    raw: pd.DataFrame
+    unparsed: dict[str, pd.Series]
+    problems: list[Problem]
+
+
+def conform(table: str, frame: pd.DataFrame) -> Conformed:
     """Bring one table to the contract's columns and dtypes.
 
-    Returns (typed frame, raw frame with the same columns, problems): extra columns dropped,
-    absent optional columns added as all-missing, values that do not parse reported and set
-    missing. A missing required column is reported and added as all-missing.
+    Extra columns are dropped, absent optional columns added as all-missing, values that do not
+    parse reported and set missing. A missing required column is reported and added as all-missing.
     """
     spec = TABLES[table]
     frame = frame.reset_index(drop=True)
     problems: list[Problem] = []
     raw_cols: dict[str, pd.Series] = {}
     typed_cols: dict[str, pd.Series] = {}
+    unparsed: dict[str, pd.Series] = {}
     for column in spec.columns:
         if column.name not in frame.columns:
             if column.required:
@@ -341,6 +351,7 @@ def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         typed, failed, hint = _parse(column, raw)
         raw_cols[column.name] = raw
         typed_cols[column.name] = typed
+        unparsed[column.name] = failed
         if failed.any():
             word = {DATE: "dates", FLOAT: "numbers", INT: "whole numbers", BOOL: "true/false"}
             problems.append(
@@ -351,9 +362,12 @@ def conform(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
                     _examples(pd.DataFrame(raw_cols | {column.name: raw}), spec, column.name, failed),
                 )
             )
-    typed_frame = pd.DataFrame(typed_cols, index=frame.index)
-    raw_frame = pd.DataFrame(raw_cols, index=frame.index)
-    return typed_frame, raw_frame, problems
+    return Conformed(
+        typed=pd.DataFrame(typed_cols, index=frame.index),
+        raw=pd.DataFrame(raw_cols, index=frame.index),
+        unparsed=unparsed,
+        problems=problems,
+    )
 
 
 def _examples(
@@ -476,37 +490,28 @@ def check_tables(
     that could not be read), so they are not reported twice.
     """
     problems: list[Problem] = []
-    typed: dict[str, pd.DataFrame] = {}
-    raws: dict[str, pd.DataFrame] = {}
-    present_cols: dict[str, list[str]] = {}
-    unparsed: dict[str, dict[str, pd.Series]] = {}
+    conformed: dict[str, Conformed] = {}
     for name, spec in TABLES.items():
         if name not in tables:
             if spec.required and (name, None) not in already_reported:
                 problems.append(Problem(name, None, "required table is missing"))
             continue
-        frame = tables[name]
-        present_cols[name] = [c for c in spec.names if c in frame.columns]
-        typed[name], raws[name], found = conform(name, frame)
-        problems += [p for p in found if (p.table, p.column) not in already_reported]
-        unparsed[name] = {
-            c: typed[name][c].isna() & ~_blank(raws[name][c]) for c in present_cols[name]
-        }
-        if spec.required and len(frame) == 0:
+        conformed[name] = done = conform(name, tables[name])
+        problems += [p for p in done.problems if (p.table, p.column) not in already_reported]
+        if spec.required and len(done.typed) == 0:
             problems.append(Problem(name, None, "the table has no rows"))
 
-    accounts = typed.get("accounts")
     account_ids = None
-    if accounts is not None and "account_id" in present_cols["accounts"]:
-        account_ids = accounts["account_id"].dropna().unique()
-    for name, frame in typed.items():
+    if "accounts" in conformed and "account_id" in conformed["accounts"].unparsed:
+        account_ids = conformed["accounts"].typed["account_id"].dropna().unique()
+    for name, done in conformed.items():
         schema = table_schema(
             name,
             today=today,
             account_ids=account_ids if name != "accounts" else None,
-            columns=present_cols[name],
+            columns=list(done.unparsed),  # the columns the user has
         )
-        problems += _rule_problems(name, frame, raws[name], schema, today, unparsed[name])
+        problems += _rule_problems(name, done.typed, done.raw, schema, today, done.unparsed)
 
     order = {name: i for i, name in enumerate(TABLES)}
 
@@ -514,6 +519,7 @@ def check_tables(
         names = TABLES[p.table].names if p.table in TABLES else []
         return order.get(p.table, len(order)), names.index(p.column) if p.column in names else -1
 
+    typed = {name: done.typed for name, done in conformed.items()}
     return typed, sorted(problems, key=position)
 
 
