@@ -109,3 +109,48 @@ class FixedSwitchingModel:
     def switch_probability(self, frame: pd.DataFrame, discount) -> np.ndarray:
         cost = self.switching_cost(frame).to_numpy()
         return 1 / (1 + np.exp(-(np.asarray(discount, dtype=float) - cost) * 40))
+
+
+PLAYBOOK = {
+    "complaints": "Resolve open complaints",
+    "relationship": "Executive visit",
+    "competitor": "Price review within {switching_cost}",
+    "switching": "Deepen structural bonds",
+    "orders": "Capacity and delivery review",
+    "default": "Account review",
+}
+
+
+def sample_report(n: int = 120, previous: bool = True, switching: bool = True, **kw):
+    """A ReportData for two consecutive months of a small book (the second month's list)."""
+    from churnml.config import ScoreConfig
+    from churnml.score import build_report, compare_lists, apply_changes, score_accounts
+
+    cfg = ScoreConfig(playbook=dict(PLAYBOOK))
+    m1 = features_frame(n, seed=3, snapshot="2025-01-01")
+    m2 = features_frame(n, seed=4, snapshot="2025-02-01")
+    m2.loc[m2.index[:3], "in_scope"] = False
+    m2.loc[m2.index[:3], "recently_lost"] = True
+    model = TinyChurnModel(features_frame(400, seed=1))
+    accounts = accounts_table(m1["account_id"])
+    accounts.loc[7, "name"] = "<b>Evil & Co</b>"
+    accounts.loc[9, "account_manager"] = None
+    sw = FixedSwitchingModel() if switching else None
+    l1 = score_accounts(m1, model, sw, accounts, cfg, format_reason=plain_reason)
+    l2 = score_accounts(m2, model, sw, accounts, cfg, format_reason=plain_reason)
+    changes = compare_lists(l2, l1 if previous else None)
+    l2 = apply_changes(l2, changes)
+    changes.left["status"] = "recently lost (win-back)"
+    win_back = pd.DataFrame(
+        {"account_id": m2["account_id"].iloc[:3], "name": "Gone Ltd", "account_manager": "Ana Ruiz",
+         "industry": "food", "tier": "key", "last_order_month": "2024-10", "revenue_12m": [1e5, 2e5, 3e5]}
+    )
+    report = build_report(
+        l2, changes, win_back, cfg, as_of="2025-02",
+        model={"name": "churnml-churn", "version": "3", "uri": "models:/churnml-churn@champion",
+               "metrics": model.metrics},
+        psi={"orders_lines_12m": 0.41, "complaints_open": 0.02},
+        notes=[] if switching else ["No switching-cost model: switch probability and switching cost are empty."],
+        switching_available=switching, **kw,
+    )
+    return report

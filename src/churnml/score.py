@@ -589,3 +589,47 @@ def score_distribution(risk_list: pd.DataFrame, bands: Sequence[str]) -> dict[st
         for band in bands:
             out[f"share_{band}"] = float((risk_list["risk_band"] == band).mean())
     return out
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def build_report(
+    risk_list: pd.DataFrame,
+    changes: Changes,
+    win_back: pd.DataFrame,
+    cfg: Any,
+    *,
+    as_of: str,
+    model: Mapping[str, Any] | None = None,
+    psi: Mapping[str, float] | None = None,
+    notes: Sequence[str] = (),
+    switching_available: bool = True,
+    generated_at: str | None = None,
+    html_rows: int = 1000,
+):
+    """Everything the workbook and the page show, as a `churnml.report.ReportData`."""
+    from churnml.report import ReportData
+
+    bands = band_order(cfg.risk_bands)
+    summaries = {by: summarise(risk_list, by, bands) for by in ("tier", "industry", "account_manager")}
+    return ReportData(
+        as_of=as_of,
+        risk_list=risk_list,
+        left=changes.left,
+        win_back=win_back,
+        summaries=summaries,
+        bands=bands,
+        thresholds={k: float(v) for k, v in cfg.risk_bands.items()},
+        weights=check_weights(cfg.weights),
+        formula=PRIORITY_FORMULA,
+        distribution=score_distribution(risk_list, bands),
+        previous_as_of=changes.previous_as_of,
+        model=dict(model or {}),
+        psi={k: float(v) for k, v in (psi or {}).items() if np.isfinite(v)},
+        drift_threshold=float(cfg.psi_threshold),
+        notes=list(notes),
+        generated_at=generated_at,
+        switching_available=switching_available,
+        html_rows=html_rows,
+    )

@@ -1,0 +1,129 @@
+"""The people-facing outputs of a scoring run: the Excel workbook and the HTML page.
+
+Both are built from one `ReportData` by pure functions that return bytes or text
+(`churnml.report.excel.workbook_bytes`, `churnml.report.html.page_html`); the scoring stage
+writes them. `DISPLAY_COLUMNS` fixes which risk-list columns people see, under which headings
+and in which format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column as people see it: the risk-list column, its heading, its format
+    (`text`, `int`, `money`, `percent`, `cost` (a percent or 'above the largest seen'),
+    `band`) and its width in characters in the workbook."""
+
+    name: str
+    heading: str
+    kind: str = "text"
+    width: int = 14
+
+
+DISPLAY_COLUMNS: list[Column] = [
+    Column("rank", "Rank", "int", 7),
+    Column("name", "Account", "text", 28),
+    Column("account_id", "Account ID", "text", 12),
+    Column("account_manager", "Account manager", "text", 20),
+    Column("industry", "Industry", "text", 16),
+    Column("tier", "Tier", "text", 10),
+    Column("revenue_12m", "Revenue 12 months", "money", 14),
+    Column("churn_probability", "Churn probability", "percent", 11),
+    Column("risk_band", "Risk band", "band", 10),
+    Column("revenue_at_risk", "Revenue at risk", "money", 14),
+    Column("priority", "Retention priority", "money", 14),
+    Column("switch_probability", "Switch probability", "percent", 11),
+    Column("switching_cost", "Switching cost", "cost", 13),
+    Column("reason_1", "Reason 1", "text", 40),
+    Column("reason_2", "Reason 2", "text", 40),
+    Column("reason_3", "Reason 3", "text", 40),
+    Column("action", "Recommended action", "text", 44),
+    Column("change", "Change since last list", "text", 12),
+    Column("new_reasons", "New reasons", "text", 36),
+]
+
+SUMMARY_COLUMNS: list[Column] = [
+    Column("accounts", "Accounts", "int", 10),
+    Column("revenue_12m", "Revenue 12 months", "money", 16),
+    Column("revenue_at_risk", "Revenue at risk", "money", 16),
+    Column("share_of_revenue_at_risk", "Share of revenue at risk", "percent", 12),
+    Column("priority", "Retention priority", "money", 16),
+]
+
+LEFT_DISPLAY: list[Column] = [
+    Column("previous_rank", "Previous rank", "int", 10),
+    Column("name", "Account", "text", 28),
+    Column("account_id", "Account ID", "text", 12),
+    Column("account_manager", "Account manager", "text", 20),
+    Column("previous_band", "Previous band", "band", 10),
+    Column("previous_priority", "Previous priority", "money", 14),
+    Column("status", "Now", "text", 30),
+]
+
+WIN_BACK_DISPLAY: list[Column] = [
+    Column("name", "Account", "text", 28),
+    Column("account_id", "Account ID", "text", 12),
+    Column("account_manager", "Account manager", "text", 20),
+    Column("industry", "Industry", "text", 16),
+    Column("tier", "Tier", "text", 10),
+    Column("last_order_month", "Last order", "text", 10),
+    Column("revenue_12m", "Revenue 12 months", "money", 14),
+]
+
+# Band colours (fill, text) shared by the workbook and the page; other band names are grey.
+BAND_COLOURS: dict[str, tuple[str, str]] = {
+    "high": ("F8CBAD", "9C0006"),
+    "medium": ("FFE699", "7F6000"),
+    "low": ("C6EFCE", "006100"),
+}
+OTHER_BAND_COLOUR = ("D9D9D9", "000000")
+
+
+def band_colour(band: str) -> tuple[str, str]:
+    """(fill, text) hex colours of a risk band."""
+    return BAND_COLOURS.get(str(band), OTHER_BAND_COLOUR)
+
+
+@dataclass
+class ReportData:
+    """Everything the workbook and the page show for one month.
+
+    `risk_list`: the scored accounts (see `churnml.score.RISK_LIST_COLUMNS`);
+    `left`: accounts that left the list since `previous_as_of` (with a `status` column);
+    `win_back`: recently lost accounts; `summaries`: 'tier', 'industry', 'account_manager' ->
+    `churnml.score.summarise` frames; `bands`: band names riskiest first with `thresholds`;
+    `model`: what was scored with (`uri`, `name`, `version`, `metrics` of the out-of-time test);
+    `psi`: feature -> PSI against training; `drift_threshold`; `notes`: sentences for the reader
+    (e.g. that the switching-cost model was absent); `generated_at`: shown, never in the job files.
+    """
+
+    as_of: str
+    risk_list: pd.DataFrame
+    left: pd.DataFrame
+    win_back: pd.DataFrame
+    summaries: dict[str, pd.DataFrame]
+    bands: list[str]
+    thresholds: dict[str, float]
+    weights: dict[str, float]
+    formula: str
+    distribution: dict[str, float]
+    previous_as_of: str | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    psi: dict[str, float] = field(default_factory=dict)
+    drift_threshold: float = 0.25
+    notes: list[str] = field(default_factory=list)
+    generated_at: str | None = None
+    switching_available: bool = True
+    html_rows: int = 1000
+
+    @property
+    def drifted(self) -> list[tuple[str, float]]:
+        """Features whose PSI is beyond the threshold, largest first."""
+        items = [(k, v) for k, v in self.psi.items() if v > self.drift_threshold]
+        return sorted(items, key=lambda kv: (-kv[1], kv[0]))

@@ -1,0 +1,302 @@
+"""The risk-list workbook for people (openpyxl): frozen headers, filters, formatted numbers,
+coloured risk bands, a summary sheet and one sheet per account manager.
+
+`workbook_bytes(report)` returns the .xlsx file as bytes. The bytes depend only on the report
+(no clock inside): document properties are set from the as-of month and the zip entries carry a
+fixed date, so re-running a month with the same inputs gives the same file.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.writer.excel import ExcelWriter
+
+from churnml.report import (
+    DISPLAY_COLUMNS,
+    LEFT_DISPLAY,
+    SUMMARY_COLUMNS,
+    WIN_BACK_DISPLAY,
+    Column,
+    ReportData,
+    band_colour,
+)
+
+FORMATS = {"int": "0", "money": "#,##0", "percent": "0.0%", "cost": "0.0%", "float": "0.000"}
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", start_color="305496", end_color="305496")
+TITLE_FONT = Font(bold=True, size=14)
+BOLD = Font(bold=True)
+WRAP = Alignment(wrap_text=True, vertical="top")
+FIXED_SHEETS = ("Risk list", "Summary", "Changes", "Win-back", "Model")
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+def sheet_name(text: Any, taken: Iterable[str] = ()) -> str:
+    """A valid, unused sheet name for `text`: no []:*?/\\, at most 31 characters, not blank,
+    not starting or ending with an apostrophe, unique (case-insensitively) among `taken`."""
+    base = _INVALID_SHEET_CHARS.sub("_", str(text) if text is not None else "").strip().strip("'")
+    base = base or "Unassigned"
+    taken_lower = {t.lower() for t in taken}
+    name = base[:31]
+    n = 2
+    while name.lower() in taken_lower:
+        suffix = f" ({n})"
+        name = base[: 31 - len(suffix)] + suffix
+        n += 1
+    return name
+
+
+def workbook_bytes(report: ReportData) -> bytes:
+    """The workbook of one month as .xlsx bytes (deterministic for the same report)."""
+    wb = Workbook(write_only=True)
+    stamp = datetime.strptime(report.as_of + "-01", "%Y-%m-%d")
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+    wb.properties.creator = "churnml"
+    wb.properties.title = f"Key-account risk list {report.as_of}"
+
+    _table_sheet(wb, "Risk list", report.risk_list, DISPLAY_COLUMNS, report)
+    _summary_sheet(wb, report)
+    _changes_sheet(wb, report)
+    _win_back_sheet(wb, report)
+    _model_sheet(wb, report)
+
+    taken = list(FIXED_SHEETS)
+    managers = report.risk_list["account_manager"]
+    keys = sorted(managers.dropna().astype("str").unique())
+    groups = [(k, report.risk_list[managers.astype("str") == k]) for k in keys]
+    if managers.isna().any():
+        groups.append(("Unassigned", report.risk_list[managers.isna()]))
+    for manager, rows in groups:
+        name = sheet_name(manager, taken)
+        taken.append(name)
+        _table_sheet(wb, name, rows, DISPLAY_COLUMNS, report, title=f"Accounts of {manager}")
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        # ExcelWriter directly: openpyxl's save() would stamp the current time as 'modified'.
+        ExcelWriter(wb, archive).save()
+    return _fixed_zip_dates(raw.getvalue())
+
+
+def _fixed_zip_dates(data: bytes) -> bytes:
+    """Rewrite a zip with every entry dated 1980-01-01, so identical content gives identical bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _cell(ws: Any, value: Any, col: Column | None = None) -> WriteOnlyCell:
+    """A styled cell for `value` shown as `col` (its number format, band colours)."""
+    kind = col.kind if col else "text"
+    if _missing(value):
+        return WriteOnlyCell(ws, None)
+    if kind == "cost" and isinstance(value, float) and math.isinf(value):
+        return WriteOnlyCell(ws, "above largest seen")
+    if kind in FORMATS:
+        cell = WriteOnlyCell(ws, int(value) if kind == "int" else float(value))
+        cell.number_format = FORMATS[kind]
+        return cell
+    cell = WriteOnlyCell(ws, str(value))
+    if kind == "band":
+        fill, text = band_colour(value)
+        cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
+        cell.font = Font(bold=True, color=text)
+    return cell
+
+
+def _header(ws: Any, headings: Sequence[str]) -> list[WriteOnlyCell]:
+    cells = []
+    for text in headings:
+        cell = WriteOnlyCell(ws, text)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        cells.append(cell)
+    return cells
+
+
+def _text(ws: Any, value: Any, font: Font | None = None) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, value)
+    if font is not None:
+        cell.font = font
+    return cell
+
+
+def _widths(ws: Any, columns: Sequence[Column]) -> None:
+    for i, col in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = col.width
+
+
+# --------------------------------------------------------------------------- sheets
+
+
+def _table_sheet(
+    wb: Workbook,
+    name: str,
+    frame: pd.DataFrame,
+    columns: Sequence[Column],
+    report: ReportData,
+    title: str | None = None,
+) -> None:
+    """A sheet holding `frame` as a table: header row frozen, filters on, formats per column."""
+    ws = wb.create_sheet(name)
+    cols = [c for c in columns if c.name in frame.columns]
+    if not report.switching_available:
+        cols = [c for c in cols if c.name not in ("switch_probability", "switching_cost")]
+    _widths(ws, cols)
+    # Keep rank and account name in view while scrolling right and down.
+    ws.freeze_panes = "C2"
+    last = get_column_letter(max(len(cols), 1))
+    ws.auto_filter.ref = f"A1:{last}{len(frame) + 1}"
+    ws.append(_header(ws, [c.heading for c in cols]))
+    data = [frame[c.name].tolist() for c in cols]
+    for values in zip(*data):
+        ws.append([_cell(ws, v, c) for v, c in zip(values, cols)])
+
+
+def _small_table(ws: Any, frame: pd.DataFrame, first: Column, columns: Sequence[Column]) -> None:
+    """Append a titled-less table (header + rows) to a free-form sheet."""
+    cols = [first, *[c for c in columns if c.name in frame.columns]]
+    ws.append(_header(ws, [c.heading for c in cols]))
+    for row in frame.itertuples(index=False):
+        values = row._asdict()
+        ws.append([_cell(ws, values.get(c.name), c) for c in cols])
+    ws.append([])
+
+
+def _summary_sheet(wb: Workbook, report: ReportData) -> None:
+    ws = wb.create_sheet("Summary")
+    for i, width in enumerate([30, 16, 16, 16, 14, 16, 10, 10, 10], start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    rl = report.risk_list
+    ws.append([_text(ws, f"Key-account risk list — {report.as_of}", TITLE_FONT)])
+    if report.generated_at:
+        ws.append([_text(ws, f"Generated {report.generated_at}")])
+    ws.append([])
+    facts = [
+        ("Accounts scored", len(rl), "int"),
+        ("Revenue 12 months", float(rl["revenue_12m"].sum()) if len(rl) else 0.0, "money"),
+        ("Revenue at risk", float(rl["revenue_at_risk"].sum()) if len(rl) else 0.0, "money"),
+    ]
+    facts += [(f"Accounts in band '{b}'", int((rl["risk_band"] == b).sum()), "int") for b in report.bands]
+    facts += [("Recently lost (win-back sheet)", len(report.win_back), "int")]
+    if report.previous_as_of:
+        changes = rl["change"].astype("object")
+        facts += [
+            (f"New since {report.previous_as_of}", int((changes == "new").sum()), "int"),
+            (f"Left since {report.previous_as_of}", len(report.left), "int"),
+        ]
+    for label, value, kind in facts:
+        ws.append([_text(ws, label, BOLD), _cell(ws, value, Column("v", "v", kind))])
+    ws.append([])
+    ws.append([_text(ws, "Retention priority", BOLD)])
+    ws.append([_text(ws, report.formula)])
+    ws.append([_text(ws, "Weights: " + ", ".join(f"w_{k} = {v:g}" for k, v in report.weights.items()))])
+    bands = ", ".join(f"{b} from {report.thresholds[b]:.0%}" for b in report.bands if b in report.thresholds)
+    ws.append([_text(ws, f"Risk bands by churn probability: {bands}; otherwise {report.bands[-1]}")])
+    for note in report.notes:
+        ws.append([_text(ws, note)])
+    for feature, value in report.drifted:
+        ws.append([_text(ws, f"Drift warning: {feature} has PSI {value:.2f} against training", Font(color="9C0006"))])
+    ws.append([])
+    band_cols = [Column(f"{b}_band", f"In band {b}", "int", 10) for b in report.bands]
+    for key, heading in (("tier", "Tier"), ("industry", "Industry"), ("account_manager", "Account manager")):
+        frame = report.summaries.get(key)
+        if frame is None:
+            continue
+        ws.append([_text(ws, f"Revenue at risk by {heading.lower()}", BOLD)])
+        _small_table(ws, frame, Column(key, heading), [*SUMMARY_COLUMNS, *band_cols])
+
+
+def _changes_sheet(wb: Workbook, report: ReportData) -> None:
+    ws = wb.create_sheet("Changes")
+    for i, col in enumerate(LEFT_DISPLAY, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = col.width
+    if not report.previous_as_of:
+        ws.append([_text(ws, "First list: there is no earlier list to compare with.", BOLD)])
+        return
+    rl = report.risk_list
+    change = rl["change"].astype("object")
+    ws.append([_text(ws, f"Changes since the list of {report.previous_as_of}", TITLE_FONT)])
+    ws.append([_text(ws, f"New on the list: {int((change == 'new').sum())}; "
+                         f"moved up: {int(change.astype('str').str.startswith('up').sum())}; "
+                         f"moved down: {int(change.astype('str').str.startswith('down').sum())}; "
+                         f"left the list: {len(report.left)}. Per account: the risk list's "
+                         f"'Change since last list' and 'New reasons' columns.")])
+    ws.append([])
+    ws.append([_text(ws, "Left the list", BOLD)])
+    if len(report.left):
+        ws.append(_header(ws, [c.heading for c in LEFT_DISPLAY]))
+        for row in report.left.itertuples(index=False):
+            values = row._asdict()
+            ws.append([_cell(ws, values.get(c.name), c) for c in LEFT_DISPLAY])
+    else:
+        ws.append([_text(ws, "No account left the list.")])
+
+
+def _win_back_sheet(wb: Workbook, report: ReportData) -> None:
+    ws = wb.create_sheet("Win-back")
+    _widths(ws, WIN_BACK_DISPLAY)
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(WIN_BACK_DISPLAY))}{len(report.win_back) + 1}"
+    ws.append(_header(ws, [c.heading for c in WIN_BACK_DISPLAY]))
+    for row in report.win_back.itertuples(index=False):
+        values = row._asdict()
+        ws.append([_cell(ws, values.get(c.name), c) for c in WIN_BACK_DISPLAY])
+
+
+def _model_sheet(wb: Workbook, report: ReportData) -> None:
+    ws = wb.create_sheet("Model")
+    ws.column_dimensions["A"].width = 36
+    ws.column_dimensions["B"].width = 40
+    ws.append([_text(ws, "Model", TITLE_FONT)])
+    for key in ("name", "version", "uri", "alias"):
+        if report.model.get(key) not in (None, ""):
+            ws.append([_text(ws, key.capitalize(), BOLD), _text(ws, str(report.model[key]))])
+    ws.append([])
+    metrics = report.model.get("metrics") or {}
+    ws.append([_text(ws, "Out-of-time metrics", BOLD)])
+    if metrics:
+        for key in sorted(metrics):
+            ws.append([_text(ws, key), _cell(ws, metrics[key], Column("m", "m", "float"))])
+    else:
+        ws.append([_text(ws, "not recorded with this model")])
+    ws.append([])
+    ws.append([_text(ws, f"Population stability (PSI) against training; warning above {report.drift_threshold:g}", BOLD)])
+    ws.append(_header(ws, ["Feature", "PSI"]))
+    for feature, value in sorted(report.psi.items(), key=lambda kv: (-kv[1], kv[0])):
+        cell = _cell(ws, value, Column("psi", "psi", "float"))
+        cell.number_format = "0.000"
+        if value > report.drift_threshold:
+            cell.fill = PatternFill("solid", start_color="F8CBAD", end_color="F8CBAD")
+        ws.append([_text(ws, feature), cell])

@@ -1,0 +1,348 @@
+"""The risk-list page for people: one self-contained HTML file (inline CSS, a few lines of
+vanilla JS to sort and filter the table, the score distribution as inline SVG).
+
+`page_html(report)` returns the page as text; nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from html import escape
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from churnml.report import DISPLAY_COLUMNS, LEFT_DISPLAY, SUMMARY_COLUMNS, WIN_BACK_DISPLAY, Column, ReportData, band_colour
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2933;background:#f5f7fa}
+header{background:#243b53;color:#fff;padding:18px 28px}
+header h1{margin:0 0 4px;font-size:24px}
+header p{margin:0;color:#d9e2ec;font-size:14px}
+main{padding:12px 28px 40px}
+section{background:#fff;border-radius:6px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:14px 18px;margin:14px 0}
+h2{font-size:18px;margin:0 0 10px}
+h3{font-size:15px;margin:14px 0 6px}
+.kpis{display:flex;flex-wrap:wrap;gap:12px}
+.kpi{background:#f0f4f8;border-radius:6px;padding:10px 14px;min-width:150px}
+.kpi .v{font-size:22px;font-weight:600}
+.kpi .l{font-size:12px;color:#52606d}
+.warn{background:#fff4e5;border-left:4px solid #f0b429;padding:8px 12px;margin:6px 0}
+.note{background:#e6f6ff;border-left:4px solid #2680c2;padding:8px 12px;margin:6px 0}
+code.formula{display:block;background:#f0f4f8;padding:8px 10px;border-radius:4px;white-space:pre-wrap}
+table{border-collapse:collapse;font-size:13px;width:100%}
+th,td{border-bottom:1px solid #e4e7eb;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#334e68;color:#fff;position:sticky;top:0}
+table.sortable th{cursor:pointer;user-select:none}
+table.sortable th:after{content:" \\2195";color:#9fb3c8;font-size:11px}
+td.num{text-align:right;white-space:nowrap}
+td.band{font-weight:600;text-align:center}
+td ol{margin:0;padding-left:18px}
+tr:nth-child(even) td{background:#fafbfc}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(620px,1fr));gap:14px}
+.grid>div{overflow-x:auto}
+.sub{color:#7b8794;font-size:11px}
+td.why{min-width:240px}
+td.act{min-width:200px}
+.scroll{max-height:720px;overflow:auto}
+input.filter{padding:6px 8px;width:320px;margin:0 0 8px;border:1px solid #bcccdc;border-radius:4px}
+small{color:#52606d}
+"""
+
+# Click a heading to sort by it (again to reverse); numbers sort by their data-v value.
+JS = """
+document.querySelectorAll('table.sortable').forEach(function(t){
+  t.querySelectorAll('th').forEach(function(th,i){
+    th.addEventListener('click',function(){
+      var asc=th.dataset.dir!=='asc';
+      t.querySelectorAll('th').forEach(function(h){delete h.dataset.dir;});
+      th.dataset.dir=asc?'asc':'desc';
+      var num=th.dataset.type==='num', body=t.tBodies[0], rows=Array.from(body.rows);
+      rows.sort(function(a,b){
+        var x=a.cells[i].dataset.v, y=b.cells[i].dataset.v;
+        if(x===undefined){x=a.cells[i].textContent;} if(y===undefined){y=b.cells[i].textContent;}
+        if(num){x=x===''?-Infinity:parseFloat(x); y=y===''?-Infinity:parseFloat(y); return asc?x-y:y-x;}
+        return asc?x.localeCompare(y):y.localeCompare(x);
+      });
+      rows.forEach(function(r){body.appendChild(r);});
+    });
+  });
+});
+document.querySelectorAll('input.filter').forEach(function(inp){
+  var t=document.getElementById(inp.dataset.table);
+  inp.addEventListener('input',function(){
+    var q=inp.value.toLowerCase();
+    Array.from(t.tBodies[0].rows).forEach(function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';});
+  });
+});
+"""
+
+NUMERIC_KINDS = ("int", "money", "percent", "cost", "float")
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt(value: Any, kind: str) -> str:
+    """A value as text for people: money with thousands separators, percents with one decimal."""
+    if _missing(value):
+        return ""
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "money":
+        return f"{float(value):,.0f}"
+    if kind in ("percent", "cost"):
+        if math.isinf(float(value)):
+            return "above largest discount seen"
+        return f"{float(value) * 100:.1f} %"
+    if kind == "float":
+        return f"{float(value):.3f}"
+    return str(value)
+
+
+def _td(value: Any, col: Column) -> str:
+    text = escape(fmt(value, col.kind))
+    if col.kind in NUMERIC_KINDS:
+        v = "" if _missing(value) else repr(float(value)) if not math.isinf(float(value)) else "1e9"
+        return f'<td class="num" data-v="{v}">{text}</td>'
+    if col.kind == "band" and text:
+        fill, colour = band_colour(value)
+        return f'<td class="band" style="background:#{fill};color:#{colour}">{text}</td>'
+    return f"<td>{text}</td>"
+
+
+def _th(col: Column) -> str:
+    kind = ' data-type="num"' if col.kind in NUMERIC_KINDS else ""
+    return f"<th{kind}>{escape(col.heading)}</th>"
+
+
+def table_html(frame: pd.DataFrame, columns: Sequence[Column], table_id: str | None = None, sortable: bool = True) -> str:
+    """An HTML table of `frame` showing `columns` (those present), formatted per column kind."""
+    cols = [c for c in columns if c.name in frame.columns]
+    attrs = (f' id="{table_id}"' if table_id else "") + (' class="sortable"' if sortable else "")
+    head = "".join(_th(c) for c in cols)
+    data = [frame[c.name].tolist() for c in cols]
+    body = "\n".join("<tr>" + "".join(_td(v, c) for v, c in zip(values, cols)) + "</tr>" for values in zip(*data))
+    return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+
+
+def _risk_table(report: ReportData) -> str:
+    """The ranked list, compact enough for a laptop screen: account name over its id, industry
+    over tier, the three reasons as one numbered list, the change over its new reasons."""
+    rows = report.risk_list.head(report.html_rows)
+    by_name = {c.name: c for c in DISPLAY_COLUMNS}
+    numbers = ["revenue_12m", "churn_probability", "risk_band", "revenue_at_risk", "priority"]
+    if report.switching_available:
+        numbers += ["switch_probability", "switching_cost"]
+    heads = [
+        _th(by_name["rank"]),
+        "<th>Account</th>",
+        "<th>Account manager</th>",
+        "<th>Industry / tier</th>",
+        *(_th(by_name[n]) for n in numbers),
+        "<th>Top reasons</th>",
+        "<th>Recommended action</th>",
+        "<th>Change since last list</th>",
+    ]
+    lines = []
+    for r in rows.to_dict("records"):
+        why = "".join(
+            f"<li>{escape(str(r[k]))}</li>" for k in ("reason_1", "reason_2", "reason_3") if not _missing(r[k]) and str(r[k])
+        )
+        change = escape(fmt(r.get("change"), "text"))
+        if not _missing(r.get("new_reasons")) and r.get("new_reasons"):
+            change += f'<div class="sub">new: {escape(str(r["new_reasons"]))}</div>'
+        name = r.get("name")
+        cells = [
+            _td(r["rank"], by_name["rank"]),
+            f'<td data-v="{escape(str(name if not _missing(name) else r["account_id"]))}">'
+            f'{escape(fmt(name, "text"))}<div class="sub">{escape(str(r["account_id"]))}</div></td>',
+            f"<td>{escape(fmt(r.get('account_manager'), 'text'))}</td>",
+            f"<td>{escape(fmt(r.get('industry'), 'text'))}<div class='sub'>{escape(fmt(r.get('tier'), 'text'))}</div></td>",
+            *(_td(r[n], by_name[n]) for n in numbers),
+            f'<td class="why"><ol>{why}</ol></td>',
+            f'<td class="act">{escape(fmt(r.get("action"), "text"))}</td>',
+            f"<td>{change}</td>",
+        ]
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table id="risk" class="sortable"><thead><tr>{"".join(heads)}</tr></thead><tbody>\n'
+        + "\n".join(lines)
+        + "\n</tbody></table>"
+    )
+
+
+def distribution_svg(report: ReportData) -> str:
+    """Inline SVG: histogram of churn probability with the band thresholds, and the share of
+    revenue at risk held by the top of the list (deterministic: fixed hash salt, no date)."""
+    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    rl = report.risk_list
+    p = rl["churn_probability"].astype("float64").to_numpy()
+    with matplotlib.rc_context({"svg.hashsalt": "churnml", "svg.fonttype": "none", "font.size": 10}):
+        fig = Figure(figsize=(11, 3.6))
+        FigureCanvasSVG(fig)
+        ax1, ax2 = fig.subplots(1, 2)
+        bins = np.linspace(0, 1, 41)
+        ax1.hist(p, bins=bins, color="#486581", edgecolor="white")
+        for band in report.bands[:-1]:
+            t = report.thresholds[band]
+            ax1.axvline(t, color="#" + band_colour(band)[1], linestyle="--", linewidth=1.2)
+            # Staggered heights so labels of close thresholds do not overlap.
+            height = ax1.get_ylim()[1] * (0.97 - 0.09 * report.bands.index(band))
+            ax1.text(t, height, f" {band} ≥ {t:.0%}", color="#" + band_colour(band)[1], va="top")
+        ax1.set_xlabel("churn probability")
+        ax1.set_ylabel("accounts")
+        ax1.set_title("Score distribution")
+        rar = np.sort(rl["revenue_at_risk"].astype("float64").to_numpy())[::-1]
+        if len(rar) and rar.sum() > 0:
+            by_priority = rl.sort_values("rank")["revenue_at_risk"].astype("float64").to_numpy()
+            share_accounts = np.arange(1, len(rar) + 1) / len(rar)
+            ax2.plot(share_accounts * 100, np.cumsum(by_priority) / rar.sum() * 100, color="#c05621")
+            ax2.plot([0, 100], [0, 100], color="#9fb3c8", linestyle=":")
+        ax2.set_xlabel("top % of the list (by priority)")
+        ax2.set_ylabel("% of revenue at risk")
+        ax2.set_title("Revenue at risk covered by the top of the list")
+        for ax in (ax1, ax2):
+            ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        out = io.StringIO()
+        fig.savefig(out, format="svg", metadata={"Date": None})
+    svg = out.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _kpi(value: str, label: str) -> str:
+    return f'<div class="kpi"><div class="v">{escape(value)}</div><div class="l">{escape(label)}</div></div>'
+
+
+def page_html(report: ReportData) -> str:
+    """The whole page for one month as text."""
+    rl = report.risk_list
+    model = report.model
+    version = " ".join(str(x) for x in (model.get("name"), f"v{model['version']}" if model.get("version") else None) if x)
+    sub = [f"Scored {len(rl):,} accounts in scope as of {report.as_of}"]
+    if version or model.get("uri"):
+        sub.append(f"model {version or ''} ({model.get('uri', '')})".replace(" ()", ""))
+    if report.generated_at:
+        sub.append(f"generated {report.generated_at}")
+
+    change = rl["change"].astype("object")
+    kpis = [
+        _kpi(f"{len(rl):,}", "accounts scored"),
+        *[_kpi(f"{int((rl['risk_band'] == b).sum()):,}", f"in band {b}") for b in report.bands[:-1]],
+        _kpi(fmt(rl["revenue_at_risk"].sum(), "money"), "revenue at risk"),
+        _kpi(fmt(rl["revenue_12m"].sum(), "money"), "revenue, last 12 months"),
+        _kpi(f"{len(report.win_back):,}", "recently lost (win-back)"),
+    ]
+    if report.previous_as_of:
+        kpis += [
+            _kpi(f"{int((change == 'new').sum()):,}", f"new since {report.previous_as_of}"),
+            _kpi(f"{len(report.left):,}", f"left since {report.previous_as_of}"),
+        ]
+
+    alerts = []
+    for feature, value in report.drifted:
+        alerts.append(
+            f'<div class="warn">Drift: <b>{escape(feature)}</b> has a population stability index of '
+            f"{value:.2f} against the training data (warning above {report.drift_threshold:g}); "
+            "its reasons and the scores that lean on it deserve a second look.</div>"
+        )
+    for note in report.notes:
+        alerts.append(f'<div class="note">{escape(note)}</div>')
+
+    weights = ", ".join(f"w_{escape(k)} = {v:g}" for k, v in report.weights.items())
+    bands = "; ".join(f"<b>{escape(b)}</b> from {report.thresholds[b]:.0%}" for b in report.bands[:-1])
+    band_cols = [Column(f"{b}_band", f"in {b}", "int") for b in report.bands]
+    summaries = []
+    for key, heading in (("tier", "Tier"), ("industry", "Industry"), ("account_manager", "Account manager")):
+        frame = report.summaries.get(key)
+        if frame is not None:
+            summaries.append(
+                f"<div><h3>By {heading.lower()}</h3>"
+                + table_html(frame, [Column(key, heading), *(c for c in SUMMARY_COLUMNS if c.name != "priority"), *band_cols])
+                + "</div>"
+            )
+
+    shown = min(len(rl), report.html_rows)
+    more = (
+        f"<p><small>Showing the top {shown:,} of {len(rl):,} accounts; the full list is in "
+        "risk_list.xlsx.</small></p>"
+        if shown < len(rl)
+        else ""
+    )
+
+    if report.previous_as_of:
+        moved = change.astype("str")
+        up = int(moved.str.startswith("up").sum())
+        down = int(moved.str.startswith("down").sum())
+        changes = (
+            f"<p>Compared with the list of <b>{escape(report.previous_as_of)}</b>: "
+            f"{int((change == 'new').sum()):,} new on the list, {up:,} moved up, {down:,} moved down, "
+            f"{len(report.left):,} left the list. Per account, see the column "
+            "“Change since last list” and “New reasons”.</p>"
+            + ("<h3>Left the list</h3>" + table_html(report.left, LEFT_DISPLAY) if len(report.left) else "")
+        )
+    else:
+        changes = "<p>This is the first list: there is no earlier list to compare with.</p>"
+
+    metrics = model.get("metrics") or {}
+    metric_rows = "".join(
+        f"<tr><td>{escape(str(k))}</td><td class='num'>{escape(fmt(v, 'float'))}</td></tr>" for k, v in sorted(metrics.items())
+    )
+    metric_table = (
+        f"<table><thead><tr><th>out-of-time metric</th><th>value</th></tr></thead><tbody>{metric_rows}</tbody></table>"
+        if metrics
+        else "<p>No out-of-time metrics were recorded with this model.</p>"
+    )
+    psi_items = sorted(report.psi.items(), key=lambda kv: (-kv[1], kv[0]))[:15]
+    psi_rows = "".join(
+        f"<tr><td>{escape(k)}</td><td class='num'>{v:.3f}</td><td>{'drift' if v > report.drift_threshold else ''}</td></tr>"
+        for k, v in psi_items
+    )
+    psi_table = (
+        "<table><thead><tr><th>feature (largest PSI first)</th><th>PSI</th><th></th></tr></thead>"
+        f"<tbody>{psi_rows}</tbody></table>"
+        if psi_items
+        else "<p>No training reference was available for a drift check.</p>"
+    )
+
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Key-account risk list {escape(report.as_of)}</title>
+<style>{CSS}</style></head>
+<body>
+<header><h1>Key-account risk list — {escape(report.as_of)}</h1><p>{escape(" · ".join(sub))}</p></header>
+<main>
+<section><h2>Summary</h2><div class="kpis">{''.join(kpis)}</div>{''.join(alerts)}</section>
+<section><h2>How the list is ranked</h2>
+<p>Accounts are ranked by <b>retention priority</b> (highest first; ties by account id):</p>
+<code class="formula">{escape(report.formula)}</code>
+<p>with {weights}. Revenue at risk = churn probability × revenue of the last 12 months.
+Risk bands by churn probability: {bands}; otherwise <b>{escape(report.bands[-1])}</b>.
+Reasons are the account's own model contributions, grouped by kind, that push its risk up.</p></section>
+<section><h2>Ranked list</h2>
+<input class="filter" data-table="risk" placeholder="Filter: account, manager, industry, reason…">{more}
+<div class="scroll">{_risk_table(report)}</div></section>
+<section><h2>Changes since the last list</h2>{changes}</section>
+<section><h2>Revenue at risk</h2><div class="grid">{''.join(summaries)}</div></section>
+<section><h2>Score distribution</h2>{distribution_svg(report)}</section>
+<section><h2>Recently lost — win-back</h2>
+<p>Accounts that have already gone (a recorded loss or revenue collapsed): not scored, listed to win back.</p>
+{table_html(report.win_back, WIN_BACK_DISPLAY) if len(report.win_back) else "<p>No recently lost accounts.</p>"}</section>
+<section><h2>Model and drift</h2><div class="grid"><div>{metric_table}</div><div>{psi_table}</div></div></section>
+</main>
+<script>{JS}</script>
+</body></html>
+"""

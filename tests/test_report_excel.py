@@ -1,0 +1,105 @@
+"""The risk-list workbook: structure, formats, colours, sheets per manager, reproducible bytes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from churnml.report import DISPLAY_COLUMNS, band_colour
+from churnml.report.excel import sheet_name, workbook_bytes
+from score_fixtures import sample_report
+
+
+@pytest.fixture(scope="module")
+def report():
+    return sample_report()
+
+
+@pytest.fixture(scope="module")
+def book(report):
+    return load_workbook(io.BytesIO(workbook_bytes(report)))
+
+
+def test_sheet_names_are_valid_and_unique():
+    assert sheet_name("C/D: Key [EU]*?") == "C_D_ Key _EU___"
+    assert len(sheet_name("x" * 50)) == 31
+    assert sheet_name("Summary", ["Summary"]) == "Summary (2)"
+    assert sheet_name("summary", ["Summary", "summary (2)"]) == "summary (3)"
+    assert sheet_name(None) == "Unassigned"
+    assert sheet_name("'quoted'") == "quoted"
+
+
+def test_risk_list_sheet_has_frozen_header_filters_and_formats(report, book):
+    ws = book["Risk list"]
+    rl = report.risk_list
+    headings = [c.value for c in ws[1]]
+    assert headings == [c.heading for c in DISPLAY_COLUMNS]
+    assert ws.freeze_panes == "C2"
+    assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(headings)).column_letter}{len(rl) + 1}"
+    assert ws.max_row == len(rl) + 1
+    col = {h: i + 1 for i, h in enumerate(headings)}
+    for r in (2, 3, len(rl) + 1):
+        row = rl.iloc[r - 2]
+        assert ws.cell(r, col["Rank"]).value == row["rank"]
+        assert ws.cell(r, col["Account ID"]).value == row["account_id"]
+        assert ws.cell(r, col["Revenue 12 months"]).number_format == "#,##0"
+        assert ws.cell(r, col["Churn probability"]).number_format == "0.0%"
+        assert ws.cell(r, col["Churn probability"]).value == pytest.approx(row["churn_probability"])
+        band = ws.cell(r, col["Risk band"])
+        assert band.value == row["risk_band"]
+        assert band.fill.start_color.rgb.endswith(band_colour(row["risk_band"])[0])
+    bands = {ws.cell(r, col["Risk band"]).value for r in range(2, ws.max_row + 1)}
+    assert len(bands) >= 2  # colours actually differ across the sheet
+
+
+def test_summary_sheet_names_the_formula_and_groups(report, book):
+    text = "\n".join(str(c.value) for row in book["Summary"].iter_rows() for c in row if c.value is not None)
+    assert report.formula in text
+    for heading in ("by tier", "by industry", "by account manager"):
+        assert f"Revenue at risk {heading}" in text
+    assert "Drift warning: orders_lines_12m" in text
+    assert "complaints_open" not in text  # below the PSI threshold
+
+
+def test_a_sheet_per_account_manager_with_only_their_accounts(report, book):
+    rl = report.risk_list
+    fixed = ["Risk list", "Summary", "Changes", "Win-back", "Model"]
+    assert book.sheetnames[:5] == fixed
+    managers = book.sheetnames[5:]
+    assert "C_D_ Key _EU__" in managers and "Unassigned" in managers
+    assert all(len(m) <= 31 for m in managers)
+    total = 0
+    for name in managers:
+        ws = book[name]
+        ids = [ws.cell(r, 3).value for r in range(2, ws.max_row + 1)]
+        owners = set(rl.set_index("account_id").loc[ids, "account_manager"].fillna("(none)"))
+        assert len(owners) == 1
+        assert ws.freeze_panes == "C2" and ws.auto_filter.ref
+        total += len(ids)
+    assert total == len(rl)
+
+
+def test_changes_and_win_back_sheets(report, book):
+    changes = "\n".join(str(c.value) for row in book["Changes"].iter_rows() for c in row if c.value is not None)
+    assert "Changes since the list of 2025-01" in changes
+    for acc in report.left["account_id"]:
+        assert acc in changes
+    ws = book["Win-back"]
+    assert ws.max_row == len(report.win_back) + 1 and ws["A1"].value == "Account"
+
+
+def test_first_list_says_there_is_nothing_to_compare_with():
+    book = load_workbook(io.BytesIO(workbook_bytes(sample_report(60, previous=False))))
+    assert "no earlier list" in book["Changes"]["A1"].value
+
+
+def test_without_a_switching_model_its_columns_are_left_out():
+    book = load_workbook(io.BytesIO(workbook_bytes(sample_report(60, switching=False))))
+    headings = [c.value for c in book["Risk list"][1]]
+    assert "Switching cost" not in headings and "Switch probability" not in headings
+
+
+def test_same_report_gives_the_same_bytes(report):
+    assert workbook_bytes(report) == workbook_bytes(report)

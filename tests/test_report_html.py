@@ -1,0 +1,106 @@
+"""The risk-list page: self-contained, sortable, complete and safe against odd names."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from html.parser import HTMLParser
+
+import pytest
+
+from churnml.report.html import page_html
+from score_fixtures import sample_report
+
+
+class Collect(HTMLParser):
+    """Tags with their attributes, and the text of every table row by table id."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.rows: dict[str, int] = {}
+        self._table: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "table":
+            self._table.append(attrs.get("id", ""))
+        if tag == "tr" and self._table:
+            self.rows[self._table[-1]] = self.rows.get(self._table[-1], 0) + 1
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table.pop()
+
+
+@pytest.fixture(scope="module")
+def report():
+    return sample_report()
+
+
+@pytest.fixture(scope="module")
+def page(report):
+    return page_html(report)
+
+
+def parse(page: str) -> Collect:
+    c = Collect()
+    c.feed(page)
+    return c
+
+
+def test_page_is_self_contained(page):
+    tags = parse(page).tags
+    for tag, attrs in tags:
+        for key in ("src", "href"):
+            assert not str(attrs.get(key, "")).startswith(("http", "//")), (tag, attrs)
+    assert not any(tag == "link" for tag, _ in tags)
+    assert "<svg" in page and "<script>" in page and "<style>" in page
+
+
+def test_page_shows_the_list_summary_formula_model_and_drift(report, page):
+    c = parse(page)
+    assert c.rows["risk"] == len(report.risk_list) + 1  # header + every account
+    assert "retention priority" in page
+    assert escape(report.formula) in page
+    assert "churnml-churn v3" in page and "oot/auc" in page and "0.810" in page
+    assert "Drift: <b>orders_lines_12m</b>" in page
+    assert "Compared with the list of <b>2025-01</b>" in page
+    for by in ("By tier", "By industry", "By account manager"):
+        assert by in page
+    assert "Recently lost — win-back" in page and "Gone Ltd" in page
+    top = report.risk_list.iloc[0]
+    assert re.search(re.escape(top["reason_1"]), page)
+
+
+def test_table_is_sortable_with_numeric_sort_keys(report, page):
+    heads = re.findall(r'<th data-type="num">([^<]+)</th>', page)
+    assert "Revenue at risk" in heads and "Churn probability" in heads
+    first_row = page[page.index('<table id="risk"') :].split("<tr>")[2]
+    v = re.search(r'data-v="([^"]+)"', first_row).group(1)
+    assert float(v) == report.risk_list["rank"].iloc[0]
+    assert "addEventListener('click'" in page
+
+
+def test_names_are_escaped(page):
+    assert "<b>Evil & Co</b>" not in page
+    assert "&lt;b&gt;Evil &amp; Co&lt;/b&gt;" in page
+
+
+def test_rows_beyond_the_limit_point_to_the_workbook():
+    report = sample_report(60, html_rows=10)
+    page = page_html(report)
+    assert parse(page).rows["risk"] == 11
+    assert f"top 10 of {len(report.risk_list)} accounts" in page
+
+
+def test_first_list_and_missing_switching_model_are_said():
+    page = page_html(sample_report(60, previous=False, switching=False))
+    assert "no earlier list to compare with" in page
+    assert "No switching-cost model" in page
+    assert "Switching cost" not in page
+
+
+def test_same_report_gives_the_same_page(report):
+    assert page_html(report) == page_html(report)
