@@ -70,6 +70,8 @@ class FeaturesConfig:
     )
     # Snapshots start once this many months of history exist, so windows are not all empty.
     min_history_months: int = 6
+    # peers: an account with at least this influence is a leader others follow.
+    peer_leader_influence: float = 0.7
 
 
 @dataclass

@@ -1,0 +1,42 @@
+"""Account family: who the account is — industry, region, tier, size, influence, category spend —
+and how many months its supply agreement has left.
+
+`accounts` is today's master record. Its descriptive columns are taken as they are at every
+snapshot. `contract_end` is today's value too: at an old snapshot it may be a contract that was
+signed later, so `contract_months_remaining` is NaN when the known contract had already ended
+before t (the agreement in force then is unknown), and otherwise the months from t to its end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnml.features.panel import DAYS_PER_MONTH, Panel, days_or_nan
+
+NAME = "account"
+TABLES = ("accounts",)
+CATEGORICAL = ("industry", "region", "tier")
+NUMERIC = ("employees", "influence", "category_spend")
+
+
+def build(panel: Panel, accounts: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, pd.Categorical]]:
+    """Numeric account features at the snapshot columns (`(A, J)` arrays) and the categorical
+    ones as one `pd.Categorical` per account (the same at every snapshot)."""
+    J = len(panel.cols)
+    numeric: dict[str, np.ndarray] = {}
+    categorical: dict[str, pd.Categorical] = {}
+    for name in CATEGORICAL:
+        values = accounts[name]
+        if values.notna().any():
+            levels = sorted(values.dropna().astype(str).unique())
+            categorical[name] = pd.Categorical(values.astype(object), categories=levels)
+    for name in NUMERIC:
+        values = accounts[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        if not np.isnan(values).all():
+            numeric[name] = np.broadcast_to(values[:, None], (len(values), J))
+    end = days_or_nan(accounts["contract_end"])
+    if not np.isnan(end).all():
+        remaining = (end[:, None] - panel.snapshot_days[None, :]) / DAYS_PER_MONTH
+        numeric["contract_months_remaining"] = np.where(remaining >= 0, remaining, np.nan)
+    return numeric, categorical

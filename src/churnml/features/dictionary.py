@@ -1,0 +1,299 @@
+"""The feature dictionary: every feature's family, meaning, unit, and a plain-words reason.
+
+`reason` is a template that the risk list shows when the feature pushes an account's risk up;
+`format_reason(name, value, row)` fills it with the account's value. Placeholders:
+`{value}` the value in the feature's unit (percent for shares, without the sign), `{updown}`
+("up"/"down"), `{belowabove}` ("below"/"above"), `{signed}` (+2 / -1), `{s}` (plural "s"), and
+`{<feature>}` another feature of the same row. A part in square brackets is left out when a
+value inside it is missing, e.g. "2 complaints open[, the oldest {complaint_oldest_open_days} days]".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import pandas as pd
+
+KEYS = ["account_id", "snapshot"]
+FLAGS = ["in_scope", "recently_lost", "labelled"]
+LABELS = ["churn", "switch"]
+FAMILIES = ["orders", "complaints", "competitor", "relationship", "switching", "peers", "account"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature: its column name, family, what it measures, its unit, the plain-words reason
+    template, and kind ("numeric" or "categorical"). `reason_missing` is shown when the value
+    is missing (e.g. "no executive visit on record")."""
+
+    name: str
+    family: str
+    description: str
+    unit: str  # currency | count | share | months | days | ratio | score | level | flag | category
+    reason: str
+    kind: str = "numeric"
+    reason_missing: str = ""
+
+
+FEATURES: dict[str, Feature] = {}
+
+
+def _add(name, family, description, unit, reason, kind="numeric", reason_missing=""):
+    FEATURES[name] = Feature(name, family, description, unit, reason, kind, reason_missing)
+
+
+# --- orders -------------------------------------------------------------------------------------
+for _w in (1, 3, 6, 12):
+    _span = "month" if _w == 1 else f"{_w} months"
+    _add(f"revenue_{_w}m", "orders", f"Net revenue in the {_span} before the snapshot.",
+         "currency", "revenue " + ("last month" if _w == 1 else f"of the last {_span}") + " {value}")
+    _add(f"lines_{_w}m", "orders", f"Order lines in the {_span} before the snapshot.", "count",
+         "{value} order line{s} in the " + ("last month" if _w == 1 else f"last {_span}"))
+_add("usual_monthly_revenue", "orders",
+     "Average monthly net revenue over the 12 months before the snapshot, or since the first "
+     "order when that is shorter.", "currency", "usual monthly revenue {value}")
+_add("revenue_trend_3v3", "orders",
+     "Revenue of the last 3 months against the 3 months before, minus 1 (missing when the "
+     "earlier quarter had no revenue or lies before the data).", "share",
+     "orders {updown} {value} % against the previous quarter")
+_add("revenue_trend_yoy", "orders",
+     "Revenue of the last 3 months against the same 3 months a year earlier, minus 1.", "share",
+     "orders {updown} {value} % against the same months a year earlier")
+_add("revenue_slope_12m", "orders",
+     "Least-squares slope of the last 12 monthly revenues, as a share of their mean, per month.",
+     "share", "revenue trending {updown} {value} % a month over the last year")
+_add("revenue_volatility_12m", "orders",
+     "Coefficient of variation (standard deviation / mean) of the last 12 monthly revenues.",
+     "ratio", "revenue swings from month to month (variation {value})")
+_add("active_months_12m", "orders", "Months with at least one order line among the last 12.",
+     "count", "ordered in {value} of the last 12 months")
+_add("months_since_last_order", "orders", "Months from the last order to the snapshot.", "months",
+     "no order for {value} months", reason_missing="no order on record")
+_add("recency_vs_usual_gap", "orders",
+     "Months since the last order divided by the account's usual gap between ordering months "
+     "(months observed in the last 12 / months with orders).", "ratio",
+     "{value} times its usual gap between orders since the last order")
+_add("tenure_months", "orders",
+     "Months since the relationship started (the earlier of `since` and the first order).",
+     "months", "customer for {value} months")
+_add("product_lines_12m", "orders", "Distinct product lines bought in the last 12 months.", "count",
+     "buys {value} product line{s}")
+_add("product_lines_change", "orders",
+     "Distinct product lines bought in the last 6 months minus those in the 6 months before.",
+     "count", "{signed} product line{s} against the previous half-year")
+_add("discount_depth_12m", "orders",
+     "Average discount over the last 12 months: 1 - net / list amount of the lines with a list "
+     "amount.", "share", "average discount {value} %")
+for _w in (3, 12):
+    _add(f"on_time_rate_{_w}m", "orders",
+         f"Share of deliveries made in the last {_w} months on or before the promised date.",
+         "share", f"on-time delivery {{value}} % over the last {_w} months")
+_add("late_days_mean_12m", "orders",
+     "Average days late (0 when on time) of the deliveries made in the last 12 months.", "days",
+     "deliveries {value} days late on average")
+_add("custom_revenue_share_12m", "orders",
+     "Share of the last 12 months' revenue in customised products (a structural bond).", "share",
+     "custom products {value} % of revenue")
+_add("share_of_wallet", "orders",
+     "Revenue of the last 12 months / the account's annual category spend.", "share",
+     "share of wallet {value} %")
+
+# --- complaints ---------------------------------------------------------------------------------
+for _w in (3, 12):
+    _add(f"complaints_opened_{_w}m", "complaints", f"Complaints opened in the last {_w} months.",
+         "count", f"{{value}} complaint{{s}} in the last {_w} months")
+for _cat in ("quality", "delivery", "service", "price", "other"):
+    _add(f"complaints_{_cat}_12m", "complaints",
+         f"Complaints of category {_cat} opened in the last 12 months.", "count",
+         f"{{value}} {_cat} complaint{{s}} in the last 12 months")
+_add("complaints_open", "complaints",
+     "Complaints open at the snapshot (opened before it, not resolved before it).", "count",
+     "{value} complaint{s} open[, the oldest {complaint_oldest_open_days} days]")
+_add("complaint_max_open_severity", "complaints",
+     "Highest severity (1-3) among the open complaints; 0 when none is open.", "level",
+     "an open complaint of severity {value}")
+_add("complaints_severe_12m", "complaints", "Complaints of severity 3 opened in the last 12 months.",
+     "count", "{value} severe complaint{s} in the last 12 months")
+_add("complaint_oldest_open_days", "complaints", "Age in days of the oldest open complaint.", "days",
+     "a complaint open for {value} days")
+_add("complaint_median_resolution_days_12m", "complaints",
+     "Median days to resolve, over complaints resolved in the last 12 months.", "days",
+     "complaints take {value} days to resolve")
+
+# --- competitor ---------------------------------------------------------------------------------
+for _w in (3, 12):
+    _add(f"competitor_signals_{_w}m", "competitor",
+         f"Competitor signals of any kind in the last {_w} months.", "count",
+         f"{{value}} competitor signal{{s}} in the last {_w} months")
+for _kind, _text in {
+    "quote": "{value} competitor quote{s}",
+    "visit": "{value} competitor visit{s}",
+    "trial_order": "{value} trial order{s} placed with a competitor",
+    "tender_lost": "{value} tender{s} lost to a competitor",
+    "price_cut": "{value} competitor price cut{s}",
+    "other": "{value} other competitor signal{s}",
+}.items():
+    _add(f"signals_{_kind}_12m", "competitor",
+         f"Competitor signals of kind {_kind} in the last 12 months.", "count",
+         _text + " in the last 12 months")
+_add("months_since_competitor_signal", "competitor", "Months since the last competitor signal.",
+     "months", "competitor activity {value} months ago")
+_add("price_gap_latest_12m", "competitor",
+     "Latest competitor price relative to ours in the last 12 months (-0.12: 12 % cheaper).",
+     "share", "competitor quoted {value} % {belowabove} our price")
+_add("price_gap_deepest_12m", "competitor",
+     "Lowest competitor price relative to ours in the last 12 months.", "share",
+     "competitor offer {value} % {belowabove} our price in the last 12 months")
+
+# --- relationship -------------------------------------------------------------------------------
+for _w in (3, 12):
+    _add(f"interactions_{_w}m", "relationship", f"Interactions of any kind in the last {_w} months.",
+         "count", f"{{value}} interaction{{s}} in the last {_w} months")
+for _name, (_desc, _text) in {
+    "exec_visits_12m": ("Executive visits", "{value} executive visit{s}"),
+    "sales_visits_12m": ("Sales visits", "{value} sales visit{s}"),
+    "business_reviews_12m": ("Business reviews", "{value} business review{s}"),
+    "trainings_12m": ("Trainings given", "{value} training{s}"),
+}.items():
+    _add(_name, "relationship", f"{_desc} in the last 12 months (per year).", "count",
+         _text + " in the last 12 months")
+_add("months_since_exec_visit", "relationship", "Months since the last executive visit.", "months",
+     "no executive visit for {value} months", reason_missing="no executive visit on record")
+_add("contacts_current", "relationship", "Key contacts at the account at the snapshot.", "count",
+     "{value} key contact{s} at the account")
+for _w in (6, 12):
+    _add(f"contacts_left_{_w}m", "relationship", f"Key contacts who left in the last {_w} months.",
+         "count", f"{{value}} key contact{{s}} left in the last {_w} months")
+_add("decision_makers_current", "relationship", "Decision makers at the account at the snapshot.",
+     "count", "{value} decision maker{s} at the account")
+_add("decision_makers_left_12m", "relationship", "Decision makers who left in the last 12 months.",
+     "count", "{value} decision maker{s} left in the last 12 months")
+_add("decision_maker_changes_24m", "relationship",
+     "Decision makers who joined or left in the last 24 months (turnover).", "count",
+     "{value} decision-maker change{s} in the last 2 years")
+_add("months_since_decision_maker_left", "relationship",
+     "Months since a decision maker last left.", "months", "decision maker left {value} months ago",
+     reason_missing="no decision maker has left")
+
+# --- switching cost -----------------------------------------------------------------------------
+_add("joint_development_total", "switching",
+     "Joint-development activities with the account before the snapshot.", "count",
+     "{value} joint-development activit{ies} so far")
+_add("joint_development_24m", "switching", "Joint-development activities in the last 24 months.",
+     "count", "{value} joint-development activit{ies} in the last 2 years")
+_add("months_since_joint_development", "switching", "Months since the last joint development.",
+     "months", "no joint development for {value} months",
+     reason_missing="no joint development on record")
+
+# --- peers --------------------------------------------------------------------------------------
+_add("peer_churn_rate_12m", "peers",
+     "Share of the other accounts of its industry whose loss became observable in the last 12 "
+     "months (recorded loss or dropped out of scope).", "share",
+     "{value} % of its industry's accounts lost in the last 12 months")
+_add("peer_switch_rate_12m", "peers",
+     "Share of the other accounts of its industry recorded lost to a competitor in the last 12 "
+     "months.", "share", "{value} % of its industry's accounts went to a competitor in the last year")
+_add("peer_leader_lost_6m", "peers",
+     "1 when an influential account (influence at or above the threshold) of its industry was "
+     "lost in the last 6 months.", "flag",
+     "an influential account of its industry left in the last 6 months: {value}")
+
+# --- account ------------------------------------------------------------------------------------
+for _name in ("industry", "region", "tier"):
+    _add(_name, "account", f"The account's {_name} (from the account master).", "category",
+         f"{_name} {{value}}", kind="categorical")
+_add("employees", "account", "Employees of the account.", "count", "{value} employees")
+_add("influence", "account", "How strongly other accounts follow this one (0-1).", "score",
+     "influence {value}")
+_add("category_spend", "account", "Estimated annual spend in our category across suppliers.",
+     "currency", "category spend {value} a year")
+_add("contract_months_remaining", "account",
+     "Months from the snapshot to `contract_end`; missing when that contract ended before the "
+     "snapshot. contract_end is today's master value, so at old snapshots it may be a later "
+     "renewal.", "months", "contract ends in {value} months",
+     reason_missing="no supply agreement known to be in force")
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """The model's feature columns: every column that is not a key, flag or label."""
+    skip = set(KEYS) | set(FLAGS) | set(LABELS)
+    return [c for c in frame.columns if c not in skip]
+
+
+def dictionary_frame(columns: list[str] | None = None) -> pd.DataFrame:
+    """The dictionary as a table (all features, or those in `columns`, in that order)."""
+    names = list(FEATURES) if columns is None else [c for c in columns if c in FEATURES]
+    return pd.DataFrame([asdict(FEATURES[n]) for n in names])
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    except TypeError:
+        return False
+
+
+def format_value(name: str, value: Any) -> str:
+    """`value` of feature `name` in its unit (shares as percents, counts as whole numbers)."""
+    if _missing(value):
+        return "unknown"
+    unit = FEATURES[name].unit if name in FEATURES else "ratio"
+    if unit in ("category",):
+        return str(value)
+    v = float(value)
+    if unit == "share":
+        return f"{abs(v) * 100:.0f}"
+    if unit == "currency":
+        return f"{v:,.0f}"
+    if unit in ("count", "days", "level"):
+        return f"{v:.0f}"
+    if unit == "months":
+        return f"{v:.1f}" if abs(v) < 10 else f"{v:.0f}"
+    if unit == "flag":
+        return "yes" if v else "no"
+    if unit == "score":
+        return f"{v:.2f}"
+    return f"{v:.1f}"
+
+
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def format_reason(name: str, value: Any, row: Mapping[str, Any] | pd.Series | None = None) -> str:
+    """The plain-words reason for feature `name` at `value`, e.g. "orders down 46 % against the
+    previous quarter"; other features named in the template are read from `row`."""
+    feature = FEATURES.get(name)
+    if feature is None:
+        raise KeyError(f"format_reason: unknown feature {name!r}; see churnml.features.dictionary")
+    if _missing(value):
+        return feature.reason_missing or f"{feature.description.rstrip('.').lower()}: unknown"
+    numeric = feature.kind == "numeric"
+    v = float(value) if numeric else None
+    words = {
+        "value": format_value(name, value),
+        "updown": ("up" if v >= 0 else "down") if numeric else "",
+        "belowabove": ("below" if v < 0 else "above") if numeric else "",
+        "signed": f"{v:+.0f}" if numeric else str(value),
+        "s": "" if numeric and abs(v) == 1 else "s",
+        "ies": "y" if numeric and abs(v) == 1 else "ies",
+    }
+
+    def lookup(field: str) -> str | None:
+        if field in words:
+            return words[field]
+        if row is None or field not in row or _missing(row[field]):
+            return None
+        return format_value(field, row[field])
+
+    def fill(text: str) -> str | None:
+        parts = {f: lookup(f) for f in _FIELD.findall(text)}
+        if any(p is None for p in parts.values()):
+            return None
+        return _FIELD.sub(lambda m: parts[m.group(1)], text)
+
+    text = _OPTIONAL.sub(lambda m: fill(m.group(1)) or "", feature.reason)
+    return fill(text) or feature.reason_missing or feature.description

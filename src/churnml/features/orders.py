@@ -1,0 +1,183 @@
+"""Orders family: revenue, lines, trends, recency, breadth, discounts, delivery, share of wallet.
+
+`aggregate` makes the one pass over the order lines (the largest table by far) into monthly
+arrays; `build` turns them into features at the snapshot columns. Scope and labels
+(`churnml.labels`) reuse the same aggregates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churnml.features.panel import DAYS_PER_MONTH, NAT_INT, Panel, day_numbers, days_or_nan, ratio, window_sum
+
+NAME = "orders"
+TABLES = ("orders",)
+
+
+@dataclass
+class OrdersPanel:
+    """Monthly aggregates of the order lines; optional parts are None when the column is absent."""
+
+    revenue: np.ndarray  # (A, M) net amount by order month
+    lines: np.ndarray  # (A, M) order lines by order month
+    last_day: np.ndarray  # (A, M + 1) day number of the last order before each column
+    first_col: np.ndarray  # (A,) month column of the first order (M + 1 when none)
+    first_day: np.ndarray  # (A,) day number of the first order (NaN when none)
+    list_net: np.ndarray | None = None  # net amount of the lines that have a list_amount
+    list_amount: np.ndarray | None = None
+    custom_revenue: np.ndarray | None = None
+    deliveries: np.ndarray | None = None  # by the month the delivery became known
+    on_time: np.ndarray | None = None
+    late_days: np.ndarray | None = None
+    lines_12m: np.ndarray | None = None  # (A, M + 1) distinct product lines in 12 months
+    lines_6m: np.ndarray | None = None  # (A, M + 1) distinct product lines in 6 months
+
+
+def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
+    """One pass over the order lines into the monthly arrays of `OrdersPanel`."""
+    ev = panel.events(orders, "order_date")
+    net = ev.column(orders, "net_amount").to_numpy(dtype=np.float64, na_value=np.nan)
+    net = np.nan_to_num(net, nan=0.0)
+    A, M = panel.n_accounts, panel.n_months
+    cell = ev.acc * M + ev.month
+    size = A * M
+    op = OrdersPanel(
+        revenue=np.bincount(cell, weights=net, minlength=size).reshape(A, M),
+        lines=np.bincount(cell, minlength=size).reshape(A, M),
+        last_day=panel.last_before(ev.acc, ev.month, ev.day),
+        first_col=np.full(A, M + 1, dtype=np.int64),
+        first_day=np.full(A, np.inf),
+    )
+    np.minimum.at(op.first_col, ev.acc, ev.month)
+    np.minimum.at(op.first_day, ev.acc, ev.day.astype(np.float64))
+    op.first_day[np.isinf(op.first_day)] = np.nan
+
+    listed = ev.column(orders, "list_amount").to_numpy(dtype=np.float64, na_value=np.nan)
+    has_list = ~np.isnan(listed)
+    if has_list.any():
+        op.list_net = np.bincount(cell[has_list], weights=net[has_list], minlength=size).reshape(A, M)
+        op.list_amount = np.bincount(
+            cell[has_list], weights=listed[has_list], minlength=size
+        ).reshape(A, M)
+    del listed, has_list
+
+    custom = ev.column(orders, "custom")
+    if custom.notna().any():
+        is_custom = custom.fillna(False).to_numpy(dtype=bool)
+        op.custom_revenue = np.bincount(
+            cell[is_custom], weights=net[is_custom], minlength=size
+        ).reshape(A, M)
+    del custom, net, cell
+
+    promised = day_numbers(ev.column(orders, "promised_date"))
+    delivered = day_numbers(ev.column(orders, "delivered_date"))
+    known = (promised != NAT_INT) & (delivered != NAT_INT)
+    if known.any():
+        # a delivery is known once it happened (and not before the order was placed)
+        month_known = (
+            np.maximum(delivered[known], ev.day[known]).astype("datetime64[D]").astype(
+                "datetime64[M]"
+            ).astype(np.int64)
+            - panel.start
+        )
+        ok = month_known < M
+        acc_k, month_k = ev.acc[known][ok], month_known[ok]
+        late = (delivered[known] - promised[known])[ok].astype(np.float64)
+        op.deliveries = panel.monthly(acc_k, month_k).astype(np.float64)
+        op.on_time = panel.monthly(acc_k, month_k, (late <= 0).astype(np.float64))
+        op.late_days = panel.monthly(acc_k, month_k, np.maximum(late, 0.0))
+    del promised, delivered, known
+
+    product = ev.column(orders, "product_line")
+    if product.notna().any():
+        codes, uniques = pd.factorize(product)
+        codes = np.asarray(codes, dtype=np.int64)
+        op.lines_12m = panel.distinct_in_window(ev.acc, codes, ev.month, len(uniques), 12)
+        op.lines_6m = panel.distinct_in_window(ev.acc, codes, ev.month, len(uniques), 6)
+    return op
+
+
+def usual_monthly_revenue(panel: Panel, op: OrdersPanel, cols: np.ndarray) -> np.ndarray:
+    """Average monthly net revenue over the 12 months before each column, or since the first
+    order when that is shorter; NaN before the first order. Shape `(A, len(cols))`."""
+    months_known = np.clip(cols[None, :] - op.first_col[:, None], 0, 12)
+    return ratio(window_sum(op.revenue, cols - 12, 12), months_known.astype(np.float64))
+
+
+def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Order features at the snapshot columns, each of shape `(A, J)`."""
+    c = panel.cols
+    R, L = op.revenue, op.lines
+    out: dict[str, np.ndarray] = {}
+    for w in (1, 3, 6, 12):
+        out[f"revenue_{w}m"] = window_sum(R, c - w, w)
+    for w in (1, 3, 6, 12):
+        out[f"lines_{w}m"] = window_sum(L, c - w, w).astype(np.float64)
+    rev3, rev12 = out["revenue_3m"], out["revenue_12m"]
+    out["usual_monthly_revenue"] = usual_monthly_revenue(panel, op, c)
+
+    # Comparisons need the whole comparison window inside the order data.
+    def inside(first_month: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(first_month >= panel.orders_start, rev3.shape)
+
+    out["revenue_trend_3v3"] = np.where(inside(c - 6), ratio(rev3, window_sum(R, c - 6, 3)) - 1, np.nan)
+    out["revenue_trend_yoy"] = np.where(inside(c - 15), ratio(rev3, window_sum(R, c - 15, 3)) - 1, np.nan)
+
+    # Slope and volatility of the last 12 monthly revenues, relative to their mean.
+    mean = rev12 / 12.0
+    slope_num = np.zeros_like(rev12)
+    spread = np.zeros_like(rev12)
+    for k in range(12):
+        month = window_sum(R, c - 12 + k, 1)
+        slope_num += (k - 5.5) * month
+        spread += (month - mean) ** 2
+    slope = slope_num / 143.0  # sum over k of (k - 5.5)^2
+    full_year = inside(c - 12)
+    out["revenue_slope_12m"] = np.where(full_year, ratio(slope, mean), np.nan)
+    out["revenue_volatility_12m"] = np.where(full_year, ratio(np.sqrt(spread / 12.0), mean), np.nan)
+
+    active = window_sum((L > 0).astype(np.int64), c - 12, 12).astype(np.float64)
+    out["active_months_12m"] = active
+    since_last = (panel.snapshot_days[None, :] - op.last_day[:, c]) / DAYS_PER_MONTH
+    out["months_since_last_order"] = since_last
+    months_known = np.clip(c[None, :] - op.first_col[:, None], 0, 12).astype(np.float64)
+    out["recency_vs_usual_gap"] = ratio(since_last, ratio(months_known, active))
+    out["tenure_months"] = tenure_months(panel, op, accounts)
+
+    if op.lines_12m is not None:
+        out["product_lines_12m"] = op.lines_12m[:, c].astype(np.float64)
+        change = op.lines_6m[:, c] - op.lines_6m[:, np.maximum(c - 6, 0)]
+        out["product_lines_change"] = np.where(inside(c - 12), change, np.nan)
+    if op.list_amount is not None:
+        out["discount_depth_12m"] = 1.0 - ratio(
+            window_sum(op.list_net, c - 12, 12), window_sum(op.list_amount, c - 12, 12)
+        )
+    if op.deliveries is not None:
+        for w in (3, 12):
+            out[f"on_time_rate_{w}m"] = ratio(
+                window_sum(op.on_time, c - w, w), window_sum(op.deliveries, c - w, w)
+            )
+        out["late_days_mean_12m"] = ratio(
+            window_sum(op.late_days, c - 12, 12), window_sum(op.deliveries, c - 12, 12)
+        )
+    if op.custom_revenue is not None:
+        out["custom_revenue_share_12m"] = ratio(window_sum(op.custom_revenue, c - 12, 12), rev12)
+    spend = accounts["category_spend"].to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.isnan(spend).all():
+        out["share_of_wallet"] = ratio(rev12, np.nan_to_num(spend, nan=-1.0)[:, None])
+    return out
+
+
+def tenure_months(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> np.ndarray:
+    """Months since the relationship started (the earlier of `since` and the first order, among
+    those before the snapshot), shape `(A, J)`; NaN when neither is before the snapshot."""
+    t = panel.snapshot_days[None, :]
+    since = days_or_nan(accounts["since"])
+    since_known = np.where(since[:, None] < t, since[:, None], np.nan)
+    first_known = np.where(op.first_day[:, None] < t, op.first_day[:, None], np.nan)
+    return (t - np.fmin(since_known, first_known)) / DAYS_PER_MONTH
+

@@ -1,0 +1,232 @@
+"""The account × month panel: the grid every feature family aggregates into.
+
+Each table is read once: its rows are placed into (account, month) cells with `np.bincount` or
+`np.maximum.at`, giving dense `(accounts, months)` arrays. Features at a snapshot are windows
+over those arrays, so building every snapshot costs rows + accounts × months, never
+rows × snapshots.
+
+Conventions used by every family:
+- months are counted from the grid start: column `m` of a monthly array (shape `(A, M)`) holds
+  the events dated in month `m`;
+- a snapshot column `j` (shape `(A, M + 1)` arrays, `j = 0..M`) stands for the first day of month
+  `j` and only sees months `< j` — the point-in-time rule "features at t use rows dated before t";
+- a window of `w` months before snapshot `j` is months `[j - w, j)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DAYS_PER_MONTH = 30.4375
+# Rows dated more than this many months before the first order only count in "ever" features
+# (their month is clipped to the first column); it keeps a typo like 1900-01-01 from
+# allocating a century of empty months.
+MAX_LOOKBACK_MONTHS = 36
+
+
+def month_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of each date (int64); NaT gives the smallest int64."""
+    return np.asarray(values).astype("datetime64[M]").astype(np.int64)
+
+
+def day_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of each date (int64); NaT gives the smallest int64."""
+    return np.asarray(values).astype("datetime64[D]").astype(np.int64)
+
+
+NAT_INT = np.iinfo(np.int64).min
+
+
+def month_start(month_number: int) -> pd.Timestamp:
+    """The first day of an absolute month number."""
+    return pd.Timestamp(np.datetime64(int(month_number), "M"))
+
+
+@dataclass
+class Events:
+    """Rows of one table placed on the grid: panel row, month column and day number of each kept
+    row, and `keep`, the mask of kept rows in the table (to pick the table's other columns)."""
+
+    acc: np.ndarray
+    month: np.ndarray
+    day: np.ndarray
+    keep: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.acc)
+
+    def column(self, frame: pd.DataFrame, name: str) -> pd.Series:
+        """Column `name` of the kept rows, positionally aligned with the events."""
+        values = frame[name]
+        return values if self.keep.all() else values[self.keep]
+
+
+@dataclass
+class Panel:
+    """The grid: one row per account (in the order of `accounts`), months `start .. start + M - 1`,
+    and the snapshot columns at which features are wanted."""
+
+    accounts: pd.Index  # account_id of each panel row
+    start: int  # absolute month number of column 0
+    n_months: int  # M
+    orders_start: int  # column of the first month with an order
+    data_end: int  # column of the first month after the latest order
+    cols: np.ndarray  # snapshot columns, ascending
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.accounts)
+
+    @property
+    def snapshot_dates(self) -> pd.DatetimeIndex:
+        months = (self.start + self.cols).astype("datetime64[M]")
+        return pd.DatetimeIndex(months.astype("datetime64[ns]"))
+
+    @property
+    def snapshot_days(self) -> np.ndarray:
+        """Day number of each snapshot date, shape `(J,)` as float for date arithmetic."""
+        return (self.start + self.cols).astype("datetime64[M]").astype("datetime64[D]").astype(
+            np.int64
+        ).astype(np.float64)
+
+    def rows(self, ids: pd.Series) -> np.ndarray:
+        """Panel row of each account id (-1 for an id not in the accounts table)."""
+        codes, uniques = pd.factorize(ids)
+        lookup = self.accounts.get_indexer(uniques)
+        out = lookup[codes] if len(uniques) else np.full(len(codes), -1, dtype=np.int64)
+        out[codes < 0] = -1
+        return out.astype(np.int64, copy=False)
+
+    def events(self, frame: pd.DataFrame, date_col: str, id_col: str = "account_id") -> Events:
+        """Place the rows of `frame` on the grid by `date_col`; rows with no date, an unknown
+        account, or a month past the grid end are dropped (no snapshot can see them)."""
+        acc = self.rows(frame[id_col])
+        months = month_numbers(frame[date_col])
+        keep = (acc >= 0) & (months != NAT_INT) & (months < self.start + self.n_months)
+        if not keep.all():
+            acc, months = acc[keep], months[keep]
+        month = months - self.start
+        np.maximum(month, 0, out=month)
+        days = day_numbers(frame[date_col])
+        if not keep.all():
+            days = days[keep]
+        return Events(acc=acc, month=month, day=days, keep=keep)
+
+    # --- monthly aggregates -------------------------------------------------------------
+
+    def monthly(self, acc: np.ndarray, month: np.ndarray, weights=None) -> np.ndarray:
+        """Sum of `weights` (or the row count) per account and month, shape `(A, M)`."""
+        size = self.n_accounts * self.n_months
+        cell = acc * self.n_months + month
+        out = np.bincount(cell, weights=weights, minlength=size)
+        return out.reshape(self.n_accounts, self.n_months)
+
+    def last_before(self, acc: np.ndarray, month: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """Largest `value` among events in months before each column, shape `(A, M + 1)`,
+        NaN when there is none; with day numbers as values, the date of the last event."""
+        cell = np.full(self.n_accounts * self.n_months, -np.inf)
+        np.maximum.at(cell, acc * self.n_months + month, value.astype(np.float64))
+        out = np.full((self.n_accounts, self.n_months + 1), -np.inf)
+        np.maximum.accumulate(cell.reshape(self.n_accounts, self.n_months), axis=1, out=out[:, 1:])
+        out[out == -np.inf] = np.nan
+        return out
+
+    def intervals(self, acc: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """How many items are active at each column, shape `(A, M + 1)`; item `i` is active on
+        columns `first[i] .. last[i]` inclusive (empty when last < first)."""
+        width = self.n_months + 2
+        first = np.clip(first, 0, self.n_months + 1)
+        last = np.clip(last, -1, self.n_months)
+        ok = last >= first
+        diff = np.zeros(self.n_accounts * width, dtype=np.int64)
+        np.add.at(diff, acc[ok] * width + first[ok], 1)
+        np.add.at(diff, acc[ok] * width + last[ok] + 1, -1)
+        return np.cumsum(diff.reshape(self.n_accounts, width), axis=1)[:, : self.n_months + 1]
+
+    def distinct_in_window(
+        self, acc: np.ndarray, key: np.ndarray, month: np.ndarray, n_keys: int, window: int
+    ) -> np.ndarray:
+        """How many distinct keys (e.g. product lines) each account has events for in the
+        `window` months before each column, shape `(A, M + 1)`."""
+        M = self.n_months
+        ok = key >= 0
+        combo = (acc[ok] * n_keys + key[ok]) * M + month[ok]
+        size = self.n_accounts * n_keys * M
+        if size <= 2**28:
+            # a bitmap is linear in the rows; np.unique would sort them
+            seen = np.zeros(size, dtype=bool)
+            seen[combo] = True
+            cells = np.flatnonzero(seen)
+        else:
+            cells = np.unique(combo)
+        group, mon = np.divmod(cells, M)
+        # a key bought in month m counts at columns m+1 .. m+window, up to its next purchase
+        nxt = np.full(len(cells), np.iinfo(np.int64).max)
+        same = group[1:] == group[:-1]
+        nxt[:-1][same] = mon[1:][same]
+        last = np.minimum(np.minimum(mon + window, nxt), M)
+        return self.intervals(group // n_keys, mon + 1, last)
+
+    # --- windows at the snapshot columns --------------------------------------------------
+
+
+def window_sum(x: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Sum of columns `starts + 0 .. starts + width - 1` of `x` for each start, shape
+    `(A, len(starts))`; columns outside `x` count as zero. Summed column by column (not as a
+    difference of cumulative sums) so that an empty window is exactly zero."""
+    n_cols = x.shape[1]
+    out = np.zeros((x.shape[0], len(starts)), dtype=np.result_type(x.dtype, np.int64))
+    for k in range(width):
+        idx = starts + k
+        ok = (idx >= 0) & (idx < n_cols)
+        if ok.all():
+            out += x[:, idx]
+        elif ok.any():
+            out[:, ok] += x[:, idx[ok]]
+    return out
+
+
+def window_fmin(x: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Smallest non-missing value of columns `starts .. starts + width - 1` (NaN when all are
+    missing or outside `x`), shape `(A, len(starts))`."""
+    n_cols = x.shape[1]
+    out = np.full((x.shape[0], len(starts)), np.nan)
+    for k in range(width):
+        idx = starts + k
+        ok = (idx >= 0) & (idx < n_cols)
+        if ok.any():
+            out[:, ok] = np.fmin(out[:, ok], x[:, idx[ok]])
+    return out
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, NaN where den is not positive (a share of nothing is unknown, not zero)."""
+    out = np.full(np.broadcast_shapes(num.shape, den.shape), np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def category_codes(values: pd.Series, levels: list[str], other: str | None = "other") -> np.ndarray:
+    """Code of each value in `levels` (-1 when missing); an unknown value counts as `other`."""
+    cat = pd.Categorical(values, categories=levels)
+    codes = np.asarray(cat.codes, dtype=np.int64)
+    if other is not None and other in levels:
+        unknown = (codes < 0) & np.asarray(values.notna())
+        codes[unknown] = levels.index(other)
+    return codes
+
+
+def days_or_nan(values: pd.Series) -> np.ndarray:
+    """Day numbers as float64 with NaN for a missing date."""
+    days = day_numbers(values)
+    out = days.astype(np.float64)
+    out[days == NAT_INT] = np.nan
+    return out
+
+
+def months_of_days(days: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of day numbers (no missing values allowed)."""
+    return days.astype(np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)

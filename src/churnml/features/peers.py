@@ -1,0 +1,81 @@
+"""Peers family: losses and switches among the other accounts of the same industry, and whether an
+influential account of the industry left recently ("followers leave with the leader").
+
+Without leakage: an account counts as lost at the first snapshot at which its loss is
+observable — a loss recorded in `outcomes` before t, or the account dropping out of scope (gone
+quiet by the lost-window test, or nothing bought in the scope window) — never at the time its
+later label window says it churned. Each account's own loss is left out of its peer rates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnml.features.panel import Panel, window_sum
+from churnml.labels import AccountStatus
+
+NAME = "peers"
+TABLES = ("outcomes",)
+WINDOW = 12
+LEADER_MONTHS = 6
+
+
+def _others(values: np.ndarray, industry: np.ndarray, n_industries: int) -> np.ndarray:
+    """Per account, the sum of `values` over the other accounts of its industry (`(A, J)`)."""
+    ok = industry >= 0
+    totals = np.zeros((n_industries, values.shape[1]))
+    np.add.at(totals, industry[ok], values[ok])
+    out = np.full(values.shape, np.nan)
+    out[ok] = totals[industry[ok]] - values[ok]
+    return out
+
+
+def build(
+    panel: Panel,
+    status: AccountStatus,
+    accounts: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    leader_influence: float,
+) -> dict[str, np.ndarray]:
+    """Peer features at the snapshot columns, each of shape `(A, J)`; empty without industries."""
+    industry_col = accounts["industry"]
+    if industry_col.isna().all():
+        return {}
+    industry, levels = pd.factorize(industry_col)
+    industry = np.asarray(industry, dtype=np.int64)
+    K = len(levels)
+    c = panel.cols
+    events = status.became_gone.astype(np.int64)
+    # losses that became observable at columns j - WINDOW + 1 .. j (i.e. before each t)
+    lost = window_sum(events, c - WINDOW + 1, WINDOW) > 0
+
+    ev = panel.events(outcomes, "lost_at")
+    reason = ev.column(outcomes, "reason").str.strip().str.lower()
+    to_competitor = (reason == "competitor").fillna(False).to_numpy(dtype=bool)
+    switched_monthly = np.zeros((panel.n_accounts, panel.n_months + 1), dtype=np.int64)
+    # a loss dated in month m is known from column m + 1
+    np.add.at(switched_monthly, (ev.acc[to_competitor], ev.month[to_competitor] + 1), 1)
+    switched = window_sum(switched_monthly, c - WINDOW + 1, WINDOW) > 0
+
+    base = (status.in_scope[:, c] | lost | switched).astype(np.float64)
+    others_base = _others(base, industry, K)
+    out = {
+        "peer_churn_rate_12m": _rate(_others(lost.astype(np.float64), industry, K), others_base),
+        "peer_switch_rate_12m": _rate(_others(switched.astype(np.float64), industry, K), others_base),
+    }
+    influence = accounts["influence"].to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.isnan(influence).all():
+        leader = (influence >= leader_influence)[:, None]
+        leader_left = (
+            window_sum(events, c - LEADER_MONTHS + 1, LEADER_MONTHS) > 0
+        ) & leader
+        others = _others(leader_left.astype(np.float64), industry, K)
+        out["peer_leader_lost_6m"] = np.where(np.isnan(others), np.nan, (others > 0).astype(float))
+    return out
+
+
+def _rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(num.shape, np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out

@@ -1,0 +1,121 @@
+"""Scope and labels: who is at risk at a snapshot, and who churned or switched after it.
+
+Definitions (DESIGN.md, "Time and labels"), for a snapshot t (first day of a month):
+- **in scope**: bought anything in the `scope_months` before t, no loss recorded in `outcomes`
+  before t, and — when `lost_window_months` L > 0 and the account has history before the last L
+  months — revenue of the last L months above `retained_share` × its average monthly revenue over
+  the 12 months before them (or since its first order) × L.
+- **recently lost**: exists, not in scope, but bought something in the 2 × `scope_months` before t.
+- **churn** (in-scope rows whose `[t, t + H)` is inside the data): revenue in `[t, t + H)` at most
+  `retained_share` × usual monthly revenue × H, or a loss recorded in `outcomes` in the window.
+- **switch**: churn, and the business went to a competitor: an outcome with reason `competitor`
+  in the window, or a competitor signal of a kind in `switch_signal_kinds` in
+  `[t - switch_evidence_months_before, t + H)`.
+
+Scope is computed at every month of the panel (peers need it); labels at the snapshot columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import LabelsConfig
+from churnml.features.orders import OrdersPanel, usual_monthly_revenue
+from churnml.features.panel import Panel, month_numbers, ratio, window_sum
+
+NAT_MONTH = np.iinfo(np.int64).min
+
+
+@dataclass
+class AccountStatus:
+    """Status of every account at every column of the panel, arrays of shape `(A, M + 1)`."""
+
+    exists: np.ndarray  # first order or `since` before the column
+    in_scope: np.ndarray
+    recently_lost: np.ndarray
+    gone: np.ndarray  # has bought before, but is not in scope: lost, as far as one can see
+    became_gone: np.ndarray  # gone now and not at the previous column: the loss became observable
+    loss_known_col: np.ndarray  # (A,) first column at which a recorded loss is known (M + 1: none)
+
+
+def account_status(
+    panel: Panel,
+    op: OrdersPanel,
+    accounts: pd.DataFrame,
+    outcomes: pd.DataFrame | None,
+    cfg: LabelsConfig,
+) -> AccountStatus:
+    """Exists / in scope / recently lost / gone at every column, from rows before each column."""
+    A, M = panel.n_accounts, panel.n_months
+    cols = np.arange(M + 1)
+    since = month_numbers(accounts["since"])
+    since_col = np.where(since == NAT_MONTH, M + 1, since - panel.start)
+    exists = (op.first_col[:, None] < cols) | (since_col[:, None] < cols)
+
+    loss_known = np.full(A, M + 1, dtype=np.int64)
+    if outcomes is not None and len(outcomes):
+        ev = panel.events(outcomes, "lost_at")
+        # lost_at < t exactly when its month is before t's month
+        np.minimum.at(loss_known, ev.acc, ev.month + 1)
+
+    bought = window_sum(op.lines, cols - cfg.scope_months, cfg.scope_months) > 0
+    in_scope = exists & bought & (cols[None, :] < loss_known[:, None])
+    L = cfg.lost_window_months
+    if L > 0:
+        recent = window_sum(op.revenue, cols - L, L)
+        months_before = np.clip((cols - L)[None, :] - op.first_col[:, None], 0, 12)
+        usual_before = ratio(window_sum(op.revenue, cols - L - 12, 12), months_before.astype(float))
+        too_young = months_before == 0
+        kept = recent > cfg.retained_share * usual_before * L
+        in_scope &= too_young | kept
+    window = 2 * cfg.scope_months
+    bought_lately = window_sum(op.lines, cols - window, window) > 0
+    recently_lost = exists & ~in_scope & bought_lately
+    gone = exists & (op.first_col[:, None] < cols) & ~in_scope
+    became_gone = gone.copy()
+    became_gone[:, 1:] &= ~gone[:, :-1]
+    return AccountStatus(exists, in_scope, recently_lost, gone, became_gone, loss_known)
+
+
+def make_labels(
+    panel: Panel,
+    op: OrdersPanel,
+    status: AccountStatus,
+    outcomes: pd.DataFrame | None,
+    signals: pd.DataFrame | None,
+    cfg: LabelsConfig,
+) -> dict[str, np.ndarray]:
+    """Churn and switch labels at the snapshot columns, `(A, J)` floats (1.0 / 0.0, NaN when the
+    window is not inside the data or the account is out of scope), and `labelled`, `(J,)`."""
+    c = panel.cols
+    H = cfg.horizon_months
+    labelled = c + H <= panel.data_end
+    future = window_sum(op.revenue, c, H)
+    usual = usual_monthly_revenue(panel, op, c)
+    churn = future <= cfg.retained_share * usual * H
+    evidence = np.zeros(churn.shape, dtype=bool)
+
+    if outcomes is not None and len(outcomes):
+        ev = panel.events(outcomes, "lost_at")
+        churn |= window_sum(panel.monthly(ev.acc, ev.month), c, H) > 0
+        reason = ev.column(outcomes, "reason").str.strip().str.lower()
+        to_competitor = (reason == "competitor").fillna(False).to_numpy(dtype=bool)
+        if to_competitor.any():
+            monthly = panel.monthly(ev.acc[to_competitor], ev.month[to_competitor])
+            evidence |= window_sum(monthly, c, H) > 0
+    if signals is not None and len(signals) and cfg.switch_signal_kinds:
+        ev = panel.events(signals, "observed_at")
+        kind = ev.column(signals, "kind").str.strip().str.lower()
+        wanted = kind.isin([k.lower() for k in cfg.switch_signal_kinds]).to_numpy(dtype=bool)
+        if wanted.any():
+            before = cfg.switch_evidence_months_before
+            monthly = panel.monthly(ev.acc[wanted], ev.month[wanted])
+            evidence |= window_sum(monthly, c - before, before + H) > 0
+
+    valid = labelled[None, :] & status.in_scope[:, c]
+    churn_f = np.where(valid, churn.astype(np.float64), np.nan)
+    switch_f = np.where(valid, (churn & evidence).astype(np.float64), np.nan)
+    return {"churn": churn_f, "switch": switch_f, "labelled": labelled}
