@@ -324,7 +324,7 @@ def test_sql_without_url_is_a_config_error():
 _names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_ ÄÖü0123456789", min_size=1, max_size=12)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(data=st.data())
 def test_renamed_columns_with_a_mapping_load_like_the_original(data):
     table = data.draw(st.sampled_from(["accounts", "orders", "complaints"]))
