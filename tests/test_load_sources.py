@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churnml.config import DataConfig, TableSource
-from churnml.data.contract import TABLES
+from churnml.data.contract import TABLES, validate_tables
 from churnml.data.load import load_tables, table_files
 from churnml.errors import ConfigError, ContractError, Problem
 
@@ -332,12 +332,11 @@ def test_renamed_columns_with_a_mapping_load_like_the_original(data):
     new = data.draw(st.lists(_names, min_size=len(names), max_size=len(names), unique=True))
     chosen = data.draw(st.lists(st.booleans(), min_size=len(names), max_size=len(names)))
     mapping = {c: n for c, n, use in zip(names, new, chosen) if use and n not in names}
-    tables = tiny_tables()
+    tables = {k: v for k, v in tiny_tables().items() if k in ("accounts", "orders", table)}
     tables[table] = tables[table].rename(columns=mapping)
+    fmt = data.draw(st.sampled_from(["csv", "parquet"]))
     with tempfile.TemporaryDirectory() as tmp:
-        fmt = data.draw(st.sampled_from(["csv", "parquet"]))
-        folder = write_tables(tables, Path(tmp), fmt)
-        loaded = load(folder, fmt, tables={table: TableSource(columns=mapping)})
-        folder_plain = write_tables(tiny_tables(), Path(tmp) / "plain", fmt)
-        plain = load(folder_plain, fmt)
-    pd.testing.assert_frame_equal(loaded[table], plain[table])
+        loaded = load(write_tables(tables, Path(tmp), fmt), fmt, tables={table: TableSource(columns=mapping)})
+    # Loading the unrenamed tables gives the validated originals (the CSV/Parquet/SQL test).
+    expected = validate_tables(tiny_tables(), TODAY)[table]
+    pd.testing.assert_frame_equal(loaded[table], expected)
