@@ -77,6 +77,20 @@ def test_validate_bad_dates_in_the_config_exit_2(tmp_path: Path, override: str, 
     assert name in job_log(tmp_path)
 
 
+def test_validate_maps_columns_and_paths_from_the_command_line(tmp_path: Path):
+    tables = tiny_tables()
+    orders = tables.pop("orders").rename(columns={"account_id": "customer_no"})
+    folder = write_tables(tables, tmp_path / "in")
+    (tmp_path / "erp").mkdir()
+    orders.to_csv(tmp_path / "erp" / "lines.csv", index=False, sep=";")
+    overrides = ["data=files", f"data.dir={folder}", "data.tables.orders.path=../erp/lines.csv"]
+    assert validate(tmp_path, *overrides, "+data.tables.orders.columns.account_id=customer_no") == 2
+    assert "looks like the delimiter is ';'" in job_log(tmp_path)
+    orders.to_csv(tmp_path / "erp" / "lines.csv", index=False)
+    assert validate(tmp_path, *overrides, "+data.tables.orders.columns.account_id=customer_no") == 0
+    assert "orders: 12 rows, 3 accounts" in job_log(tmp_path)
+
+
 def test_validate_synthetic_without_tables_points_at_generate(tmp_path: Path):
     assert validate(tmp_path) == 2
     log = job_log(tmp_path)
