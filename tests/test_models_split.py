@@ -23,7 +23,7 @@ def assert_no_leakage(split) -> None:
     for s in split.fit_snapshots:
         # The label window [s, s + H) must end at or before the first held-out snapshot.
         assert s + pd.DateOffset(months=split.horizon) <= first_test
-    slices = [split.train, split.valid, split.calib, split.gap, split.test]
+    slices = [split.train, split.inner_gap, split.valid, split.calib, split.gap, split.test]
     seen = [s for part in slices for s in part]
     assert seen == sorted(seen), "slices are in time order and do not overlap"
 
@@ -31,9 +31,11 @@ def assert_no_leakage(split) -> None:
 def test_default_split_of_three_years():
     split = plan_split(months(37), 6, SplitConfig())
     assert len(split.test) == 3 and len(split.calib) == 2 and len(split.valid) == 2
-    assert len(split.gap) == 5
-    assert len(split.train) == 37 - 3 - 5 - 2 - 2
+    assert len(split.gap) == 5 and len(split.inner_gap) == 5
+    assert len(split.train) == 37 - 3 - 5 - 2 - 2 - 5
     assert_no_leakage(split)
+    # No churn event on both sides of early stopping: train label windows end before validation.
+    assert all(s + pd.DateOffset(months=6) <= split.valid[0] for s in split.train)
 
 
 @settings(max_examples=60, deadline=None)
@@ -51,7 +53,7 @@ def test_no_fitting_snapshot_sees_the_held_out_period(n, horizon, test, calib):
 
 
 def test_short_extract_shrinks_and_says_so(caplog):
-    # 13 labelled snapshots (two years of data, H = 6): the configured 3+5+2+2+3 = 15 does not fit.
+    # 13 labelled snapshots (two years of data, H = 6): the configured 3+5+2+2+5+3 = 20 does not fit.
     with caplog.at_level(logging.WARNING, logger="churnml.models.split"):
         split = plan_split(months(13), 6, SplitConfig())
     assert len(split.test) < 3

@@ -193,6 +193,20 @@ def pip_requirements() -> list[str]:
     return out
 
 
+@contextmanager
+def _quiet_model_logging() -> Iterator[None]:
+    """Silence MLflow's per-model chatter (the CloudPickle notice, "validating input example")."""
+    loggers = [logging.getLogger(n) for n in ("mlflow.pyfunc", "mlflow.models", "mlflow.store.model_registry")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _model_kwargs(python_model, example: pd.DataFrame) -> dict[str, Any]:
     from mlflow.models import infer_signature
 
@@ -218,9 +232,10 @@ def log_model(python_model, example: pd.DataFrame, artifact: str, registered_nam
     """Log `python_model` (a pyfunc wrapper) in the active run with a signature inferred from
     `example` (feature columns only) and register it as a new version of `registered_name`."""
     mlflow = _mlflow()
-    info = mlflow.pyfunc.log_model(
-        name=artifact, registered_model_name=registered_name, **_model_kwargs(python_model, example)
-    )
+    with _quiet_model_logging():
+        info = mlflow.pyfunc.log_model(
+            name=artifact, registered_model_name=registered_name, **_model_kwargs(python_model, example)
+        )
     version = str(info.registered_model_version)
     log.info("registered %s version %s", registered_name, version)
     return Registered(name=registered_name, version=version, model_uri=f"models:/{registered_name}/{version}")
@@ -324,7 +339,8 @@ def export_model(python_model, example: pd.DataFrame, target: Path) -> None:
     staging = target.parent / f".{target.name}.new-{tag}"
     retired = target.parent / f".{target.name}.old-{tag}"
     try:
-        mlflow.pyfunc.save_model(str(staging), **_model_kwargs(python_model, example))
+        with _quiet_model_logging():
+            mlflow.pyfunc.save_model(str(staging), **_model_kwargs(python_model, example))
         if target.exists():
             os.replace(target, retired)
         os.replace(staging, target)

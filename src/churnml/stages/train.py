@@ -1,10 +1,209 @@
-"""`churnml train`."""
+"""`churnml train`: fit, evaluate out-of-time, track, register, gate and export.
+
+1. read the features frame (building it when it is missing) and the competitor offers;
+2. `train_models`: time-ordered split, churn model + baselines, out-of-time metrics (and the
+   oracle's on the synthetic world), refit on every labelled snapshot, switching-cost model;
+3. `publish`: one MLflow run with the config, metrics, plots, feature list and data
+   fingerprint; both models registered; the champion gate; the champion exported to
+   `paths.models`. The aliases move last, so a run that fails never moves one.
+"""
 
 from __future__ import annotations
 
-from churnml.errors import NotYetAvailable
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from churnml import tracking
+from churnml.config import Config
+from churnml.errors import NoModelError
+from churnml.models.training import (
+    ModelInputs,
+    TrainResult,
+    build_churn_model,
+    build_switching_model,
+    fingerprint,
+    input_example,
+    switching_example,
+    train_models,
+)
 from churnml.stages import RunContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Published:
+    """What a training run left in MLflow and on disk."""
+
+    run_id: str
+    churn_version: str
+    switching_version: str | None
+    alias: str  # champion | challenger
+    gate: Any  # churnml.models.gate.GateDecision
 
 
 def run_stage(ctx: RunContext) -> None:
-    raise NotYetAvailable("churnml train is not yet available")
+    from churnml.stages.model_inputs import load_model_inputs
+
+    started = time.perf_counter()
+    config = ctx.config
+    inputs = load_model_inputs(config)
+    result = train_models(
+        inputs.frame,
+        inputs.features,
+        config.model,
+        inputs.horizon,
+        inputs.offers,
+        inputs.oracle,
+        inputs.true_switching_cost,
+    )
+    _print_summary(result)
+    published = publish(result, inputs, config, ctx.params, ctx.output_dir)
+    log.info(
+        "train done in %.1fs: run %s, %s version %s is @%s",
+        time.perf_counter() - started,
+        published.run_id,
+        config.mlflow.churn_model_name,
+        published.churn_version,
+        published.alias,
+    )
+
+
+def publish(
+    result: TrainResult,
+    inputs: ModelInputs,
+    config: Config,
+    params: Mapping[str, Any],
+    output_dir: Path | None,
+) -> Published:
+    """Track the training in one MLflow run, register both models, decide the aliases with the
+    champion gate and export the champion to `paths.models`."""
+    from churnml.models.gate import GateDecision, champion_gate
+
+    mlcfg = config.mlflow
+    data_fingerprint = fingerprint(inputs.frame, inputs.features)
+    churn_model = build_churn_model(result, config.model, inputs.families, data_fingerprint)
+    switching_model = build_switching_model(result)
+    with tracking.run(mlcfg, "train", params, output_dir, tags={"churnml.stage": "train"}) as run_id:
+        tracking.log_params(result.split.as_params())
+        tracking.log_metrics(result.metrics)
+        tracking.set_tags({"switching_model": result.switching_note})
+        tracking.log_dict(data_fingerprint, "data/fingerprint.json")
+        tracking.log_frame(inputs.dictionary, "data/features.csv")
+        _log_plots(result, churn_model)
+
+        tick = time.perf_counter()
+        try:
+            champion = tracking.load_champion(mlcfg)
+            decision = champion_gate(
+                result.evaluation.metrics["model"]["auc"], champion, result.rows, result.split, config.model
+            )
+        except NoModelError as err:
+            # A champion that cannot even be loaded cannot score either: the new model replaces it.
+            log.warning("the current champion could not be loaded (%s); the new model takes over", err)
+            decision = GateDecision(
+                "champion",
+                result.evaluation.metrics["model"]["auc"],
+                None,
+                tracking.alias_version(mlcfg.churn_model_name, tracking.CHAMPION),
+                "champion could not be loaded",
+                tuple(result.split.test),
+            )
+        tracking.log_metrics({**decision.as_metrics(), "timing/gate_seconds": time.perf_counter() - tick})
+        tracking.set_tags(decision.as_tags())
+
+        tick = time.perf_counter()
+        churn = tracking.log_model(
+            churn_model, input_example(result), tracking.CHURN_ARTIFACT, mlcfg.churn_model_name
+        )
+        switching = None
+        if switching_model is not None:
+            switching = tracking.log_model(
+                switching_model, switching_example(result), tracking.SWITCHING_ARTIFACT, mlcfg.switching_model_name
+            )
+        tracking.log_metrics({"timing/register_seconds": time.perf_counter() - tick})
+
+        if decision.alias == tracking.CHAMPION:
+            _export(config, run_id, churn_model, switching_model, result, churn.version, switching)
+        # Last: an exception anywhere above leaves every alias where it was.
+        tracking.set_alias(churn.name, decision.alias, churn.version)
+        if switching is not None:
+            tracking.set_alias(switching.name, decision.alias, switching.version)
+    return Published(
+        run_id=run_id,
+        churn_version=churn.version,
+        switching_version=switching.version if switching else None,
+        alias=decision.alias,
+        gate=decision,
+    )
+
+
+def _export(config: Config, run_id, churn_model, switching_model, result, churn_version, switching) -> None:
+    models = Path(config.paths.models)
+    tracking.export_model(churn_model, input_example(result), models / "churn")
+    if switching_model is not None:
+        tracking.export_model(switching_model, switching_example(result), models / "switching")
+    tracking.write_json(
+        {
+            "churn_model": config.mlflow.churn_model_name,
+            "churn_version": churn_version,
+            "switching_model": config.mlflow.switching_model_name,
+            "switching_version": switching.version if switching else None,
+            "run_id": run_id,
+            "trained_at": churn_model.info["trained_at"],
+            "test_snapshots": churn_model.info["test_snapshots"],
+            "oot": tracking.finite(churn_model.metrics),
+        },
+        models / "champion.json",
+    )
+
+
+def _log_plots(result: TrainResult, churn_model) -> None:
+    from churnml import plots
+    from churnml.models.churn import importance
+
+    tick = time.perf_counter()
+    scores = result.evaluation.scores
+    scorers = [c for c in ("model", "baseline_rule", "baseline_rfm", "oracle") if c in scores.columns]
+    tracking.log_figure(plots.roc_figure(scores, scorers), "plots/roc.png")
+    tracking.log_figure(plots.gains_figure(scores, scorers), "plots/gains_lift.png")
+    tracking.log_figure(plots.calibration_figure(scores, scorers), "plots/calibration.png")
+    gain = importance(result.final)
+    tracking.log_figure(plots.importance_figure(gain), "plots/feature_importance.png")
+    tracking.log_frame(gain.rename_axis("feature").reset_index(), "importance.csv")
+    latest = result.rows[result.rows["snapshot"] == result.rows["snapshot"].max()]
+    sample = latest.sample(min(len(latest), 2000), random_state=0)
+    contributions = churn_model.contributions(sample)
+    tracking.log_figure(
+        plots.shap_summary_figure(contributions, result.final.matrix(sample)), "plots/shap_summary.png"
+    )
+    if result.switching is not None and result.switching_costs is not None and len(result.switching_costs):
+        costs = result.switching_costs.sort_values(kind="stable")
+        finite = costs[np.isfinite(costs)]
+        picks = finite.iloc[np.linspace(0, len(finite) - 1, min(5, len(finite))).astype(int)].index.tolist()
+        if np.isinf(costs).any():
+            picks.append(costs[np.isinf(costs)].index[0])
+        curves = result.switching.curve(result.latest.loc[picks])
+        tracking.log_figure(plots.switching_curve_figure(curves), "plots/switching_curves.png")
+        tracking.log_frame(
+            costs.rename("switching_cost").rename_axis("account_id").reset_index(), "switching_costs.csv"
+        )
+    tracking.log_metrics({"timing/plots_seconds": time.perf_counter() - tick})
+
+
+def _print_summary(result: TrainResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"out-of-time test {result.split.describe()}", box=None)
+    table.add_column("scorer")
+    for name in ("auc", "pr_auc", "brier", "ece", "lift_top10", "revenue_capture_10"):
+        table.add_column(name, justify="right")
+    for scorer, figures in result.evaluation.metrics.items():
+        table.add_row(scorer, *(f"{figures[m]:.4f}" for m in figures))
+    Console(stderr=True).print(table)

@@ -1,0 +1,145 @@
+"""Tracking, registry, champion gate and export against a real SQLite MLflow store in a tmp dir.
+
+One store for the module (MLflow's first migration is slow); the tests run in file order and
+build on each other: a first model, a worse one, a run that fails.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from churn_frames import FEATURES, feature_frame
+
+from churnml import tracking
+from churnml.config import Config, MlflowConfig, PathsConfig
+from churnml.errors import NoModelError
+from churnml.models.training import ModelInputs, train_models
+from churnml.stages.train import publish
+
+
+def _inputs(frame, offers, cost, features=FEATURES) -> ModelInputs:
+    dictionary = pd.DataFrame(
+        {"name": features, "family": "orders", "description": "test feature", "unit": "", "kind": "numeric"}
+    )
+    return ModelInputs(frame, list(features), offers, 6, dictionary, None, cost)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    config = Config(
+        paths=PathsConfig(root=str(root), models=str(root / "models")),
+        mlflow=MlflowConfig(
+            tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_location=str(root / "mlartifacts")
+        ),
+    )
+    frame, offers, cost = feature_frame(n_accounts=300, n_snapshots=30, seed=3)
+    hydra = root / "run"
+    (hydra / ".hydra").mkdir(parents=True)
+    (hydra / ".hydra" / "config.yaml").write_text("model:\n  seed: 42\n")
+    return config, frame, offers, cost, hydra
+
+
+@pytest.fixture(scope="module")
+def first(store):
+    config, frame, offers, cost, hydra = store
+    result = train_models(frame, FEATURES, config.model, 6, offers, None, cost)
+    published = publish(result, _inputs(frame, offers, cost), config, {"model.seed": 42}, hydra)
+    return result, published
+
+
+def test_first_model_is_champion_tracked_and_exported(store, first):
+    config, frame, _, _, _ = store
+    result, published = first
+    assert published.alias == "champion" and published.gate.method == "first model"
+    assert tracking.alias_version("churnml-churn", "champion") == published.churn_version
+    assert tracking.alias_version("churnml-switching", "champion") == published.switching_version
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(config.mlflow.tracking_uri)
+    run = client.get_run(published.run_id)
+    assert run.data.params["model.seed"] == "42"
+    assert run.data.params["split.test"].count(",") == 2
+    assert run.data.metrics["oot/auc"] == pytest.approx(result.metrics["oot/auc"])
+    assert "baseline_rfm/oot/auc" in run.data.metrics
+    assert run.info.artifact_uri.startswith("file:///"), "absolute artifact location"
+    artifacts = {a.path for a in client.list_artifacts(published.run_id, "plots")}
+    assert {"plots/roc.png", "plots/calibration.png", "plots/shap_summary.png"} <= artifacts
+    assert {a.path for a in client.list_artifacts(published.run_id, "hydra")} == {"hydra/config.yaml"}
+
+    # The export loads without the tracking server and predicts exactly what was trained.
+    models = Path(config.paths.models)
+    champion = json.loads((models / "champion.json").read_text())
+    assert champion["churn_version"] == published.churn_version
+    exported = tracking.load_churn_model(str(models / "churn"))
+    sample = frame.tail(200)
+    np.testing.assert_array_equal(exported.predict_proba(sample), result.final.predict_proba(sample))
+    registered = tracking.load_churn_model("models:/churnml-churn@champion", config.mlflow.tracking_uri)
+    np.testing.assert_array_equal(registered.predict_proba(sample), exported.predict_proba(sample))
+    assert exported.metrics["oot/auc"] == pytest.approx(result.metrics["oot/auc"])
+    switching = tracking.load_switching_model(str(models / "switching"))
+    assert switching.switching_cost(sample).notna().all()
+    # The signature takes text for categories and no personal columns.
+    signature_columns = exported_signature(models / "churn")
+    assert signature_columns == FEATURES
+
+
+def exported_signature(path: Path) -> list[str]:
+    from mlflow.models import Model
+
+    return Model.load(str(path)).signature.inputs.input_names()
+
+
+def test_a_worse_model_does_not_take_the_champion_alias(store, first):
+    config, frame, offers, cost, hydra = store
+    _, champion = first
+    weak = ["noise", "lines_12m"]
+    result = train_models(frame, weak, config.model, 6, offers, None, cost)
+    published = publish(result, _inputs(frame, offers, cost, weak), config, {}, hydra)
+    assert published.alias == "challenger"
+    assert published.gate.champion_auc > published.gate.new_auc
+    assert published.gate.method == "champion's evaluation model"
+    assert tracking.alias_version("churnml-churn", "champion") == champion.churn_version
+    assert tracking.alias_version("churnml-churn", "challenger") == published.churn_version
+    # Nothing exported for a challenger.
+    exported = json.loads((Path(config.paths.models) / "champion.json").read_text())
+    assert exported["churn_version"] == champion.churn_version
+
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(config.mlflow.tracking_uri).get_run(published.run_id).data.tags
+    assert tags["gate.test_snapshots"] == ",".join(s.strftime("%Y-%m") for s in result.split.test)
+
+
+@pytest.mark.slow
+def test_a_failed_run_moves_no_alias(store, first, tmp_path):
+    config, frame, offers, cost, hydra = store
+    before = {a: tracking.alias_version("churnml-churn", a) for a in ("champion", "challenger")}
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    broken = replace(config, paths=replace(config.paths, models=str(blocker / "models")))
+    result = train_models(frame, FEATURES, config.model, 6, offers, None, cost)
+    with pytest.raises(OSError):
+        publish(result, _inputs(frame, offers, cost), broken, {}, hydra)
+    after = {a: tracking.alias_version("churnml-churn", a) for a in ("champion", "challenger")}
+    assert after == before
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(config.mlflow.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("churnml").experiment_id], max_results=1)
+    assert runs[0].info.status == "FAILED"
+
+
+def test_missing_models_raise_no_model_error_with_the_command(store, tmp_path):
+    config = store[0]
+    with pytest.raises(NoModelError, match="churnml train"):
+        tracking.load_churn_model(str(tmp_path / "nothing"))
+    with pytest.raises(NoModelError, match="churnml train"):
+        tracking.load_churn_model("models:/no-such-model@champion", config.mlflow.tracking_uri)
