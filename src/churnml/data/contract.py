@@ -472,8 +472,11 @@ def _rule_problems(
                 continue
         key = str(check)
         low, high = _RANGES.get((table, str(column)), (None, None))
-        template = _MESSAGES.get(key, "{n} row(s) fail the check " + key)
-        text = template.format(n=len(index), column=column, today=today, low=low, high=high)
+        day = f"{pd.Timestamp(today):%Y-%m-%d}" if today is not None else ""
+        if key in _MESSAGES:
+            text = _MESSAGES[key].format(n=len(index), column=column, today=day, low=low, high=high)
+        else:  # a pandera check we did not word ourselves
+            text = f"{len(index)} row(s) fail the check {key}"
         extra = ("opened_at",) if key == "resolved_after_opened" else ()
         examples = _examples(raw, spec, str(column), index, extra) if len(index) else None
         problems.append(Problem(table, str(column), text, examples))
