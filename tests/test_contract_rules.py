@@ -358,7 +358,7 @@ def _full() -> dict[str, pd.DataFrame]:
     return validate_tables(tiny_tables(), TODAY)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_subset_of_valid_rows_stays_valid(data):
     tables = tiny_tables()
@@ -380,7 +380,7 @@ _GARBLE = [
 ]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(where=st.sampled_from(_GARBLE), row=st.integers(min_value=0), junk=st.sampled_from(["?", "n/a?", "1e", "--"]))
 def test_any_garbled_value_is_reported_with_its_table_column_and_row(where, row, junk):
     table, column = where
