@@ -206,4 +206,4 @@ def _print_summary(result: TrainResult) -> None:
         table.add_column(name, justify="right")
     for scorer, figures in result.evaluation.metrics.items():
         table.add_row(scorer, *(f"{figures[m]:.4f}" for m in figures))
-    Console(stderr=True).print(table)
+    Console().print(table)
