@@ -1,0 +1,269 @@
+"""Writers: every file churnml produces goes through here, written atomically.
+
+A file is first written under a temporary name in its own folder and then moved into place with
+`os.replace`, so a reader (or a scheduler that looks for the file) never sees half a file, and a
+failure leaves the previous version intact.
+
+- `atomic_path(path)`: a context manager giving the temporary path to write to.
+- `write_bytes`, `write_text`: small files in one call.
+- `write_frame(df, path)`: a DataFrame as Parquet or CSV, chosen by the file's suffix.
+- `write_world(world, dir, format)`: the synthetic world's tables and, in `truth/`, its ground truth.
+- `read_frame`, `read_truth`: read back what these write (the truth is not a contract table, so the
+  loader does not read it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import pandas as pd
+
+from churnml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from churnml.data.synthetic import World
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("csv", "parquet")
+# Rows per Parquet row group / CSV batch: bounds the memory used while converting big frames.
+CHUNK_ROWS = 1_000_000
+# Date columns of the truth tables, parsed back by `read_truth` when it reads CSV.
+TRUTH_DATES = {
+    "hazard": ["month"],
+    "accounts": ["arrival_month", "churn_month", "break_month"],
+}
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success move it onto `path`, on failure delete it.
+
+    The temporary name keeps the suffix (`.risk_list.tmp-1a2b3c4d.xlsx`) so writers that pick a
+    format from the suffix still work. Creates the folder if needed.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.tmp-{uuid.uuid4().hex[:8]}{target.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """Write `text` to `path` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
+    return Path(path)
+
+
+def _for_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates without a time of day as plain YYYY-MM-DD dates, categories as their values."""
+    out = {}
+    for name, column in frame.items():
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype(column.cat.categories.dtype)
+        elif column.dtype.kind == "M" and getattr(column.dtype, "tz", None) is None:
+            values = column.dropna()
+            if (values == values.dt.normalize()).all():
+                column = column.dt.date.astype("date32[pyarrow]")
+        out[name] = column
+    return pd.DataFrame(out, index=frame.index, copy=False)
+
+
+def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write `frame` atomically as Parquet (`.parquet`) or CSV (`.csv`), without its index.
+
+    Large frames are converted in chunks of `CHUNK_ROWS` rows so memory stays bounded.
+    Returns the path.
+    """
+    import pyarrow as pa
+
+    target = Path(path)
+    kind = target.suffix.lower().lstrip(".")
+    if kind not in FORMATS:
+        raise ValueError(f"write_frame writes .csv or .parquet files; got {target.name!r}")
+    frame = frame.reset_index(drop=True)
+    source = _for_csv(frame) if kind == "csv" else frame
+    # The first chunk fixes the schema; the others are converted to it.
+    chunks = [source.iloc[lo : lo + CHUNK_ROWS] for lo in range(0, len(source), CHUNK_ROWS)] or [source]
+    first = pa.Table.from_pandas(chunks[0], preserve_index=False)
+    with atomic_path(target) as tmp:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            writer_class = pq.ParquetWriter
+        else:
+            import pyarrow.csv as pcsv
+
+            writer_class = pcsv.CSVWriter
+        with writer_class(tmp, first.schema) as writer:
+            writer.write_table(first)
+            del first
+            for chunk in chunks[1:]:
+                writer.write_table(pa.Table.from_pandas(chunk, schema=writer.schema, preserve_index=False))
+    return target
+
+
+def read_frame(path: str | os.PathLike, dates: list[str] | None = None) -> pd.DataFrame:
+    """Read a frame written by `write_frame`; `dates` are parsed when reading CSV."""
+    target = Path(path)
+    if target.suffix.lower() == ".parquet":
+        return pd.read_parquet(target)
+    return pd.read_csv(target, parse_dates=dates or [])
+
+
+def check_format(fmt: str) -> str:
+    """The table format, or a ConfigError naming data.format."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"data.format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    return fmt
+
+
+def write_world(world: "World", directory: str | os.PathLike, format: str = "parquet") -> list[Path]:
+    """Write the world's tables to `<dir>/<table>.<format>` and its truth to `<dir>/truth/`.
+
+    Each file is replaced atomically. Returns the paths written.
+    """
+    check_format(format)
+    root = Path(directory)
+    written = []
+    for name, frame in world.tables.items():
+        written.append(write_frame(frame, root / f"{name}.{format}"))
+    for name, frame in world.truth.items():
+        written.append(write_frame(frame, root / "truth" / f"{name}.{format}"))
+    return written
+
+
+def read_truth(directory: str | os.PathLike, format: str | None = None) -> dict[str, pd.DataFrame]:
+    """The ground truth written by `write_world` (`{"hazard": ..., "accounts": ...}`).
+
+    `format` None: whichever of Parquet or CSV is there. Raises ConfigError when there is none.
+    """
+    folder = Path(directory) / "truth"
+    out = {}
+    for name, dates in TRUTH_DATES.items():
+        options = [format] if format else list(FORMATS[::-1])
+        path = next((folder / f"{name}.{f}" for f in options if (folder / f"{name}.{f}").is_file()), None)
+        if path is None:
+            raise ConfigError(
+                f"no synthetic ground truth {name!r} in {folder}: it exists only for data generated by "
+                "`churnml generate`"
+            )
+        frame = read_frame(path, dates)
+        for column in dates:
+            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+        frame["account_id"] = frame["account_id"].astype("str")
+        out[name] = frame
+    return out
+
+
+# --------------------------------------------------------------------------- folders, all or nothing
+# (added by the scoring engineer: the monthly outputs of `churnml score`)
+
+
+def replace_folder(target: str | os.PathLike, files: "Mapping[str, bytes]") -> dict[str, Path]:
+    """Make folder `target` hold exactly `files` (name -> content), all or nothing.
+
+    The files are written and synced into a staging folder beside `target`, then the old folder
+    is renamed away, the staging folder renamed into place, and the old one deleted. A failure
+    while writing leaves `target` untouched; a crash between the two renames leaves the old
+    folder under a hidden name, which `recover_folder` (called here first) puts back.
+    Returns name -> path of every file written."""
+    import shutil
+
+    target = Path(target)
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    recover_folder(target)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = parent / f".{target.name}.new-{tag}"
+    retired = parent / f".{target.name}.old-{tag}"
+    staging.mkdir()
+    try:
+        for name, data in files.items():
+            if Path(name).name != name:
+                raise ValueError(f"replace_folder: file names must not contain folders; got {name!r}")
+            _write_synced(staging / name, data)
+        _sync_dir(staging)
+        if target.exists():
+            os.rename(target, retired)
+        os.rename(staging, target)
+        _sync_dir(parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if retired.exists() and not target.exists():
+            os.rename(retired, target)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+    return {name: target / name for name in files}
+
+
+def recover_folder(target: str | os.PathLike) -> None:
+    """Tidy up after a `replace_folder` that was killed: put a retired folder back when `target`
+    is missing, and delete staging or retired folders whose process is gone."""
+    import shutil
+
+    target = Path(target)
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    retired = sorted(parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not target.exists() and retired:
+        os.rename(retired.pop(), target)
+    for leftover in [*retired, *parent.glob(f".{target.name}.new-*")]:
+        if not _owner_alive(leftover.name):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the process that made a `.x.new-<pid>-<tag>` folder is still running."""
+    try:
+        pid = int(name.rsplit("-", 2)[-2])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _sync_dir(path: Path) -> None:
+    # A folder's entries are durable only once the folder itself is synced (POSIX).
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
