@@ -49,7 +49,7 @@ def build(panel: Panel, complaints: pd.DataFrame) -> dict[str, np.ndarray]:
 
     # Open at column j: opened in a month before j, resolved in month j or later (or never).
     resolved_day = days_or_nan(ev.column(complaints, "resolved_at"))
-    resolved_day = np.fmax(resolved_day, ev.day.astype(np.float64))  # never before it was opened
+    resolved_day = np.maximum(resolved_day, ev.day)  # never before it was opened; NaN stays
     unresolved = np.isnan(resolved_day)
     resolved_month = months_of_days(np.where(unresolved, 0, resolved_day)) - panel.start
     last_open = np.where(unresolved, M, resolved_month)

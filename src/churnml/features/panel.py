@@ -211,8 +211,7 @@ def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def category_codes(values: pd.Series, levels: list[str], other: str | None = "other") -> np.ndarray:
     """Code of each value in `levels` (-1 when missing); an unknown value counts as `other`."""
-    cat = pd.Categorical(values, categories=levels)
-    codes = np.asarray(cat.codes, dtype=np.int64)
+    codes = pd.Index(levels).get_indexer(values).astype(np.int64)
     if other is not None and other in levels:
         unknown = (codes < 0) & np.asarray(values.notna())
         codes[unknown] = levels.index(other)

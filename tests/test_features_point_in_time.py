@@ -1,0 +1,147 @@
+"""Point in time: nothing dated on or after a snapshot t can change a feature at t."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churnml.config import FeaturesConfig, LabelsConfig
+from churnml.data.contract import TABLES, as_seen_at
+from churnml.features import build_features
+from churnml.features.dictionary import LABELS
+from features_tables import random_tables
+
+# What may legitimately differ at t: the labels look at [t, t + H), and whether that window is
+# inside the data depends on the latest rows.
+AFTER_T = [*LABELS, "labelled"]
+
+
+def _random_day_from(t: pd.Timestamp, rng: np.random.Generator, n: int) -> pd.Series:
+    return pd.Series(t + pd.to_timedelta(rng.integers(0, 400, n), unit="D"))
+
+
+def perturb(tables: dict[str, pd.DataFrame], t: pd.Timestamp, seed: int) -> dict[str, pd.DataFrame]:
+    """A copy of `tables` in which rows dated on or after t are deleted, changed and added at
+    random, and dates that only become known when they happen (resolution, delivery, departure)
+    are changed when they fall on or after t. Rows before t keep their order."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, frame in tables.items():
+        spec = TABLES[name]
+        if spec.date is None:
+            out[name] = frame
+            continue
+        frame = frame.copy()
+        for later in spec.later_dates:  # known only once it happens: blank or move it past t
+            unknown = frame[later].isna() | (frame[later] >= t)
+            moved = _random_day_from(t, rng, len(frame)).where(rng.random(len(frame)) < 0.6)
+            frame.loc[unknown, later] = moved[unknown.to_numpy()].to_numpy()
+        after = (frame[spec.date] >= t).to_numpy()
+        keep = ~after | (rng.random(len(frame)) < 0.6)
+        frame = frame[keep].reset_index(drop=True)
+        after = (frame[spec.date] >= t).to_numpy()
+        # change every column of the surviving rows after t, values drawn from the column itself
+        for column in frame.columns:
+            if column in (spec.key, spec.date) or not after.any():
+                continue
+            source = tables[name][column].to_numpy()
+            frame.loc[after, column] = rng.choice(source, after.sum())
+        frame.loc[after, spec.date] = _random_day_from(t, rng, after.sum()).to_numpy()
+        # add rows after t, copies of random rows moved past t (accounts drawn at random)
+        n_new = int(rng.integers(0, 6))
+        if n_new and len(tables[name]):
+            new = tables[name].sample(n_new, replace=True, random_state=seed).reset_index(drop=True)
+            new[spec.date] = _random_day_from(t, rng, n_new).to_numpy()
+            new["account_id"] = rng.choice(tables["accounts"]["account_id"].to_numpy(), n_new)
+            for later in spec.later_dates:
+                new[later] = (new[spec.date] + pd.to_timedelta(rng.integers(0, 90, n_new), unit="D")).to_numpy()
+            if spec.key:
+                new[spec.key] = [f"NEW{seed}-{i}" for i in range(n_new)]
+            frame = pd.concat([frame, new.astype(frame.dtypes.to_dict())], ignore_index=True)
+        for column, dtype in tables[name].dtypes.items():
+            frame[column] = frame[column].astype(dtype)
+        out[name] = frame
+    return out
+
+
+def _at(tables, t, fcfg=None, lcfg=None) -> pd.DataFrame:
+    frame = build_features(tables, fcfg or FeaturesConfig(), lcfg or LabelsConfig(), snapshots=[t])
+    return frame.drop(columns=AFTER_T)
+
+
+def _snapshot(tables: dict[str, pd.DataFrame], position: float) -> pd.Timestamp:
+    dates = tables["orders"]["order_date"]
+    first = dates.min().to_period("M") + 1
+    last = dates.max().to_period("M") + 2
+    months = pd.period_range(first, last, freq="M")
+    return months[min(int(position * len(months)), len(months) - 1)].to_timestamp()
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    # A feature column exists when its source column has any value; rows after t can hold the
+    # only values, so compare the columns both frames have (and never lose the core ones).
+    common = [c for c in a.columns if c in b.columns]
+    assert {"revenue_12m", "in_scope", "recently_lost", "complaints_open"} <= set(common)
+    pd.testing.assert_frame_equal(a[common], b[common], check_exact=True)
+
+
+@settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    position=st.floats(0, 1),
+    change_seed=st.integers(0, 10_000),
+    lost_window=st.sampled_from([0, 3]),
+)
+def test_rows_on_or_after_t_never_change_features_at_t(seed, position, change_seed, lost_window):
+    tables = random_tables(seed)
+    t = _snapshot(tables, position)
+    lcfg = LabelsConfig(lost_window_months=lost_window)
+    before = _at(tables, t, lcfg=lcfg)
+    assert len(before) > 0
+    _same(before, _at(perturb(tables, t, change_seed), t, lcfg=lcfg))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), position=st.floats(0, 1))
+def test_features_at_t_equal_those_built_from_the_tables_as_seen_at_t(seed, position):
+    tables = random_tables(seed)
+    t = _snapshot(tables, position)
+    _same(_at(tables, t), _at(as_seen_at(tables, t), t))
+
+
+def test_perturbation_really_changes_the_future():
+    # the property above is only worth something if the perturbed tables differ after t
+    tables = random_tables(3)
+    t = _snapshot(tables, 0.5)
+    changed = perturb(tables, t, 1)
+    later = build_features(changed, FeaturesConfig(), LabelsConfig(), snapshots=[t + pd.DateOffset(months=4)])
+    same_time = build_features(tables, FeaturesConfig(), LabelsConfig(), snapshots=[t + pd.DateOffset(months=4)])
+    assert not later["revenue_3m"].equals(same_time["revenue_3m"])
+    for name in ("orders", "complaints", "contacts"):
+        assert not changed[name].equals(tables[name])
+
+
+@pytest.mark.parametrize("table", ["complaints", "contacts"])
+def test_state_at_t_uses_what_was_known_at_t(table):
+    """A complaint resolved on t is still open at t; a contact leaving on t is still there."""
+    tables = random_tables(5)
+    t = pd.Timestamp("2021-03-01")
+    rows = tables[table].iloc[:1].copy()
+    if table == "complaints":
+        rows["opened_at"], rows["resolved_at"] = pd.Timestamp("2021-01-10"), t
+        column, ends = "complaints_open", "resolved_at"
+    else:
+        rows["start_date"], rows["end_date"], rows["role"] = pd.Timestamp("2020-01-10"), t, "buyer"
+        column, ends = "contacts_current", "end_date"
+    rows["account_id"] = tables["orders"]["account_id"].iloc[0]
+    base = tables[table].iloc[:0]
+    with_row = {**tables, table: pd.concat([base, rows], ignore_index=True)}
+    gone_earlier = {**with_row, table: rows.assign(**{ends: t - pd.Timedelta(days=1)})}
+    acc = rows["account_id"].iloc[0]
+    at_t = build_features(with_row, FeaturesConfig(), LabelsConfig(), snapshots=[t]).set_index("account_id")
+    closed = build_features(gone_earlier, FeaturesConfig(), LabelsConfig(), snapshots=[t]).set_index("account_id")
+    assert at_t.at[acc, column] == 1.0
+    assert closed.at[acc, column] == 0.0
