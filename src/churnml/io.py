@@ -86,10 +86,10 @@ def _for_csv(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index, copy=False)
 
 
-def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+def write_frame(frame: pd.DataFrame, path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS) -> Path:
     """Write `frame` atomically as Parquet (`.parquet`) or CSV (`.csv`), without its index.
 
-    Large frames are converted in chunks of `CHUNK_ROWS` rows so memory stays bounded.
+    Large frames are converted `chunk_rows` rows at a time so memory stays bounded.
     Returns the path.
     """
     import pyarrow as pa
@@ -101,7 +101,7 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     frame = frame.reset_index(drop=True)
     source = _for_csv(frame) if kind == "csv" else frame
     # The first chunk fixes the schema; the others are converted to it.
-    chunks = [source.iloc[lo : lo + CHUNK_ROWS] for lo in range(0, len(source), CHUNK_ROWS)] or [source]
+    chunks = [source.iloc[lo : lo + chunk_rows] for lo in range(0, len(source), chunk_rows)] or [source]
     first = pa.Table.from_pandas(chunks[0], preserve_index=False)
     with atomic_path(target) as tmp:
         if kind == "parquet":
@@ -112,11 +112,12 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
             import pyarrow.csv as pcsv
 
             writer_class = pcsv.CSVWriter
-        with writer_class(tmp, first.schema) as writer:
+        schema = first.schema
+        with writer_class(tmp, schema) as writer:
             writer.write_table(first)
             del first
             for chunk in chunks[1:]:
-                writer.write_table(pa.Table.from_pandas(chunk, schema=writer.schema, preserve_index=False))
+                writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
     return target
 
 

@@ -1153,6 +1153,7 @@ def _build_truth(sim: _Simulation, account_ids: pd.Series) -> dict[str, pd.DataF
     accounts = pd.DataFrame(
         {
             "account_id": account_ids,
+            "industry": _text(p.industries, sim.industry),  # the true one (the table misses a few)
             "arrival_month": month_starts[sim.arrival],
             "churn_month": churn_month,
             "churn_reason": _text(REASONS, sim.reason),

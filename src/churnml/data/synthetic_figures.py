@@ -164,6 +164,8 @@ def snapshot_panel(
             }
         )
         rows.append(frame[frame["in_scope"]])
+    if not rows:
+        return pd.DataFrame(columns=["account_id", "snapshot", "t", "in_scope", "churn", *FEATURES])
     return pd.concat(rows, ignore_index=True)
 
 
@@ -188,8 +190,21 @@ def world_figures(world: World, horizon: int = 6, test_snapshots: int = 6, **lab
     `snapshot_panel(world, horizon, **label_args)`.
     """
     panel = snapshot_panel(world, horizon, **label_args)
+    truth = world.truth["accounts"]
+    churned = truth["churn_month"].notna()
+    figures: dict[str, Any] = {
+        "snapshots": int(panel["t"].nunique()),
+        "in_scope_rows": int(len(panel)),
+        "top20_revenue_share": _top_share(world),
+        "accounts_churned": int(churned.sum()),
+        "recorded_share": float(truth.loc[churned, "outcome_recorded"].mean()) if churned.any() else None,
+    }
     test_t = sorted(panel["t"].unique())[-test_snapshots:]
     test = panel[panel["t"].isin(test_t)]
+    if test["churn"].nunique() < 2:
+        # Too short (or too small) a world for labelled snapshots of both kinds: no rates, no AUCs.
+        return figures | {"churn_rate": None, "churn_rate_test": None, "oracle_auc": None,
+                          "best_feature": None, "best_feature_auc": None, "feature_aucs": {}}  # fmt: skip
     oracle = oracle_scores(world.truth, test["snapshot"].unique(), horizon)
     test = test.merge(oracle, on=["account_id", "snapshot"], how="left")
     y = test["churn"].to_numpy()
@@ -199,22 +214,21 @@ def world_figures(world: World, horizon: int = 6, test_snapshots: int = 6, **lab
         aucs[name] = max(a, 1 - a)  # a column may separate either way
     best = max(aucs, key=aucs.get)
 
-    revenue = world.tables["orders"]
-    recent = revenue["order_date"] >= world.end - pd.DateOffset(months=12)
-    per_account = revenue.loc[recent].groupby("account_id")["net_amount"].sum()
-    per_account = np.sort(per_account[per_account > 0].to_numpy())[::-1]
-    top = int(np.ceil(0.2 * len(per_account)))
-    truth = world.truth["accounts"]
-    return {
-        "snapshots": int(panel["t"].nunique()),
-        "in_scope_rows": int(len(panel)),
+    return figures | {
         "churn_rate": float(panel["churn"].mean()),
         "churn_rate_test": float(test["churn"].mean()),
         "oracle_auc": _auc(y, test["oracle"].fillna(0).to_numpy()),
         "best_feature": best,
         "best_feature_auc": aucs[best],
         "feature_aucs": aucs,
-        "top20_revenue_share": float(per_account[:top].sum() / per_account.sum()),
-        "accounts_churned": int(truth["churn_month"].notna().sum()),
-        "recorded_share": float(truth.loc[truth["churn_month"].notna(), "outcome_recorded"].mean()),
     }
+
+
+def _top_share(world: World) -> float:
+    """Share of the last 12 months' net revenue earned by the top 20 % of accounts that bought."""
+    orders = world.tables["orders"]
+    recent = orders["order_date"] >= world.end - pd.DateOffset(months=12)
+    per_account = orders.loc[recent].groupby("account_id")["net_amount"].sum()
+    per_account = np.sort(per_account[per_account > 0].to_numpy())[::-1]
+    top = int(np.ceil(0.2 * len(per_account)))
+    return float(per_account[:top].sum() / per_account.sum())

@@ -83,14 +83,17 @@ def generate_to_dir(data_cfg: Any, today: date, labels_cfg: Any = None) -> dict[
     write_text(folder / "truth" / "figures.json", json.dumps(figures, indent=2) + "\n")
     truth = world.truth["accounts"]
     churned = truth["churn_month"].notna()
-    log.info(
-        "ground truth: %d accounts churned (%s), %.0f %% recorded in outcomes; in-scope churn rate %.1f %%, "
-        "oracle AUC %.3f (out-of-time), best single column %s AUC %.3f, top 20 %% of accounts hold %.0f %% of revenue",
-        churned.sum(),
-        ", ".join(f"{k} {v}" for k, v in truth.loc[churned, "churn_reason"].value_counts().items()),
-        100 * figures["recorded_share"], 100 * figures["churn_rate"], figures["oracle_auc"],
-        figures["best_feature"], figures["best_feature_auc"], 100 * figures["top20_revenue_share"],
-    )  # fmt: skip
+    reasons = ", ".join(f"{k} {v}" for k, v in truth.loc[churned, "churn_reason"].value_counts().items())
+    log.info("ground truth: %d accounts churned (%s)", churned.sum(), reasons or "none")
+    if figures["oracle_auc"] is None:
+        log.info("the world is too short for calibration figures (it needs labelled snapshots from month 12 on)")
+    else:
+        log.info(
+            "calibration: %.0f %% of losses recorded in outcomes; in-scope churn rate %.1f %%; oracle AUC %.3f "
+            "(out-of-time); best single column %s AUC %.3f; top 20 %% of accounts hold %.0f %% of revenue",
+            100 * figures["recorded_share"], 100 * figures["churn_rate"], figures["oracle_auc"],
+            figures["best_feature"], figures["best_feature_auc"], 100 * figures["top20_revenue_share"],
+        )  # fmt: skip
     return figures
 
 
