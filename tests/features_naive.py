@@ -341,6 +341,7 @@ class Naive:
             "influence": a["influence"],
             "category_spend": a["category_spend"],
             "contract_months_remaining": remaining if remaining >= 0 else np.nan,
+            "months_to_contract_anniversary": remaining % 12 if pd.notna(end) else np.nan,
             "industry": a["industry"],
             "region": a["region"],
             "tier": a["tier"],

@@ -5,6 +5,10 @@ and how many months its supply agreement has left.
 snapshot. `contract_end` is today's value too: at an old snapshot it may be a contract that was
 signed later, so `contract_months_remaining` is NaN when the known contract had already ended
 before t (the agreement in force then is unknown), and otherwise the months from t to its end.
+That value can be a renewal signed after t, and for a lost account a contract that was not
+renewed: real extracts can leak through it. `months_to_contract_anniversary` (months from t to
+the next anniversary of `contract_end`) is free of that, and is the renewal date whenever
+contracts run for whole years.
 """
 
 from __future__ import annotations
@@ -39,4 +43,7 @@ def build(panel: Panel, accounts: pd.DataFrame) -> tuple[dict[str, np.ndarray], 
     if not np.isnan(end).all():
         remaining = (end[:, None] - panel.snapshot_days[None, :]) / DAYS_PER_MONTH
         numeric["contract_months_remaining"] = np.where(remaining >= 0, remaining, np.nan)
+        # Contracts run for whole years, so the month of year of their end is the renewal
+        # season of every contract of the account, known at any snapshot without leaking.
+        numeric["months_to_contract_anniversary"] = np.mod(remaining, 12.0)
     return numeric, categorical

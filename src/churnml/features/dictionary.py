@@ -215,6 +215,10 @@ _add("contract_months_remaining", "account",
      "snapshot. contract_end is today's master value, so at old snapshots it may be a later "
      "renewal.", "months", "contract ends in {value} months",
      reason_missing="no supply agreement known to be in force")
+_add("months_to_contract_anniversary", "account",
+     "Months from the snapshot to the next anniversary of `contract_end` (0-12): the renewal "
+     "season when contracts run for whole years, and free of today's renewals.", "months",
+     "contract anniversary in {value} months")
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
