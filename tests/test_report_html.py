@@ -65,7 +65,7 @@ def test_page_shows_the_list_summary_formula_model_and_drift(report, page):
     assert "retention priority" in page
     assert escape(report.formula) in page
     assert "churnml-churn v3" in page and "oot/auc" in page and "0.810" in page
-    assert "Drift: <b>orders_lines_12m</b>" in page
+    assert "<b>orders_lines_12m</b> 0.41" in page and "<b>complaints_open</b>" not in page
     assert "Compared with the list of <b>2025-01</b>" in page
     for by in ("By tier", "By industry", "By account manager"):
         assert by in page

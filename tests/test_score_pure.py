@@ -39,7 +39,7 @@ PLAYBOOK = {
     "relationship": "Executive visit",
     "competitor": "Price review within {switching_cost}",
     "switching": "Deepen structural bonds",
-    "orders_lines*": "Share-of-wallet plan",
+    "orders_lines": "Share-of-wallet plan",
     "orders": "Capacity and delivery review",
     "default": "Account review",
 }
@@ -196,11 +196,16 @@ def test_the_riskiest_accounts_get_the_reasons_the_data_was_built_with(frame, mo
 # --------------------------------------------------------------------------- actions
 
 
-def test_recommend_action_prefers_feature_then_pattern_then_family_then_default():
-    pb = {"orders_lines_12m": "exact", "orders_*": "pattern", "orders": "family", "default": "fallback"}
+def test_recommend_action_prefers_feature_then_prefix_then_family_then_default():
+    pb = {"orders_lines_12m": "exact", "orders_": "prefix", "orders_t": "longer prefix", "orders": "family",
+          "default": "fallback"}
     assert recommend_action([("orders_lines_12m", "orders")], pb) == "exact"
-    assert recommend_action([("orders_trend", "orders")], pb) == "pattern"
+    assert recommend_action([("orders_lines_3m", "orders")], pb) == "prefix"
+    assert recommend_action([("orders_trend", "orders")], pb) == "longer prefix"
     assert recommend_action([("trend_orders", "orders")], pb) == "family"
+    # a family key never matches as a prefix: complaints_open is in family "complaints" anyway,
+    # but a feature of another family starting with a family name is not caught by it
+    assert recommend_action([("orders_x", "peers")], {"orders": "o", "default": "d"}) == "d"
     assert recommend_action([("tier", "account")], pb) == "fallback"
     assert recommend_action([], pb) == "fallback"
     # the first covered reason decides
@@ -212,13 +217,14 @@ def test_action_text_is_filled_with_the_accounts_values():
     got = recommend_action([("x", "competitor")], pb, {"switching_cost": 0.085, "deepest_discount": 0.12})
     assert got == "Price review within 8.5 % (offered 12.0 %)"
     got = recommend_action([("x", "competitor")], pb, {"switching_cost": float("inf")})
-    assert "above the largest discount seen" in got and "unknown" in got
+    assert "above the largest discount seen" in got and "not estimated" in got
 
 
 def test_playbook_typos_are_config_errors():
     check_playbook(PLAYBOOK, sorted(set(FAMILIES.values())), list(FAMILIES))
-    with pytest.raises(ConfigError, match="complaint.*not 'default'"):
-        check_playbook({"complaint": "x"}, ["complaints"], [])
+    with pytest.raises(ConfigError, match="complaitns.*not 'default'"):
+        check_playbook({"complaitns": "x"}, ["complaints"], ["complaints_open"])
+    check_playbook({"complaints_op": "x"}, ["complaints"], ["complaints_open"])  # a prefix is fine
     with pytest.raises(ConfigError, match="score.playbook.orders"):
         check_playbook({"orders": ""}, ["orders"], [])
 

@@ -141,6 +141,8 @@ class ScoreConfig:
     risk_bands: Dict[str, float] = field(default_factory=lambda: {"high": 0.3, "medium": 0.15})
     psi_threshold: float = 0.25
     top_n: int = 10
+    html_rows: int = 1000  # rows of the ranked table on report.html (the workbook has them all)
+    # reason -> action; keys: a feature name, the beginning of feature names, or a family (see conf/score)
     playbook: Dict[str, str] = field(default_factory=dict)
 
 

@@ -18,15 +18,16 @@ this account a discount deeper than the price margin it can be defended on, else
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from churnml.errors import ConfigError
+from churnml.features.dictionary import FAMILIES as FEATURE_FAMILIES
+from churnml.features.dictionary import FEATURES
 
 PRIORITY_FORMULA = (
     "priority = revenue at risk × (1 + w_influence × influence) × "
@@ -264,27 +265,29 @@ def top_reasons(
 
 def check_playbook(playbook: Mapping[str, str], families: Sequence[str], features: Sequence[str]) -> None:
     """Raise ConfigError for a playbook key that is neither `default`, a feature family, a feature
-    name nor a pattern with `*` (a typo would otherwise silently never match)."""
-    known = set(families) | set(features) | {"default"}
+    name nor the beginning of one (a typo would otherwise silently never match)."""
     for key, action in playbook.items():
         if not isinstance(action, str) or not action.strip():
             raise ConfigError(f"score.playbook.{key} must be the text of an action; got {action!r}")
-        if key in known or "*" in key or "?" in key:
+        if key == "default" or key in families or any(f.startswith(key) for f in features):
             continue
         raise ConfigError(
             f"score.playbook has key {key!r}, which is not 'default', a feature family "
-            f"({', '.join(sorted(set(families)))}), a feature name, or a pattern with '*'"
+            f"({', '.join(sorted(set(families)))}), nor a feature name or the beginning of one"
         )
 
 
-def action_for(feature: str, family: str, playbook: Mapping[str, str]) -> str | None:
-    """The playbook action for one reason: an exact feature key, else the first matching `*`
-    pattern (in playbook order), else the family key; None when nothing matches."""
+def action_for(
+    feature: str, family: str, playbook: Mapping[str, str], families: Collection[str] = FEATURE_FAMILIES
+) -> str | None:
+    """The playbook action for one reason: the key equal to the feature, else the longest key the
+    feature name starts with (`on_time_rate` covers on_time_rate_3m and _12m), else the family's
+    key; None when nothing matches. Keys that name a family only match by family."""
     if feature in playbook:
         return playbook[feature]
-    for key, action in playbook.items():
-        if ("*" in key or "?" in key) and fnmatch.fnmatchcase(feature, key):
-            return action
+    prefixes = [k for k in playbook if k != "default" and k not in families and feature.startswith(k)]
+    if prefixes:
+        return playbook[max(prefixes, key=len)]
     return playbook.get(family)
 
 
@@ -320,9 +323,9 @@ class _ActionValues(dict):
 
 
 def format_fraction(value: Any) -> str:
-    """0.085 -> '8.5 %'; inf -> 'above the largest discount seen'; missing -> 'unknown'."""
+    """0.085 -> '8.5 %'; inf -> 'above the largest discount seen'; missing -> 'not estimated'."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return "unknown"
+        return "not estimated"
     value = float(value)
     if np.isinf(value):
         return "above the largest discount seen"
@@ -411,7 +414,8 @@ def score_accounts(
     playbook = dict(cfg.playbook or {})
     if len(scope):
         contribs = churn_model.contributions(scope)
-        check_playbook(playbook, sorted(set(fams.values())), list(fams))
+        # Checked against the whole dictionary: a key for a feature this model lacks is no typo.
+        check_playbook(playbook, sorted(set(FEATURE_FAMILIES) | set(fams.values())), sorted(set(fams) | set(FEATURES)))
         reasons = top_reasons(contribs, scope, fams, n=3, format_reason=format_reason)
     else:
         reasons = []

@@ -44,9 +44,10 @@ tr:nth-child(even) td{background:#fafbfc}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(620px,1fr));gap:14px}
 .grid>div{overflow-x:auto}
 .sub{color:#7b8794;font-size:11px}
-td.why{min-width:240px}
-td.act{min-width:200px}
-.scroll{max-height:720px;overflow:auto}
+td.why{min-width:280px}
+#risk{font-size:12.5px}
+.act{font-weight:600;color:#243b53;margin-top:3px}
+.scroll{max-height:640px;overflow:auto}
 input.filter{padding:6px 8px;width:320px;margin:0 0 8px;border:1px solid #bcccdc;border-radius:4px}
 small{color:#52606d}
 """
@@ -101,7 +102,7 @@ def fmt(value: Any, kind: str) -> str:
         return f"{float(value):,.0f}"
     if kind in ("percent", "cost"):
         if math.isinf(float(value)):
-            return "above largest discount seen"
+            return "above largest seen"
         return f"{float(value) * 100:.1f} %"
     if kind == "float":
         return f"{float(value):.3f}"
@@ -136,7 +137,8 @@ def table_html(frame: pd.DataFrame, columns: Sequence[Column], table_id: str | N
 
 def _risk_table(report: ReportData) -> str:
     """The ranked list, compact enough for a laptop screen: account name over its id, industry
-    over tier, the three reasons as one numbered list, the change over its new reasons."""
+    over tier, the three reasons as one numbered list above the action, the change over its new
+    reasons."""
     rows = report.risk_list.head(report.html_rows)
     by_name = {c.name: c for c in DISPLAY_COLUMNS}
     numbers = ["revenue_12m", "churn_probability", "risk_band", "revenue_at_risk", "priority"]
@@ -148,8 +150,7 @@ def _risk_table(report: ReportData) -> str:
         "<th>Account manager</th>",
         "<th>Industry / tier</th>",
         *(_th(by_name[n]) for n in numbers),
-        "<th>Top reasons</th>",
-        "<th>Recommended action</th>",
+        "<th>Top reasons and recommended action</th>",
         "<th>Change since last list</th>",
     ]
     lines = []
@@ -168,8 +169,7 @@ def _risk_table(report: ReportData) -> str:
             f"<td>{escape(fmt(r.get('account_manager'), 'text'))}</td>",
             f"<td>{escape(fmt(r.get('industry'), 'text'))}<div class='sub'>{escape(fmt(r.get('tier'), 'text'))}</div></td>",
             *(_td(r[n], by_name[n]) for n in numbers),
-            f'<td class="why"><ol>{why}</ol></td>',
-            f'<td class="act">{escape(fmt(r.get("action"), "text"))}</td>',
+            f'<td class="why"><ol>{why}</ol><div class="act">→ {escape(fmt(r.get("action"), "text"))}</div></td>',
             f"<td>{change}</td>",
         ]
         lines.append("<tr>" + "".join(cells) + "</tr>")
@@ -252,11 +252,12 @@ def page_html(report: ReportData) -> str:
         ]
 
     alerts = []
-    for feature, value in report.drifted:
+    if report.drifted:
+        names = ", ".join(f"<b>{escape(f)}</b> {v:.2f}" for f, v in report.drifted)
         alerts.append(
-            f'<div class="warn">Drift: <b>{escape(feature)}</b> has a population stability index of '
-            f"{value:.2f} against the training data (warning above {report.drift_threshold:g}); "
-            "its reasons and the scores that lean on it deserve a second look.</div>"
+            f'<div class="warn">Drift: {len(report.drifted)} feature(s) moved away from the training data '
+            f"(population stability index above {report.drift_threshold:g}): {names}. Reasons and scores "
+            "that lean on them deserve a second look; a retrain may be due.</div>"
         )
     for note in report.notes:
         alerts.append(f'<div class="note">{escape(note)}</div>')
@@ -291,7 +292,7 @@ def page_html(report: ReportData) -> str:
             f"{int((change == 'new').sum()):,} new on the list, {up:,} moved up, {down:,} moved down, "
             f"{len(report.left):,} left the list. Per account, see the column "
             "“Change since last list” and “New reasons”.</p>"
-            + ("<h3>Left the list</h3>" + table_html(report.left, LEFT_DISPLAY) if len(report.left) else "")
+            + ('<h3>Left the list</h3><div class="scroll">' + table_html(report.left, LEFT_DISPLAY) + "</div>" if len(report.left) else "")
         )
     else:
         changes = "<p>This is the first list: there is no earlier list to compare with.</p>"
@@ -340,7 +341,7 @@ Reasons are the account's own model contributions, grouped by kind, that push it
 <section><h2>Score distribution</h2>{distribution_svg(report)}</section>
 <section><h2>Recently lost — win-back</h2>
 <p>Accounts that have already gone (a recorded loss or revenue collapsed): not scored, listed to win back.</p>
-{table_html(report.win_back, WIN_BACK_DISPLAY) if len(report.win_back) else "<p>No recently lost accounts.</p>"}</section>
+{'<div class="scroll">' + table_html(report.win_back, WIN_BACK_DISPLAY) + '</div>' if len(report.win_back) else "<p>No recently lost accounts.</p>"}</section>
 <section><h2>Model and drift</h2><div class="grid"><div>{metric_table}</div><div>{psi_table}</div></div></section>
 </main>
 <script>{JS}</script>
