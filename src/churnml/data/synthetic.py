@@ -6,17 +6,20 @@ monthly hazard of leaving and its components, its churn month and reason, its tr
 cost. `oracle_scores` turns that truth into the best possible score at a snapshot.
 
 How the world works (every number is a field of `WorldParams`, mirrored in
-conf/data/synthetic.yaml under `world:`):
+conf/data/synthetic.yaml under `world:`; docs/synthetic_world.md tells the story):
 - Accounts have heavy-tailed sizes, an industry (with one or two influential leaders), a region,
-  a tier derived from size, a true share of wallet, a contract, a start date; some arrive later.
+  a tier derived from size, a true share of wallet, a switching cost, a contract, a start date;
+  some arrive later. A burn-in before the start lets every process settle.
 - Each month, an account still with us has a hazard of deciding to leave:
-  `hazard_switch = base_hazard * exp(frailty + noise + complaints + competitor + decision_maker
-  + contacts + growth_gap + relationship + leader_loss + contract_renewal)` (each component a
-  log-hazard contribution, 0 when the driver is absent) and `hazard_decline = decline_base_hazard
-  * exp(frailty_decline + business_decline)`; `hazard = 1 - (1 - hazard_switch) *
-  (1 - hazard_decline)`. The hazard of month m depends only on what happened before m.
+  `hazard_switch = min(hazard_max, base_hazard * exp(frailty + noise + share_of_wallet +
+  switching_cost + complaints + competitor + decision_maker + contacts + growth_gap + relationship
+  + leader_loss + contract_renewal))` (each component a log-hazard contribution, 0 when its driver
+  is absent) and `hazard_decline = min(hazard_max, decline_base_hazard * exp(frailty_decline +
+  business_decline))`; `hazard = 1 - (1 - hazard_switch) * (1 - hazard_decline)`. The components
+  of month m come from the state at the end of month m-1.
 - An account that decides to leave orders less over one to three months, down to 0-15 % of
-  before; while drivers press on it, it moves share of wallet away before the break.
+  before, and what is left then fades; while drivers press on it, it moves share of wallet away
+  before the break.
 - Only some losses are recorded in `outcomes`; optional values are sometimes missing.
 
 Everything is vectorised across accounts; the only Python loop is over months.
@@ -140,7 +143,7 @@ class WorldParams:
     return_rate: float = 0.01  # share of lines partly returned (a negative line)
 
     # --- complaints
-    complaints_per_late_line: float = 0.075
+    complaints_per_late_line: float = 0.075  # times late lines ** late_line_exponent
     late_line_exponent: float = 0.6  # complaints grow less than proportionally with late lines
     quality_complaint_rate: float = 0.02
     quality_slip_rate: float = 0.03  # a region's quality slip starts with this probability
@@ -224,7 +227,7 @@ class WorldParams:
     decision_maker_decay_months: float = 12.0
     beta_contacts: float = 0.4  # per other key contact who left recently
     beta_growth_gap: float = 1.5  # growing while our late share exceeds its usual level
-    late_share_usual: float = 0.08
+    late_share_usual: float = 0.08  # late share of lines that nobody minds
     beta_relationship: float = 1.5  # relationship below half its usual strength
     beta_leader_loss: float = 2.0  # times the influence of an industry leader that just left
     leader_decay_months: float = 3.0
@@ -239,7 +242,7 @@ class WorldParams:
     erosion_speed: float = 0.3  # ... closing this part of the gap each month
     burn_in_months: int = 24  # simulated before the start, unrecorded, so the world starts settled
     outcome_recorded_share: float = 0.6  # losses that the CRM records in `outcomes`
-    outcome_lag_months_max: int = 1
+    outcome_lag_months_max: int = 1  # the CRM records a loss up to this many months after the break
 
     # --- imperfect data
     missing_share: float = 0.05  # optional values left empty
