@@ -76,7 +76,7 @@ def report(size: str, r: dict) -> None:
     orders = r["rows"]["orders"]
     print(f"\n{size}: {r['accounts']:,} accounts x {r['months']} months, {total:,} rows ({orders:,} order lines)")
     print(f"  generate   {r['generate_s']:7.1f} s   {total / r['generate_s']:>12,.0f} rows/s   "
-          f"{orders / r['generate_s']:>12,.0f} order lines/s")  # fmt: skip
+          f"{orders / r['generate_s']:>12,.0f} order lines/s")
     print(f"  write      {r['write_s']:7.1f} s   (all tables + truth, Parquet)")
     print(f"  baseline   {r['baseline_s']:7.1f} s   (the orders table alone to Parquet with pyarrow)")
     print(f"  ratio      {r['generate_s'] / r['baseline_s']:7.1f}     generate / baseline")

@@ -10,6 +10,8 @@ failure leaves the previous version intact.
 - `write_world(world, dir, format)`: the synthetic world's tables and, in `truth/`, its ground truth.
 - `read_frame`, `read_truth`: read back what these write (the truth is not a contract table, so the
   loader does not read it).
+- `replace_folder`, `recover_folder`: a whole folder of files replaced all or nothing (the monthly
+  outputs of `churnml score`).
 """
 
 from __future__ import annotations

@@ -318,7 +318,7 @@ def _check_params(p: WorldParams) -> None:
         "price_cut_share", "trial_order_switch", "tender_lost_switch", "residual_max", "residual_decay",
         "outcome_recorded_share", "missing_share", "delivered_missing_share", "hazard_max",
         "relationship_decay", "temptation_decay", "grievance_decay", "noise_ar", "industry_cycle_ar", "capacity_ar",
-    ]  # fmt: skip
+    ]
     for name in shares:
         value = getattr(p, name)
         if not 0 <= value <= 1:
@@ -332,7 +332,7 @@ def _check_params(p: WorldParams) -> None:
         "offer_discount_shape", "resolve_median_days", "late_days_mean", "base_hazard",
         "decline_base_hazard", "decision_maker_decay_months", "leader_decay_months",
         "lead_days_standard", "lead_days_custom", "accounts_per_manager", "ramp_months_max",
-    ]  # fmt: skip
+    ]
     for name in positive:
         if not getattr(p, name) > 0:
             fail(name, "a number above 0", getattr(p, name))
@@ -399,7 +399,7 @@ class _Simulation:
     """The state of every account, advanced one month at a time by `step`."""
 
     def __init__(self, n: int, months: int, start: np.datetime64, p: WorldParams, rng: np.random.Generator,
-                 today: pd.Timestamp):  # fmt: skip
+                 today: pd.Timestamp):
         self.n, self.M, self.p, self.rng = n, months, p, rng
         self.start = start
         # Months are numbered from the start (0); the burn-in runs at negative months.
@@ -420,7 +420,7 @@ class _Simulation:
         self.interactions = _Rows("acc", "day", "kind")
         self.outcomes = _Rows("acc", "day", "reason", "competitor")
         self.hazard = _Rows("acc", "month", "hazard", "hazard_switch", "hazard_decline", "frailty",
-                            "noise", *SWITCH_COMPONENTS, "business_decline", "share_of_wallet_multiplier")  # fmt: skip
+                            "noise", *SWITCH_COMPONENTS, "business_decline", "share_of_wallet_multiplier")
         self.collectors = [self.orders, self.complaints, self.signals, self.interactions, self.outcomes, self.hazard]
 
     # ---- set-up
@@ -481,8 +481,10 @@ class _Simulation:
             self.is_leader[leaders] = True
             self.influence[leaders] = rng.uniform(p.leader_influence_min, 1.0, count)
 
-        self.share_of_wallet = p.share_of_wallet_min + (p.share_of_wallet_max - p.share_of_wallet_min) * rng.beta(2, 2, n)
-        self.category_spend = 12 * self.base_revenue / self.share_of_wallet * rng.lognormal(0, p.category_spend_noise, n)
+        sow_range = p.share_of_wallet_max - p.share_of_wallet_min
+        self.share_of_wallet = p.share_of_wallet_min + sow_range * rng.beta(2, 2, n)
+        spend = 12 * self.base_revenue / self.share_of_wallet
+        self.category_spend = spend * rng.lognormal(0, p.category_spend_noise, n)
 
         a = 1.2
         b = a * (1 - p.custom_share_mean) / max(p.custom_share_mean, 1e-6)
@@ -590,7 +592,7 @@ class _Simulation:
             hazard_decline=h_decline[idx], frailty=self.frailty[idx], noise=self.noise[idx],
             **{k: comps[k][idx] for k in (*SWITCH_COMPONENTS, "business_decline")},
             share_of_wallet_multiplier=self.sow_mult[idx],
-        )  # fmt: skip
+        )
         churn = at_risk & (self.rng.random(self.n) < hazard)
         if m >= 0:
             self._churn(m, churn, h_switch, h_decline)
@@ -657,7 +659,8 @@ class _Simulation:
             * (p.share_of_wallet_ref - self.share_of_wallet * self.sow_mult)
             / 0.2,
             "switching_cost": p.beta_switching_cost * (p.switching_cost_ref - self.switching_cost) / 0.05,
-            "complaints": p.beta_complaints * np.log1p(self.grievance / self.complaint_scale) + p.beta_slow_resolution * np.log1p(slow_n),
+            "complaints": p.beta_complaints * np.log1p(self.grievance / self.complaint_scale)
+            + p.beta_slow_resolution * np.log1p(slow_n),
             "competitor": p.beta_competitor * self.temptation / 0.05,
             "decision_maker": p.beta_decision_maker
             * np.exp(-np.maximum(m - self.dm_left_month - 1, 0) / p.decision_maker_decay_months)
@@ -889,14 +892,15 @@ class _Simulation:
         lead = np.where(custom, p.lead_days_custom, p.lead_days_standard) * rng.gamma(4.0, 0.25, nl)
         promised = day + np.maximum(1, np.round(lead)).astype(np.int64)
         growing = self.g_left[acc] > 0
-        logit = p.late_logit + p.late_utilisation_slope * (self.load[self.region[acc]] - 0.88) + p.late_growth_logit * growing
+        overload = self.load[self.region[acc]] - 0.88
+        logit = p.late_logit + p.late_utilisation_slope * overload + p.late_growth_logit * growing
         late = rng.random(nl) < _sigmoid(logit)
         delay = 1 + rng.exponential(p.late_days_mean, nl).astype(np.int64)
         delivered = np.where(late, promised + delay, promised - rng.integers(0, 3, nl))
         # Compact types: the large world holds about 20 million of these lines.
         self.orders.add(acc=acc.astype(np.int32), day=day.astype(np.int32), prod=prod.astype(np.int8),
                         qty=qty.astype(np.float32), list=list_amount, net=net, custom=custom,
-                        promised=promised.astype(np.int32), delivered=delivered.astype(np.int32))  # fmt: skip
+                        promised=promised.astype(np.int32), delivered=delivered.astype(np.int32))
 
         # Returns: part of a line comes back, more often while the region's quality slips.
         ret_rate = p.return_rate * np.where(self.slip[self.region[acc]], p.quality_slip_factor / 2, 1.0)
@@ -909,7 +913,7 @@ class _Simulation:
         self.orders.add(acc=acc[ret].astype(np.int32), day=ret_day.astype(np.int32), prod=prod[ret].astype(np.int8),
                         qty=(-back).astype(np.float32), list=np.full(len(ret), np.nan),
                         net=-np.round(net[ret] * back / qty[ret], 2), custom=custom[ret],
-                        promised=none.astype(np.int32), delivered=none.astype(np.int32))  # fmt: skip
+                        promised=none.astype(np.int32), delivered=none.astype(np.int32))
 
         lines = np.bincount(acc, minlength=n)
         late_lines = np.bincount(acc, late, minlength=n)
@@ -932,9 +936,8 @@ class _Simulation:
             return
         u = rng.random(nc) * total[acc]
         # 0 delivery, 1 quality, 2 service, 3 price, 4 other
-        category = np.where(
-            u < rate_late[acc], 0, np.where(u < rate_late[acc] + rate_quality[acc], 1, rng.choice([2, 3, 4], nc, p=[0.5, 0.3, 0.2]))
-        )  # fmt: skip
+        other = rng.choice([2, 3, 4], nc, p=[0.5, 0.3, 0.2])
+        category = np.where(u < rate_late[acc], 0, np.where(u < rate_late[acc] + rate_quality[acc], 1, other))
         sev_p = np.array([[0.55, 0.35, 0.10], [0.35, 0.40, 0.25], [0.6, 0.3, 0.1]])[np.minimum(category, 2)]
         severity = 1 + (rng.random(nc)[:, None] > np.cumsum(sev_p, axis=1)).sum(axis=1)
         severity = np.minimum(severity, 3)
@@ -989,10 +992,10 @@ def _missing(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
 
 _NAME_A = np.array(["Alder", "Brant", "Corvin", "Dahl", "Elm", "Falk", "Grove", "Hald", "Iver", "Jarl", "Kern",
                     "Lund", "Marr", "Nord", "Orr", "Pike", "Quarry", "Rask", "Stein", "Thal", "Ulm", "Vale",
-                    "Wend", "York"])  # fmt: skip
+                    "Wend", "York"])
 _NAME_B = np.array(["", "berg", "field", "ford", "mark", "stone", "wood", "haven", "ridge", "brook"])
 _NAME_C = np.array(["Industries", "Works", "Group", "Manufacturing", "Systems", "Holding", "Technik", "Process",
-                    "Fabrication", "Engineering"])  # fmt: skip
+                    "Fabrication", "Engineering"])
 
 
 def _build_tables(sim: _Simulation, rng: np.random.Generator, today: pd.Timestamp) -> dict[str, pd.DataFrame]:
@@ -1004,13 +1007,10 @@ def _build_tables(sim: _Simulation, rng: np.random.Generator, today: pd.Timestam
     def ref(acc: np.ndarray) -> pd.Series:
         return _text(ids, acc)
 
-    names = pd.Series(
-        np.char.add(
-            np.char.add(np.char.add(_NAME_A[rng.integers(0, len(_NAME_A), n)], _NAME_B[rng.integers(0, len(_NAME_B), n)]), " "),
-            _NAME_C[rng.integers(0, len(_NAME_C), n)],
-        ),
-        dtype="str",
-    )  # fmt: skip
+    def pick(words: np.ndarray) -> np.ndarray:
+        return words[rng.integers(0, len(words), n)]
+
+    names = pd.Series(np.char.add(np.char.add(np.char.add(pick(_NAME_A), pick(_NAME_B)), " "), pick(_NAME_C)), dtype="str")
     employees = np.round(np.clip(120 * sim.size**0.8 * rng.lognormal(0, 0.4, n), 8, 200000))
     # The contract that runs at the extract; never dated after today.
     last_month = sim.start.astype(np.int64) + sim.M
@@ -1027,7 +1027,7 @@ def _build_tables(sim: _Simulation, rng: np.random.Generator, today: pd.Timestam
             "region": _text(p.regions, np.where(_missing(rng, n, miss), -1, sim.region)),
             "tier": _text(TIERS, sim.tier),
             "account_manager": _text([f"AM-{i + 1:03d}" for i in range(sim.n_managers)],
-                                     np.where(_missing(rng, n, miss), -1, sim.manager)),  # fmt: skip
+                                     np.where(_missing(rng, n, miss), -1, sim.manager)),
             "since": _dates(sim.since_day, _missing(rng, n, miss)),
             "employees": pd.array(np.where(_missing(rng, n, miss), np.nan, employees), dtype="Int64"),
             "category_spend": pd.Series(np.where(_missing(rng, n, 2 * miss), np.nan, np.round(sim.category_spend, -2))),
@@ -1040,9 +1040,8 @@ def _build_tables(sim: _Simulation, rng: np.random.Generator, today: pd.Timestam
     nl = len(o["acc"])
     no_promise = (o["promised"] < 0) | (o["promised"] > sim.today_day) | _missing(rng, nl, miss / 2)
     # Deliveries after the extract are not known yet; some are never keyed in.
-    no_delivery = (
-        (o["delivered"] < 0) | (o["delivered"] >= sim.end_day) | no_promise | _missing(rng, nl, p.delivered_missing_share)
-    )  # fmt: skip
+    no_delivery = (o["delivered"] < 0) | (o["delivered"] >= sim.end_day) | no_promise
+    no_delivery |= _missing(rng, nl, p.delivered_missing_share)
     prod = np.where(_missing(rng, nl, miss / 10), -1, o["prod"])
     custom = pd.array(o.pop("custom").astype(bool), dtype="boolean")
     custom[_missing(rng, nl, miss / 10)] = pd.NA
@@ -1074,7 +1073,7 @@ def _build_tables(sim: _Simulation, rng: np.random.Generator, today: pd.Timestam
             "opened_at": _dates(c["opened"]),
             "resolved_at": _dates(np.where(still_open, 0, c["resolved"]), still_open),
             "category": _text(("delivery", "quality", "service", "price", "other"),
-                              np.where(_missing(rng, nc, miss), -1, c["category"])),  # fmt: skip
+                              np.where(_missing(rng, nc, miss), -1, c["category"])),
             "severity": pd.array(severity, dtype="Int64"),
         }
     )
@@ -1212,7 +1211,7 @@ def generate_world(
         raise ConfigError(f"data.world.burn_in_months must be at least 0; got {p.burn_in_months!r}")
     if months > room:
         log.warning("data.months=%d would run past today (%s); the world stops after %d months", months,
-                    now.date(), room)  # fmt: skip
+                    now.date(), room)
         months = room
 
     rng = np.random.default_rng(seed)
@@ -1226,7 +1225,8 @@ def generate_world(
         sim.step(m)
     tables = _build_tables(sim, rng, now)
     truth = _build_truth(sim, tables["accounts"]["account_id"])
-    return World(tables=tables, truth=truth, start=pd.Timestamp(str(first)), months=int(months), seed=int(seed), params=p)
+    start_month = pd.Timestamp(str(first))
+    return World(tables=tables, truth=truth, start=start_month, months=int(months), seed=int(seed), params=p)
 
 
 def oracle_scores(truth: Dict[str, pd.DataFrame], snapshots: Any, horizon: int) -> pd.DataFrame:

@@ -204,7 +204,7 @@ def world_figures(world: World, horizon: int = 6, test_snapshots: int = 6, **lab
     if test["churn"].nunique() < 2:
         # Too short (or too small) a world for labelled snapshots of both kinds: no rates, no AUCs.
         return figures | {"churn_rate": None, "churn_rate_test": None, "oracle_auc": None,
-                          "best_feature": None, "best_feature_auc": None, "feature_aucs": {}}  # fmt: skip
+                          "best_feature": None, "best_feature_auc": None, "feature_aucs": {}}
     oracle = oracle_scores(world.truth, test["snapshot"].unique(), horizon)
     test = test.merge(oracle, on=["account_id", "snapshot"], how="left")
     y = test["churn"].to_numpy()

@@ -62,7 +62,7 @@ def generate_to_dir(data_cfg: Any, today: date, labels_cfg: Any = None) -> dict[
         "simulated %d accounts over %d months from %s (seed %d) in %.1f s: %s",
         data_cfg.accounts, world.months, f"{world.start:%Y-%m}", data_cfg.seed, time.perf_counter() - began,
         ", ".join(f"{name} {count:,}" for name, count in rows.items()),
-    )  # fmt: skip
+    )
     existing = sorted(p.name for p in folder.glob(f"*.{data_cfg.format}")) if folder.is_dir() else []
     if existing:
         log.info("replacing the %d table file(s) already in %s", len(existing), folder)
@@ -93,7 +93,7 @@ def generate_to_dir(data_cfg: Any, today: date, labels_cfg: Any = None) -> dict[
             "(out-of-time); best single column %s AUC %.3f; top 20 %% of accounts hold %.0f %% of revenue",
             100 * figures["recorded_share"], 100 * figures["churn_rate"], figures["oracle_auc"],
             figures["best_feature"], figures["best_feature_auc"], 100 * figures["top20_revenue_share"],
-        )  # fmt: skip
+        )
     return figures
 
 
