@@ -19,7 +19,7 @@ FEATURES = [
     "months_since_last_order",
     "lines_12m",
     "complaints_open",
-    "custom_share",
+    "custom_revenue_share_12m",
     "noise",
     "industry",
 ]
@@ -64,7 +64,7 @@ def feature_frame(
             "months_since_last_order": recency,
             "lines_12m": rng.poisson(20 + rev12 / 20000, n).astype(float),
             "complaints_open": complaints,
-            "custom_share": custom[acc],
+            "custom_revenue_share_12m": custom[acc],
             "noise": rng.normal(size=n),
             "industry": pd.Categorical(industry[acc], categories=INDUSTRIES),
         }

@@ -143,12 +143,16 @@ def test_switching_cost_is_the_first_grid_point_reaching_one_half(world, switchi
 
 
 def test_switching_cost_is_inf_above_the_largest_discount_seen(world, switching):
+    from dataclasses import replace
+
     frame = world[0]
     accounts = frame[frame["snapshot"] == frame["snapshot"].max()]
     top = switching.switch_probability(accounts, switching.max_discount)
-    cost = switching.switching_cost(accounts).to_numpy()
-    assert (np.isinf(cost) == (top < 0.5)).all()
-    assert np.isinf(cost).any() and np.isfinite(cost).any()
+    for threshold in (0.5, 0.9):
+        model = replace(switching, threshold=threshold)
+        cost = model.switching_cost(accounts).to_numpy()
+        assert (np.isinf(cost) == (top < threshold)).all()
+    assert np.isinf(replace(switching, threshold=0.9).switching_cost(accounts)).any()
 
 
 def test_no_offers_is_reported_not_crashed(world):
@@ -156,3 +160,12 @@ def test_no_offers_is_reported_not_crashed(world):
     empty = pd.DataFrame(columns=["account_id", "snapshot", "offer_discount"])
     with pytest.raises(NoOffers):
         fit_switching(switching_rows(frame, empty.astype({"snapshot": "datetime64[ns]"})), FEATURES, ModelConfig())
+
+
+def test_switching_features_pick_families_and_names_and_fall_back_to_all():
+    from churnml.models.switching import switching_features
+
+    names = ["revenue_3m", "joint_development_total", "tenure_months", "industry"]
+    assert switching_features(names, ["switching", "tenure_months"]) == ["joint_development_total", "tenure_months"]
+    assert switching_features(names, ["all"]) == names
+    assert switching_features(["revenue_3m"], ["switching"]) == ["revenue_3m"]

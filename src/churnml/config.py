@@ -116,6 +116,18 @@ class ModelConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     backtest_folds: int = 4
     switching_grid_step: float = 0.005
+    # switching cost = smallest discount at which the switching probability reaches this
+    switching_threshold: float = 0.5
+    # features of the switching model: feature families and/or single features ("all" = every one)
+    switching_features: List[str] = field(
+        default_factory=lambda: [
+            "switching",
+            "custom_revenue_share_12m",
+            "product_lines_12m",
+            "tenure_months",
+            "share_of_wallet",
+        ]
+    )
     # LightGBM threads; fixed so that a seed gives the same model on every machine.
     num_threads: int = 2
 

@@ -7,7 +7,12 @@ features only know what came before it). The label is the `switch` label of that
 on `offer_discount` guarantees that a deeper discount never lowers the predicted probability.
 
 An account's switching cost is the smallest discount on a grid (0 to the largest discount seen,
-in `step`s) at which its probability reaches 0.5, or `inf` ("above the largest discount seen").
+in `step`s) at which its probability reaches 0.5 (`model.switching_threshold`), or `inf`
+("above the largest discount seen").
+
+The model sees the discount and the account's structural features (`model.switching_features`,
+by default the switching family plus custom share, product breadth, tenure and share of wallet):
+offers are few, and a focused set ranks switching costs much better than every feature.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from churnml.models.churn import category_levels, lgb_params, to_matrix, trimmed
 log = logging.getLogger(__name__)
 
 DISCOUNT = "offer_discount"
-THRESHOLD = 0.5
 # Share of the newest offer months used to choose the tree count by early stopping.
 _VALID_SHARE = 0.2
 
@@ -74,6 +78,7 @@ class SwitchingFit:
     levels: dict[str, list[str]]
     max_discount: float
     step: float
+    threshold: float
     n_trees: int
     params: dict[str, Any]
     n_rows: int
@@ -102,14 +107,15 @@ class SwitchingFit:
         return pd.DataFrame(out, index=frame.index)
 
     def switching_cost(self, frame: pd.DataFrame) -> pd.Series:
-        """Smallest grid discount at which the probability reaches 0.5; `inf` when none does."""
+        """Smallest grid discount at which the probability reaches `threshold` (0.5); `inf`
+        when none does."""
         x = self._matrix(frame)
         cost = np.full(len(x), np.inf)
         open_ = np.ones(len(x), dtype=bool)
         for d in self.grid:
             x[DISCOUNT] = d
             # The constraint makes the curve non-decreasing, so the first hit is the smallest.
-            hit = open_ & (self.booster.predict(x) >= THRESHOLD)
+            hit = open_ & (self.booster.predict(x) >= self.threshold)
             cost[hit] = d
             open_ &= ~hit
             if not open_.any():
@@ -117,10 +123,27 @@ class SwitchingFit:
         return pd.Series(cost, index=frame.index, name="switching_cost")
 
 
+def switching_features(features: list[str], wanted: list[str]) -> list[str]:
+    """The features of the switching model: `wanted` names families (from the feature
+    dictionary) or single features, "all" means every feature; those absent are skipped. When
+    none is present (e.g. `features=orders_only` without the structural ones), every feature."""
+    from churnml.features.dictionary import FEATURES
+
+    if "all" in wanted:
+        return list(features)
+    chosen = [
+        f for f in features if f in wanted or (f in FEATURES and FEATURES[f].family in wanted)
+    ]
+    if not chosen:
+        log.warning("none of model.switching_features %s is in the data: the switching model uses every feature", wanted)
+        return list(features)
+    return chosen
+
+
 def fit_switching(rows: pd.DataFrame, features: list[str], cfg: ModelConfig) -> SwitchingFit:
-    """Fit the monotone switching model on `switching_rows`. The tree count is chosen by early
-    stopping on the newest offer months, then the model is refitted on all offers.
-    Raises `NoOffers` when there is nothing to learn from."""
+    """Fit the monotone switching model on `switching_rows` with the `model.switching_features`
+    among `features`. The tree count is chosen by early stopping on the newest offer months,
+    then the model is refitted on all offers. Raises `NoOffers` when there is nothing to learn from."""
     if rows.empty or rows["switch"].nunique() < 2:
         raise NoOffers(
             f"{len(rows)} labelled competitor offers with a price gap"
@@ -128,7 +151,10 @@ def fit_switching(rows: pd.DataFrame, features: list[str], cfg: ModelConfig) -> 
         )
     if cfg.switching_grid_step <= 0:
         raise ConfigError(f"model.switching_grid_step must be above 0; got {cfg.switching_grid_step}")
+    if not 0 < cfg.switching_threshold < 1:
+        raise ConfigError(f"model.switching_threshold must be between 0 and 1; got {cfg.switching_threshold}")
     started = time.perf_counter()
+    features = switching_features(features, list(cfg.switching_features))
     levels = category_levels(rows, features)
     columns = [*features, DISCOUNT]
     constraints = [0] * len(features) + [1]
@@ -168,10 +194,11 @@ def fit_switching(rows: pd.DataFrame, features: list[str], cfg: ModelConfig) -> 
     booster = trimmed(booster, n_trees)
     max_discount = float(max(rows[DISCOUNT].max(), 0.0))
     log.info(
-        "switching model: %d trees on %d offers (%.1f %% switched), discounts up to %.1f %% (%.1fs)",
+        "switching model: %d trees on %d offers (%.1f %% switched), %d features, discounts up to %.1f %% (%.1fs)",
         n_trees,
         len(rows),
         100 * y.mean(),
+        len(features),
         100 * max_discount,
         time.perf_counter() - started,
     )
@@ -181,6 +208,7 @@ def fit_switching(rows: pd.DataFrame, features: list[str], cfg: ModelConfig) -> 
         levels=levels,
         max_discount=max_discount,
         step=cfg.switching_grid_step,
+        threshold=cfg.switching_threshold,
         n_trees=n_trees,
         params=params,
         n_rows=len(rows),

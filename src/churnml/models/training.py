@@ -225,8 +225,10 @@ def switching_example(result: TrainResult, n: int = 5) -> pd.DataFrame:
     """Input example of the switching model: account features plus `offer_discount`."""
     from churnml.models.switching import DISCOUNT
 
-    example = input_example(result, n)
-    example[DISCOUNT] = np.linspace(0.0, result.switching.max_discount, len(example))
+    latest = result.rows[result.rows["snapshot"] == result.rows["snapshot"].max()].head(n)
+    fit = result.switching
+    example = as_text_input(latest, fit.features, fit.levels).reset_index(drop=True)
+    example[DISCOUNT] = np.linspace(0.0, fit.max_discount, len(example))
     return example
 
 

@@ -189,7 +189,9 @@ def _log_plots(result: TrainResult, churn_model) -> None:
         if np.isinf(costs).any():
             picks.append(costs[np.isinf(costs)].index[0])
         curves = result.switching.curve(result.latest.loc[picks])
-        tracking.log_figure(plots.switching_curve_figure(curves), "plots/switching_curves.png")
+        tracking.log_figure(
+            plots.switching_curve_figure(curves, result.switching.threshold), "plots/switching_curves.png"
+        )
         tracking.log_frame(
             costs.rename("switching_cost").rename_axis("account_id").reset_index(), "switching_costs.csv"
         )
