@@ -44,15 +44,16 @@ class DataConfig:
 
 @dataclass
 class SyntheticDataConfig(DataConfig):
-    """The built-in synthetic world; generated into `dir` when that folder holds no tables."""
+    """The built-in synthetic world: written to `dir` by `churnml generate`, and by `churnml run`
+    when that folder holds no tables (docs/synthetic_world.md)."""
 
     source: str = "synthetic"
     format: str = "parquet"
-    accounts: int = 2000
-    months: int = 48
-    start: str = "2021-01"
-    seed: int = 42
-    world: WorldParams = field(default_factory=WorldParams)
+    accounts: int = 2000  # rows of `accounts`: those there at the start plus later arrivals
+    months: int = 48  # cut short so that the world ends before today's month
+    start: str = "2021-01"  # YYYY-MM
+    seed: int = 42  # same seed, same world
+    world: WorldParams = field(default_factory=WorldParams)  # every parameter of the simulation
 
 
 @dataclass
