@@ -23,13 +23,13 @@ from churnml.features import (
     switching,
 )
 from churnml.features.dictionary import FAMILIES, FEATURES, FLAGS, KEYS, LABELS
-from churnml.features.panel import MAX_LOOKBACK_MONTHS, NAT_INT, Panel, month_numbers, month_start
+from churnml.features.panel import MAX_LOOKBACK_MONTHS, Panel, month_numbers, month_start
 
 log = logging.getLogger(__name__)
 
-# Columns whose dates place a table's rows in time (the grid must start early enough for them).
+# Columns of the optional tables whose dates place their rows in time (the grid must start early
+# enough for them).
 _DATE_COLUMNS = {
-    "orders": ["order_date"],
     "complaints": ["opened_at"],
     "competitor_signals": ["observed_at"],
     "interactions": ["occurred_at"],
@@ -51,10 +51,16 @@ FRONT = ["revenue_12m", "usual_monthly_revenue"]
 
 def _latest_order_month(tables: dict[str, pd.DataFrame]) -> tuple[int, int]:
     orders_frame = tables.get("orders")
-    if orders_frame is None or orders_frame["order_date"].notna().sum() == 0:
+    dates = orders_frame["order_date"] if orders_frame is not None else pd.Series([], dtype="datetime64[ns]")
+    first, last = dates.min(), dates.max()
+    if pd.isna(first):
         raise ContractError([Problem("orders", "order_date", "no order lines with a date")])
-    months = month_numbers(orders_frame["order_date"].dropna())
-    return int(months.min()), int(months.max())
+    return _month_of(first), _month_of(last)
+
+
+def _month_of(stamp: pd.Timestamp) -> int:
+    """Months since 1970-01 of one date."""
+    return (stamp.year - 1970) * 12 + stamp.month - 1
 
 
 def data_end(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
@@ -115,12 +121,11 @@ def make_panel(tables: dict[str, pd.DataFrame], snapshot_months: np.ndarray) -> 
     first_order, last_order = _latest_order_month(tables)
     earliest = first_order
     for table, columns in _DATE_COLUMNS.items():
-        if table in tables:
+        if table in tables and table != "orders":
             for column in columns:
-                months = month_numbers(tables[table][column])
-                months = months[months != NAT_INT]
-                if len(months):
-                    earliest = min(earliest, int(months.min()))
+                value = tables[table][column].min()
+                if pd.notna(value):
+                    earliest = min(earliest, _month_of(value))
     start = max(earliest, first_order - MAX_LOOKBACK_MONTHS)
     end = last_order + 1
     if len(snapshot_months):

@@ -1,0 +1,171 @@
+"""Benchmark of `build_features`: every family at every snapshot, against the floor no feature
+builder can beat, measured in the same run.
+
+  floor   read orders.parquet and one pandas group-by of net_amount by account and month
+  build   read the seven tables (Parquet, contract columns) and build every family for all
+          snapshots with `churnml.features.build_features`
+  ratio   build / floor (time) and build / floor (peak memory): the figures to watch.
+          Targets: time at most 4 x, peak memory at most 2 x.
+With --loader, also `churnml.data.load.load_tables` (reading plus the contract checks) + build.
+
+Each measurement runs in its own subprocess so its peak memory (max RSS) is its own. The world is
+generated once per size with the synthetic generator and cached as Parquet in
+`<cache>/<accounts>x<months>/` (default cache /tmp/churnml-bench), so repeated runs only measure.
+
+    .venv/bin/python bench/features.py                        # default world, then 20,000 x 60
+    .venv/bin/python bench/features.py --accounts 2000 --months 48
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SIZES = [(2000, 48), (20000, 60)]  # the default world and the large one (~20 million lines)
+TODAY = "2026-11-27"
+START = "2021-01"
+SEED = 42
+
+
+def world_dir(cache: Path, accounts: int, months: int) -> Path:
+    """The cached world of this size, generated (in a subprocess) when it is not there yet."""
+    folder = cache / f"{accounts}x{months}"
+    if not (folder / "orders.parquet").is_file():
+        print(f"generating the {accounts:,} x {months} world into {folder} (once) ...", flush=True)
+        began = time.perf_counter()
+        subprocess.run(
+            [sys.executable, __file__, "--child", "generate", "--dir", str(folder),
+             "--accounts", str(accounts), "--months", str(months)],
+            check=True,
+        )  # fmt: skip
+        print(f"  generated in {time.perf_counter() - began:.0f} s", flush=True)
+    return folder
+
+
+def read_tables(folder: Path) -> dict:
+    """The contract tables in `folder` as the loader returns them (contract columns and dtypes),
+    read straight from Parquet without the contract checks."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from churnml.data.contract import TABLES
+
+    tables = {}
+    for name, spec in TABLES.items():
+        path = folder / f"{name}.parquet"
+        if not path.is_file():
+            continue
+        present = set(pq.read_schema(path).names)
+        frame = pq.read_table(path, columns=[c for c in spec.names if c in present]).to_pandas(
+            date_as_object=False
+        )
+        for column, dtype in spec.dtypes.items():
+            if column not in frame:
+                frame[column] = pd.Series(pd.NA, index=frame.index).astype(dtype)
+            elif str(frame[column].dtype) != dtype:
+                frame[column] = frame[column].astype(dtype)
+        tables[name] = frame[spec.names]
+    return tables
+
+
+def child(kind: str, folder: Path, accounts: int, months: int) -> dict:
+    """One measurement in this process; returns seconds, peak RSS and sizes."""
+    import resource
+
+    import pandas as pd
+
+    out: dict = {}
+    began = time.perf_counter()
+    if kind == "generate":
+        from churnml.data.synthetic import generate_world
+        from churnml.io import write_world
+
+        world = generate_world(accounts, months, START, seed=SEED, today=TODAY)
+        write_world(world, folder, "parquet")
+        out["rows"] = {name: len(frame) for name, frame in world.tables.items()}
+    elif kind == "floor":
+        import pyarrow.parquet as pq
+
+        orders = pq.read_table(folder / "orders.parquet").to_pandas(date_as_object=False)
+        month = orders["order_date"].to_numpy().astype("datetime64[M]")
+        sums = orders.groupby([orders["account_id"], month], sort=False)["net_amount"].sum()
+        out["rows"] = len(orders)
+        out["cells"] = len(sums)
+    elif kind in ("build", "loader"):
+        from churnml.config import FeaturesConfig, LabelsConfig, SyntheticDataConfig
+        from churnml.features import build_features
+
+        if kind == "build":
+            tables = read_tables(folder)
+        else:
+            from churnml.data.load import load_tables
+
+            cfg = SyntheticDataConfig(dir=str(folder), format="parquet")
+            tables = load_tables(cfg, today=pd.Timestamp(TODAY).date())
+        out["read_s"] = time.perf_counter() - began
+        frame = build_features(tables, FeaturesConfig(), LabelsConfig())
+        out["rows"] = len(tables["orders"])
+        out["shape"] = list(frame.shape)
+        out["snapshots"] = int(frame["snapshot"].nunique())
+    out["seconds"] = time.perf_counter() - began
+    out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    return out
+
+
+def measure(kind: str, folder: Path, repeat: int) -> dict:
+    """The fastest of `repeat` runs of one measurement, each in a fresh subprocess."""
+    best = None
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", kind, "--dir", str(folder)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode != 0:
+            sys.exit(f"{kind} failed:\n{done.stderr}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        if best is None or result["seconds"] < best["seconds"]:
+            best = result
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, help="one world of this many accounts (with --months)")
+    parser.add_argument("--months", type=int)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/churnml-bench"))
+    parser.add_argument("--repeat", type=int, default=None, help="runs per measurement (default 3, 1 above 5M lines)")
+    parser.add_argument("--loader", action="store_true", help="also measure load_tables (with the contract checks) + build")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.dir, args.accounts or 0, args.months or 0)))
+        return
+    if (args.accounts is None) != (args.months is None):
+        parser.error("give both --accounts and --months, or neither (both default sizes)")
+    sizes = [(args.accounts, args.months)] if args.accounts else SIZES
+    for accounts, months in sizes:
+        folder = world_dir(args.cache, accounts, months)
+        repeat = args.repeat or (1 if accounts * months > 500_000 else 3)
+        floor = measure("floor", folder, repeat)
+        build = measure("build", folder, repeat)
+        print(f"\n{accounts:,} accounts x {months} months: {floor['rows']:,} order lines, "
+              f"features {build['shape'][0]:,} rows x {build['shape'][1]} columns, {build['snapshots']} snapshots")
+        print(f"  floor  {floor['seconds']:7.2f} s   peak {floor['peak_gb']:5.2f} GB   "
+              "(read orders.parquet + group-by net_amount by account and month)")
+        print(f"  build  {build['seconds']:7.2f} s   peak {build['peak_gb']:5.2f} GB   "
+              f"(read all tables {build['read_s']:.2f} s + every family at every snapshot)")
+        print(f"  ratio  {build['seconds'] / floor['seconds']:7.2f} x time (target <= 4)   "
+              f"{build['peak_gb'] / floor['peak_gb']:5.2f} x peak memory (target <= 2)")
+        if args.loader:
+            loaded = measure("loader", folder, 1)
+            print(f"  loader {loaded['seconds']:7.2f} s   peak {loaded['peak_gb']:5.2f} GB   "
+                  f"(load_tables with contract checks {loaded['read_s']:.2f} s + build)")
+
+
+if __name__ == "__main__":
+    main()
