@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -223,15 +224,38 @@ def rank_reasons(
     eligible = (fam_sum > 0) & (top_val > 0)
     score = np.where(eligible, fam_sum, -np.inf)
     order = np.argsort(-score, axis=1, kind="stable")[:, :n]  # stable: ties keep family name order
-    out: list[list[tuple[str, str, float]]] = []
-    for i in range(n_rows):
-        row = []
-        for j in order[i]:
-            if not eligible[i, j]:
-                break
-            row.append((features[top_idx[i, j]], fams[j], float(fam_sum[i, j])))
-        out.append(row)
-    return out
+    rows = np.arange(n_rows)[:, None]
+    keep = eligible[rows, order].tolist()
+    feat = top_idx[rows, order].tolist()
+    sums = fam_sum[rows, order].tolist()
+    order = order.tolist()
+    # Eligible families come first in `order`, so each row's reasons are a prefix of it.
+    return [
+        [(features[f], fams[j], c) for ok, f, j, c in zip(k, fi, oi, si) if ok]
+        for k, fi, oi, si in zip(keep, feat, order, sums)
+    ]
+
+
+class _Row(Mapping):
+    """One row of a frame as a read-only mapping, without building a pandas Series."""
+
+    __slots__ = ("_columns", "_i")
+
+    def __init__(self, columns: dict[str, np.ndarray], i: int):
+        self._columns = columns
+        self._i = i
+
+    def __getitem__(self, key: str) -> Any:
+        return self._columns[key][self._i]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._columns
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
 
 
 def top_reasons(
@@ -250,13 +274,11 @@ def top_reasons(
         raise ValueError(f"contributions have {len(contribs)} rows, features {len(features)}")
     fmt = format_reason or _default_formatter()
     ranked = rank_reasons(contribs, families, n)
-    records = features.reset_index(drop=True)
+    columns = {str(c): features[c].to_numpy(dtype=object) for c in features.columns}
     out: list[list[Reason]] = []
     for i, row_reasons in enumerate(ranked):
-        row = records.iloc[i] if row_reasons else None
-        out.append(
-            [Reason(f, fam, c, fmt(f, row[f] if f in row.index else None, row)) for f, fam, c in row_reasons]
-        )
+        row = _Row(columns, i)
+        out.append([Reason(f, fam, c, fmt(f, row[f] if f in row else None, row)) for f, fam, c in row_reasons])
     return out
 
 

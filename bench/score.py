@@ -1,0 +1,159 @@
+"""Benchmark of monthly scoring: accounts scored per second, against the raw booster in the same run.
+
+  baseline  `booster.predict` of the churn model's LightGBM booster on the accounts in scope
+            (the floor: no scoring can be faster than predicting once)
+  score     `churnml.score.score_accounts`: calibrated probability, pred_contrib, switching cost
+            and probability, priority, rank, bands, three reasons in words, actions
+  outputs   the four files' bytes (Parquet, CSV, the workbook, the page)
+  ratio     time of score / baseline and of score + outputs / baseline: the figures to watch.
+Also shown: features at the one snapshot (`build_features(snapshots=[t])`) and the whole month.
+
+The worlds are the ones `bench/features.py` caches in `<cache>/<accounts>x<months>/` (generated
+once when missing). A model is trained once per world on its last snapshots and exported to
+`<cache>/<accounts>x<months>/score-model/`, so repeated runs only measure.
+
+    .venv/bin/python bench/score.py                        # default world, then 20,000 x 60
+    .venv/bin/python bench/score.py --accounts 2000 --months 48
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+TRAIN_SNAPSHOTS = 36  # snapshots the bench model is trained on (the latest ones)
+
+
+def _features_bench():
+    """bench/features.py as a module: its world cache and table reader."""
+    spec = importlib.util.spec_from_file_location("bench_features", HERE / "features.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_model(folder: Path, tables: dict, cfg) -> Path:
+    """The exported model of this world, trained (once) on its latest snapshots."""
+    from churnml import tracking
+    from churnml.features import build_features, data_end, default_snapshots, feature_columns
+    from churnml.features.dictionary import dictionary_frame
+    from churnml.models.switching import offers
+    from churnml.models.training import (
+        build_churn_model,
+        build_switching_model,
+        input_example,
+        switching_example,
+        train_models,
+    )
+
+    target = folder / "score-model"
+    if (target / "churn" / "MLmodel").is_file():
+        return target
+    print(f"training the bench model for {folder.name} (once) ...", flush=True)
+    began = time.perf_counter()
+    snapshots = list(default_snapshots(tables, cfg.features))[-TRAIN_SNAPSHOTS:]
+    assert snapshots[-1] <= data_end(tables)
+    frame = build_features(tables, cfg.features, cfg.labels, snapshots=snapshots)
+    features = feature_columns(frame)
+    signals = tables["competitor_signals"]
+    signals = signals[~signals["kind"].isin(cfg.labels.switch_signal_kinds)]
+    result = train_models(frame, features, cfg.model, cfg.labels.horizon_months, offers(signals))
+    families = dict(zip(dictionary_frame(features)["name"], dictionary_frame(features)["family"]))
+    tracking.export_model(build_churn_model(result, cfg.model, families, {}), input_example(result), target / "churn")
+    switching = build_switching_model(result)
+    if switching is not None:
+        tracking.export_model(switching, switching_example(result), target / "switching")
+    print(f"  trained in {time.perf_counter() - began:.0f} s", flush=True)
+    return target
+
+
+def best_of(repeat: int, fn):
+    """(fastest seconds, last result) of `repeat` calls of `fn`."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - began)
+    return best, out
+
+
+def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
+    from churnml import tracking
+    from churnml.config import Config, SyntheticDataConfig
+    from churnml.features import build_features, data_end
+    from churnml.score import build_report, compare_lists, deepest_recent_discount, score_accounts, win_back_list
+    from churnml.stages.score import output_bytes
+
+    fb = _features_bench()
+    folder = fb.world_dir(cache, accounts, months)
+    tables = fb.read_tables(folder)
+    cfg = Config(data=SyntheticDataConfig(dir=str(folder)))
+    cfg.score.playbook = _default_playbook()
+    models = bench_model(folder, tables, cfg)
+    churn = tracking.load_churn_model(str(models / "churn"))
+    switching = tracking.load_switching_model(str(models / "switching")) if (models / "switching").is_dir() else None
+
+    as_of = pd.Timestamp(data_end(tables))
+    t_features, feats = best_of(1, lambda: build_features(tables, cfg.features, cfg.labels, snapshots=[as_of]))
+    feats = feats[feats["snapshot"] == as_of]
+    scope = feats[feats["in_scope"].astype(bool)]
+    discount = deepest_recent_discount(tables.get("competitor_signals"), as_of)
+
+    t_base, _ = best_of(repeat, lambda: churn.fit.booster.predict(churn.fit.matrix(scope)))
+    t_score, risk = best_of(
+        repeat, lambda: score_accounts(feats, churn, switching, tables["accounts"], cfg.score, deepest_discount=discount)
+    )
+    changes = compare_lists(risk, None)
+    win_back = win_back_list(feats, tables["accounts"], tables["orders"], as_of)
+    report = build_report(
+        risk, changes, win_back, cfg.score, as_of=as_of.strftime("%Y-%m"),
+        model={"name": "bench", "metrics": churn.metrics}, psi=churn.population_stability(scope).to_dict(),
+        switching_available=switching is not None,
+    )  # fmt: skip
+    t_out, files = best_of(repeat, lambda: output_bytes(risk, report))
+    n = len(scope)
+    total = t_features + t_score + t_out
+    print(f"\n{accounts:,} accounts x {months} months: {n:,} accounts in scope at {as_of:%Y-%m}, "
+          f"{len(churn.features)} features, {churn.fit.booster.num_trees()} trees, "
+          f"switching model {'yes' if switching is not None else 'no'}")
+    print(f"  baseline  {t_base:7.3f} s  {n / t_base:>10,.0f} accounts/s   (raw booster.predict)")
+    print(f"  score     {t_score:7.3f} s  {n / t_score:>10,.0f} accounts/s   (score_accounts)")
+    print(f"  outputs   {t_out:7.3f} s  {n / t_out:>10,.0f} accounts/s   "
+          f"(parquet+csv+xlsx+html, {sum(len(b) for b in files.values()) / 1e6:.1f} MB)")
+    print(f"  features  {t_features:7.3f} s  {n / t_features:>10,.0f} accounts/s   (build_features at one snapshot)")
+    print(f"  month     {total:7.3f} s  {n / total:>10,.0f} accounts/s   (features + score + outputs)")
+    print(f"  ratio     score / baseline {t_score / t_base:6.1f} x   "
+          f"score + outputs / baseline {(t_score + t_out) / t_base:6.1f} x")
+
+
+def _default_playbook() -> dict:
+    import yaml
+
+    text = (HERE.parent / "conf" / "score" / "default.yaml").read_text()
+    return dict(yaml.safe_load(text)["playbook"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, help="one world of this many accounts (with --months)")
+    parser.add_argument("--months", type=int)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/churnml-bench"))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest counts")
+    args = parser.parse_args()
+    if (args.accounts is None) != (args.months is None):
+        parser.error("give both --accounts and --months, or neither (both default sizes)")
+    sizes = [(args.accounts, args.months)] if args.accounts else _features_bench().SIZES
+    np.seterr(all="ignore")
+    for accounts, months in sizes:
+        run(accounts, months, args.cache, args.repeat)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
