@@ -54,20 +54,25 @@ for _w in (1, 3, 6, 12):
          "{value} order line{s} in the " + ("last month" if _w == 1 else f"last {_span}"))
 _add("usual_monthly_revenue", "orders",
      "Average monthly net revenue over the 12 months before the snapshot, or since the first "
-     "order when that is shorter.", "currency", "usual monthly revenue {value}")
+     "order when that is shorter.", "currency", "usual monthly revenue {value}",
+     reason_missing="no order history yet")
 _add("revenue_trend_3v3", "orders",
      "Revenue of the last 3 months against the 3 months before, minus 1 (missing when the "
      "earlier quarter had no revenue or lies before the data).", "share",
-     "orders {updown} {value} % against the previous quarter")
+     "orders {updown} {value} % against the previous quarter",
+     reason_missing="no orders in the previous quarter to compare with")
 _add("revenue_trend_yoy", "orders",
      "Revenue of the last 3 months against the same 3 months a year earlier, minus 1.", "share",
-     "orders {updown} {value} % against the same months a year earlier")
+     "orders {updown} {value} % against the same months a year earlier",
+     reason_missing="no orders a year earlier to compare with")
 _add("revenue_slope_12m", "orders",
      "Least-squares slope of the last 12 monthly revenues, as a share of their mean, per month.",
-     "share", "revenue trending {updown} {value} % a month over the last year")
+     "share", "revenue trending {updown} {value} % a month over the last year",
+     reason_missing="no revenue trend over the last year")
 _add("revenue_volatility_12m", "orders",
      "Coefficient of variation (standard deviation / mean) of the last 12 monthly revenues.",
-     "ratio", "revenue swings from month to month (variation {value})")
+     "ratio", "revenue swings from month to month (variation {value})",
+     reason_missing="no revenue over the last year to compare")
 _add("active_months_12m", "orders", "Months with at least one order line among the last 12.",
      "count", "ordered in {value} of the last 12 months")
 _add("months_since_last_order", "orders", "Months from the last order to the snapshot.", "months",
@@ -75,31 +80,39 @@ _add("months_since_last_order", "orders", "Months from the last order to the sna
 _add("recency_vs_usual_gap", "orders",
      "Months since the last order divided by the account's usual gap between ordering months "
      "(months observed in the last 12 / months with orders).", "ratio",
-     "{value} times its usual gap between orders since the last order")
+     "no order for {value} times its usual gap between orders",
+     reason_missing="no orders in the last 12 months")
 _add("tenure_months", "orders",
      "Months since the relationship started (the earlier of `since` and the first order).",
-     "months", "customer for {value} months")
+     "months", "customer for {value} months",
+     reason_missing="start of the relationship unknown")
 _add("product_lines_12m", "orders", "Distinct product lines bought in the last 12 months.", "count",
      "buys {value} product line{s}")
 _add("product_lines_change", "orders",
      "Distinct product lines bought in the last 6 months minus those in the 6 months before.",
-     "count", "{signed} product line{s} against the previous half-year")
+     "count", "{signed} product line{s} against the previous half-year",
+     reason_missing="change in product lines unknown")
 _add("discount_depth_12m", "orders",
      "Average discount over the last 12 months: 1 - net / list amount of the lines with a list "
-     "amount.", "share", "average discount {value} %")
+     "amount.", "share", "average discount {value} %",
+     reason_missing="no list prices in the last 12 months")
 for _w in (3, 12):
     _add(f"on_time_rate_{_w}m", "orders",
          f"Share of deliveries made in the last {_w} months on or before the promised date.",
-         "share", f"on-time delivery {{value}} % over the last {_w} months")
+         "share", f"on-time delivery {{value}} % over the last {_w} months",
+         reason_missing=f"no deliveries recorded in the last {_w} months")
 _add("late_days_mean_12m", "orders",
      "Average days late (0 when on time) of the deliveries made in the last 12 months.", "days",
-     "deliveries {value} days late on average")
+     "deliveries {value} days late on average",
+     reason_missing="no deliveries recorded in the last 12 months")
 _add("custom_revenue_share_12m", "orders",
      "Share of the last 12 months' revenue in customised products (a structural bond).", "share",
-     "custom products {value} % of revenue")
+     "custom products {value} % of revenue",
+     reason_missing="no revenue in the last 12 months")
 _add("share_of_wallet", "orders",
      "Revenue of the last 12 months / the account's annual category spend.", "share",
-     "share of wallet {value} %")
+     "share of wallet {value} %",
+     reason_missing="share of wallet unknown")
 
 # --- complaints ---------------------------------------------------------------------------------
 for _w in (3, 12):
@@ -118,10 +131,12 @@ _add("complaint_max_open_severity", "complaints",
 _add("complaints_severe_12m", "complaints", "Complaints of severity 3 opened in the last 12 months.",
      "count", "{value} severe complaint{s} in the last 12 months")
 _add("complaint_oldest_open_days", "complaints", "Age in days of the oldest open complaint.", "days",
-     "a complaint open for {value} days")
+     "a complaint open for {value} days",
+     reason_missing="no open complaint")
 _add("complaint_median_resolution_days_12m", "complaints",
      "Median days to resolve, over complaints resolved in the last 12 months.", "days",
-     "complaints take {value} days to resolve")
+     "complaints take {value} days to resolve",
+     reason_missing="no complaint resolved in the last 12 months")
 
 # --- competitor ---------------------------------------------------------------------------------
 for _w in (3, 12):
@@ -140,13 +155,16 @@ for _kind, _text in {
          f"Competitor signals of kind {_kind} in the last 12 months.", "count",
          _text + " in the last 12 months")
 _add("months_since_competitor_signal", "competitor", "Months since the last competitor signal.",
-     "months", "competitor activity {value} months ago")
+     "months", "competitor activity {value} months ago",
+     reason_missing="no competitor signal on record")
 _add("price_gap_latest_12m", "competitor",
      "Latest competitor price relative to ours in the last 12 months (-0.12: 12 % cheaper).",
-     "share", "competitor quoted {value} % {belowabove} our price")
+     "share", "competitor quoted {value} % {belowabove} our price",
+     reason_missing="no competitor price seen in the last 12 months")
 _add("price_gap_deepest_12m", "competitor",
      "Lowest competitor price relative to ours in the last 12 months.", "share",
-     "competitor offer {value} % {belowabove} our price in the last 12 months")
+     "competitor offer {value} % {belowabove} our price in the last 12 months",
+     reason_missing="no competitor price seen in the last 12 months")
 
 # --- relationship -------------------------------------------------------------------------------
 for _w in (3, 12):
@@ -192,14 +210,17 @@ _add("months_since_joint_development", "switching", "Months since the last joint
 _add("peer_churn_rate_12m", "peers",
      "Share of the other accounts of its industry whose loss became observable in the last 12 "
      "months (recorded loss or dropped out of scope).", "share",
-     "{value} % of its industry's accounts lost in the last 12 months")
+     "{value} % of its industry's accounts lost in the last 12 months",
+     reason_missing="no other accounts in its industry")
 _add("peer_switch_rate_12m", "peers",
      "Share of the other accounts of its industry recorded lost to a competitor in the last 12 "
-     "months.", "share", "{value} % of its industry's accounts went to a competitor in the last year")
+     "months.", "share", "{value} % of its industry's accounts went to a competitor in the last year",
+     reason_missing="no other accounts in its industry")
 _add("peer_leader_lost_6m", "peers",
      "1 when an influential account (influence at or above the threshold) of its industry was "
      "lost in the last 6 months.", "flag",
-     "an influential account of its industry left in the last 6 months: {value}")
+     "an influential account of its industry left in the last 6 months: {value}",
+     reason_missing="no other accounts in its industry")
 
 # --- account ------------------------------------------------------------------------------------
 for _name in ("industry", "region", "tier"):
@@ -274,7 +295,7 @@ def format_reason(name: str, value: Any, row: Mapping[str, Any] | pd.Series | No
     if feature is None:
         raise KeyError(f"format_reason: unknown feature {name!r}; see churnml.features.dictionary")
     if _missing(value):
-        return feature.reason_missing or f"{feature.description.rstrip('.').lower()}: unknown"
+        return feature.reason_missing or f"{name.replace('_', ' ')} unknown"
     numeric = feature.kind == "numeric"
     v = float(value) if numeric else None
     words = {
@@ -300,4 +321,4 @@ def format_reason(name: str, value: Any, row: Mapping[str, Any] | pd.Series | No
         return _FIELD.sub(lambda m: parts[m.group(1)], text)
 
     text = _OPTIONAL.sub(lambda m: fill(m.group(1)) or "", feature.reason)
-    return fill(text) or feature.reason_missing or feature.description
+    return fill(text) or f"{name.replace('_', ' ')}: {words['value']}"
