@@ -218,18 +218,19 @@ def _assemble(
     numeric: dict[str, np.ndarray],
     categorical: dict[str, pd.Categorical],
 ) -> pd.DataFrame:
-    """Flatten the `(A, J)` arrays of the accounts that exist at each snapshot into rows."""
+    """Flatten the `(A, J)` arrays of the accounts that exist at each snapshot into rows
+    (emptying `numeric` on the way)."""
     c = panel.cols
     present = status.exists[:, c].T  # (J, A): rows ordered by snapshot, then account
     snap_idx, acc_idx = np.nonzero(present)
     n = len(acc_idx)
 
     float_names = [*FRONT, *LABELS, *[k for k in numeric if k not in FRONT]]
-    sources = {**numeric, **lab}
-    # One float block, filled column by column, so the frame is not copied once more.
+    # One float block, filled column by column, so the frame is not copied once more; each
+    # (A, J) array is dropped from `numeric` once copied, so memory does not hold both.
     block = np.empty((len(float_names), n))
     for i, name in enumerate(float_names):
-        block[i] = sources[name].T[present]
+        block[i] = (lab[name] if name in LABELS else numeric.pop(name)).T[present]
     frame = pd.DataFrame(block.T, columns=float_names, copy=False)
 
     ids = panel.accounts.array.take(acc_idx)

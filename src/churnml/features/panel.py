@@ -29,12 +29,12 @@ MAX_LOOKBACK_MONTHS = 36
 
 def month_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
     """Months since 1970-01 of each date (int64); NaT gives the smallest int64."""
-    return np.asarray(values).astype("datetime64[M]").astype(np.int64)
+    return np.asarray(values).astype("datetime64[M]").view(np.int64)
 
 
 def day_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 of each date (int64); NaT gives the smallest int64."""
-    return np.asarray(values).astype("datetime64[D]").astype(np.int64)
+    return np.asarray(values).astype("datetime64[D]").view(np.int64)
 
 
 NAT_INT = np.iinfo(np.int64).min
@@ -108,12 +108,12 @@ class Panel:
         keep = (acc >= 0) & (months != NAT_INT) & (months < self.start + self.n_months)
         if not keep.all():
             acc, months = acc[keep], months[keep]
-        month = months - self.start
-        np.maximum(month, 0, out=month)
+        months -= self.start  # in place: the order table can be tens of millions of rows
+        np.maximum(months, 0, out=months)
         days = day_numbers(frame[date_col])
         if not keep.all():
             days = days[keep]
-        return Events(acc=acc, month=month, day=days, keep=keep)
+        return Events(acc=acc, month=months, day=days, keep=keep)
 
     # --- monthly aggregates -------------------------------------------------------------
 
