@@ -16,7 +16,7 @@ from churnml.stages.evaluate import backtest_metrics
 @pytest.fixture(scope="module")
 def folds():
     frame, _, _ = feature_frame(n_accounts=200, n_snapshots=30, seed=2)
-    cfg = ModelConfig(backtest_folds=3)
+    cfg = ModelConfig(backtest_folds=3, num_threads=1)
     cfg.churn.n_estimators = 150
 
     def oracle(rows: pd.DataFrame) -> np.ndarray:

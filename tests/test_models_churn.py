@@ -20,13 +20,13 @@ from churnml.models.switching import NoOffers, fit_switching, switching_rows
 def world():
     frame, offers, true_cost = feature_frame(n_accounts=300, n_snapshots=30, seed=1)
     rows = training_rows(frame)
-    split = plan_split(rows["snapshot"].unique(), 6, ModelConfig().split)
+    split = plan_split(rows["snapshot"].unique(), 6, ModelConfig(num_threads=1).split)
     return frame, offers, true_cost, rows, split
 
 
 def test_training_is_deterministic(world):
     frame, _, _, rows, split = world
-    cfg = ModelConfig()
+    cfg = ModelConfig(num_threads=1)
     first = fit_churn(rows, FEATURES, split, cfg)
     second = fit_churn(rows, FEATURES, split, cfg)
     assert first.n_trees == second.n_trees
@@ -37,7 +37,7 @@ def test_training_is_deterministic(world):
 
 def test_model_learns_signal_and_beats_the_baselines(world):
     frame, _, _, _, split = world
-    result = evaluate_split(frame, FEATURES, split, ModelConfig())
+    result = evaluate_split(frame, FEATURES, split, ModelConfig(num_threads=1))
     model = result.metrics["model"]
     assert set(result.metrics) == {"model", "baseline_rule", "baseline_rfm"}
     assert model["auc"] > 0.6
@@ -49,7 +49,7 @@ def test_model_learns_signal_and_beats_the_baselines(world):
 
 def test_refit_uses_every_labelled_snapshot_with_the_evaluated_tree_count(world):
     _, _, _, rows, split = world
-    cfg = ModelConfig()
+    cfg = ModelConfig(num_threads=1)
     evaluated = fit_churn(rows, FEATURES, split, cfg)
     final = refit_churn(rows, evaluated, cfg)
     assert final.booster.num_trees() == evaluated.n_trees
@@ -61,7 +61,7 @@ def test_refit_uses_every_labelled_snapshot_with_the_evaluated_tree_count(world)
 @pytest.mark.parametrize("method", ["isotonic", "platt"])
 def test_calibration_methods_give_probabilities(world, method):
     frame, _, _, rows, split = world
-    cfg = ModelConfig(calibration=method)
+    cfg = ModelConfig(num_threads=1, calibration=method)
     fit = fit_churn(rows, FEATURES, split, cfg)
     p = fit.predict_proba(rows[rows["snapshot"].isin(split.calib)])
     # Calibrated on that slice: the mean probability matches the churn rate there.
@@ -72,12 +72,12 @@ def test_calibration_methods_give_probabilities(world, method):
 def test_unknown_calibration_is_a_config_error(world):
     _, _, _, rows, split = world
     with pytest.raises(ConfigError, match="model.calibration"):
-        fit_churn(rows, FEATURES, split, ModelConfig(calibration="beta"))
+        fit_churn(rows, FEATURES, split, ModelConfig(num_threads=1, calibration="beta"))
 
 
 def test_categories_are_fixed_at_training_and_text_is_accepted(world):
     frame, _, _, rows, split = world
-    fit = fit_churn(rows, FEATURES, split, ModelConfig())
+    fit = fit_churn(rows, FEATURES, split, ModelConfig(num_threads=1))
     assert fit.levels == {"industry": ["chemicals", "food", "metals", "paper"]}
     sample = frame.head(50).copy()
     as_text = sample.assign(industry=sample["industry"].astype(str))
@@ -89,7 +89,7 @@ def test_categories_are_fixed_at_training_and_text_is_accepted(world):
 
 def test_contributions_add_up_to_the_raw_log_odds(world):
     frame, _, _, rows, split = world
-    fit = fit_churn(rows, FEATURES, split, ModelConfig())
+    fit = fit_churn(rows, FEATURES, split, ModelConfig(num_threads=1))
     model = ChurnModel(fit, fit, {}, {}, {}, {})
     sample = frame.head(40)
     contrib = model.contributions(sample)
@@ -116,7 +116,7 @@ def test_population_stability_is_zero_on_training_data_and_grows_with_drift(worl
 @pytest.fixture(scope="module")
 def switching(world):
     frame, offers, _, _, _ = world
-    return fit_switching(switching_rows(frame, offers), FEATURES, ModelConfig())
+    return fit_switching(switching_rows(frame, offers), FEATURES, ModelConfig(num_threads=1))
 
 
 def test_switching_probability_never_falls_with_a_deeper_discount(world, switching):
@@ -159,7 +159,7 @@ def test_no_offers_is_reported_not_crashed(world):
     frame = world[0]
     empty = pd.DataFrame(columns=["account_id", "snapshot", "offer_discount"])
     with pytest.raises(NoOffers):
-        fit_switching(switching_rows(frame, empty.astype({"snapshot": "datetime64[ns]"})), FEATURES, ModelConfig())
+        fit_switching(switching_rows(frame, empty.astype({"snapshot": "datetime64[ns]"})), FEATURES, ModelConfig(num_threads=1))
 
 
 def test_switching_features_pick_families_and_names_and_fall_back_to_all():

@@ -16,7 +16,7 @@ import pytest
 from churn_frames import FEATURES, feature_frame
 
 from churnml import tracking
-from churnml.config import Config, MlflowConfig, PathsConfig
+from churnml.config import Config, MlflowConfig, ModelConfig, PathsConfig
 from churnml.errors import NoModelError
 from churnml.models.training import ModelInputs, train_models
 from churnml.stages.train import publish
@@ -34,6 +34,7 @@ def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("store")
     config = Config(
         paths=PathsConfig(root=str(root), models=str(root / "models")),
+        model=ModelConfig(num_threads=1),
         mlflow=MlflowConfig(
             tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_location=str(root / "mlartifacts")
         ),

@@ -8,7 +8,7 @@ import pytest
 from churn_frames import FEATURES, feature_frame
 from omegaconf import OmegaConf
 
-from churnml.config import Config, LgbmParams, MlflowConfig, PathsConfig, TuneConfig
+from churnml.config import Config, LgbmParams, MlflowConfig, ModelConfig, PathsConfig, TuneConfig
 from churnml.errors import ConfigError
 from churnml.models.churn import training_rows
 from churnml.models.split import plan_split
@@ -30,7 +30,7 @@ def data():
 
 def test_study_is_deterministic_and_never_touches_the_test(data):
     _, _, rows, split = data
-    config = Config(tune=TuneConfig(n_trials=3, seed=7, space=SPACE))
+    config = Config(tune=TuneConfig(n_trials=3, seed=7, space=SPACE), model=ModelConfig(num_threads=1))
     config.model.churn.n_estimators = 120
     # The test snapshots are removed: tuning must give exactly the same answer without them.
     without_test = rows[~rows["snapshot"].isin(split.test)]
@@ -60,6 +60,7 @@ def test_search_tracks_trials_and_writes_a_usable_experiment(data, tmp_path):
     frame, offers, _, _ = data
     config = Config(
         paths=PathsConfig(root=str(tmp_path)),
+        model=ModelConfig(num_threads=1),
         mlflow=MlflowConfig(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_location=str(tmp_path / "art")),
         tune=TuneConfig(n_trials=3, space=SPACE, output_experiment="tuned_test"),
     )

@@ -17,7 +17,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -352,16 +351,9 @@ def export_model(python_model, example: pd.DataFrame, target: Path) -> None:
 
 def write_json(obj: Any, path: Path) -> None:
     """Write `obj` as JSON to `path` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(obj, handle, indent=2, default=str)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from churnml.io import write_text
+
+    write_text(path, json.dumps(obj, indent=2, default=str))
 
 
 def finite(metrics: Mapping[str, float]) -> dict[str, float]:

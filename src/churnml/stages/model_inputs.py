@@ -24,42 +24,25 @@ log = logging.getLogger(__name__)
 
 
 def load_tables_for(config: Config) -> dict[str, pd.DataFrame]:
-    """The input tables of `config.data` (generating the synthetic world first when its folder
-    is empty and the generator offers that)."""
-    from churnml.data.load import load_tables, table_files
+    """The input tables of `config.data` (the synthetic world is generated first when its folder
+    holds no tables yet, so that `churnml train` works from a fresh clone)."""
+    from churnml.data.load import load_tables
+    from churnml.stages.generate import ensure_synthetic
     from churnml.stages.validate import today_from_config
 
-    data = config.data
-    if data.source == "synthetic" and not table_files(data):
-        try:
-            from churnml.stages.generate import ensure_world
-        except ImportError:
-            ensure_world = None
-        if ensure_world is None:
-            raise ConfigError(
-                f"data.dir holds no tables yet ({data.dir}): run `churnml generate` first, or point "
-                "at your own with `data=files data.dir=<folder>`"
-            )
-        ensure_world(config)
-    return load_tables(data, today=today_from_config(config))
+    today = today_from_config(config)
+    ensure_synthetic(config.data, today, config.labels)
+    return load_tables(config.data, today=today)
 
 
 def read_truth(raw_dir: str | Path) -> dict[str, pd.DataFrame] | None:
     """The synthetic world's truth tables (`hazard`, `accounts`) in `<raw>/truth/`, or None."""
-    folder = Path(raw_dir) / "truth"
-    out = {}
-    for name in ("hazard", "accounts"):
-        found = sorted(folder.glob(f"{name}.*"))
-        if not found:
-            return None
-        path = found[0]
-        out[name] = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    for frame in out.values():
-        for column in ("month", "churn_month", "arrival_month", "break_month"):
-            if column in frame.columns:
-                frame[column] = pd.to_datetime(frame[column])
-        frame["account_id"] = frame["account_id"].astype(str)
-    return out
+    from churnml.io import read_truth as read
+
+    try:
+        return read(raw_dir)
+    except ConfigError:
+        return None
 
 
 def oracle_from_truth(truth: dict[str, pd.DataFrame], horizon: int):

@@ -10,8 +10,6 @@ them. The search space lives in `conf/tune/` (`name: {type: int|float, low, high
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timezone
@@ -21,6 +19,7 @@ from typing import Any
 from churnml import tracking
 from churnml.config import Config, LgbmParams, TuneConfig
 from churnml.errors import ConfigError
+from churnml.io import write_text
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
@@ -142,7 +141,7 @@ def search(inputs, config: Config, params: dict[str, Any], output_dir: Path | No
 
         study = tune(rows, inputs.features, split, config, space, on_trial)
         best = replace(config.model.churn, **study.best_params)
-        _write_text(target, experiment_yaml(best, study.best_value, len(study.trials), run_id))
+        write_text(target, experiment_yaml(best, study.best_value, len(study.trials), run_id))
         tracking.log_params({f"best.{k}": v for k, v in study.best_params.items()})
         tracking.log_metrics(
             {
@@ -176,16 +175,3 @@ def experiment_path(config: Config) -> Path:
 
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically (a temporary file beside it, then renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
