@@ -2,8 +2,9 @@
 coloured risk bands, a summary sheet and one sheet per account manager.
 
 `workbook_bytes(report)` returns the .xlsx file as bytes. The bytes depend only on the report
-(no clock inside): document properties are set from the as-of month and the zip entries carry a
-fixed date, so re-running a month with the same inputs gives the same file.
+(no clock inside, `generated_at` is left out): document properties are set from the as-of month
+and the zip entries carry a fixed date, so re-running a month with the same inputs gives the
+same file.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ def _cell(ws: Any, value: Any, col: Column | None = None) -> WriteOnlyCell:
         cell.number_format = FORMATS[kind]
         return cell
     cell = WriteOnlyCell(ws, str(value))
+    if col is not None and col.width >= 30:
+        cell.alignment = WRAP  # reasons and actions: wrapped inside their column
     if kind == "band":
         fill, text = band_colour(value)
         cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
@@ -199,9 +202,11 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     for i, width in enumerate([30, 16, 16, 16, 14, 16, 10, 10, 10], start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     rl = report.risk_list
+    # No generated-at line: the same month with the same inputs gives the same workbook.
     ws.append([_text(ws, f"Key-account risk list — {report.as_of}", TITLE_FONT)])
-    if report.generated_at:
-        ws.append([_text(ws, f"Generated {report.generated_at}")])
+    version = " ".join(str(x) for x in (report.model.get("name"), report.model.get("version") and f"v{report.model['version']}") if x)
+    if version:
+        ws.append([_text(ws, f"Model {version}")])
     ws.append([])
     facts = [
         ("Accounts scored", len(rl), "int"),
