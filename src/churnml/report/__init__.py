@@ -84,6 +84,14 @@ BAND_COLOURS: dict[str, tuple[str, str]] = {
 }
 OTHER_BAND_COLOUR = ("D9D9D9", "000000")
 
+# How the switching figures read, for both outputs.
+SWITCHING_NOTE = (
+    "Switching cost: the smallest competitor discount at which the account would more likely "
+    "switch than stay (the price margin it can be defended on). Switch probability: the chance "
+    "it switches to a competitor at the deepest discount offered to it in the last 12 months "
+    "(at price parity when none is known)."
+)
+
 
 def band_colour(band: str) -> tuple[str, str]:
     """(fill, text) hex colours of a risk band."""

@@ -27,6 +27,7 @@ from churnml.report import (
     DISPLAY_COLUMNS,
     LEFT_DISPLAY,
     SUMMARY_COLUMNS,
+    SWITCHING_NOTE,
     WIN_BACK_DISPLAY,
     Column,
     ReportData,
@@ -229,6 +230,8 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     ws.append([_text(ws, "Weights: " + ", ".join(f"w_{k} = {v:g}" for k, v in report.weights.items()))])
     bands = ", ".join(f"{b} from {report.thresholds[b]:.0%}" for b in report.bands if b in report.thresholds)
     ws.append([_text(ws, f"Risk bands by churn probability: {bands}; otherwise {report.bands[-1]}")])
+    if report.switching_available:
+        ws.append([_text(ws, SWITCHING_NOTE)])
     for note in report.notes:
         ws.append([_text(ws, note)])
     for feature, value in report.drifted:

@@ -14,7 +14,16 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.report import DISPLAY_COLUMNS, LEFT_DISPLAY, SUMMARY_COLUMNS, WIN_BACK_DISPLAY, Column, ReportData, band_colour
+from churnml.report import (
+    DISPLAY_COLUMNS,
+    LEFT_DISPLAY,
+    SUMMARY_COLUMNS,
+    SWITCHING_NOTE,
+    WIN_BACK_DISPLAY,
+    Column,
+    ReportData,
+    band_colour,
+)
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2933;background:#f5f7fa}
@@ -332,7 +341,8 @@ def page_html(report: ReportData) -> str:
 <code class="formula">{escape(report.formula)}</code>
 <p>with {weights}. Revenue at risk = churn probability × revenue of the last 12 months.
 Risk bands by churn probability: {bands}; otherwise <b>{escape(report.bands[-1])}</b>.
-Reasons are the account's own model contributions, grouped by kind, that push its risk up.</p></section>
+Reasons are the account's own model contributions, grouped by kind, that push its risk up.
+{escape(SWITCHING_NOTE) if report.switching_available else ""}</p></section>
 <section><h2>Ranked list</h2>
 <input class="filter" data-table="risk" placeholder="Filter: account, manager, industry, reason…">{more}
 <div class="scroll">{_risk_table(report)}</div></section>
