@@ -19,8 +19,8 @@ this account a discount deeper than the price margin it can be defended on, else
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
@@ -29,6 +29,7 @@ import pandas as pd
 from churnml.errors import ConfigError
 from churnml.features.dictionary import FAMILIES as FEATURE_FAMILIES
 from churnml.features.dictionary import FEATURES
+from churnml.features.dictionary import format_reason as dictionary_reason
 
 PRIORITY_FORMULA = (
     "priority = revenue at risk × (1 + w_influence × influence) × "
@@ -187,12 +188,6 @@ class Reason:
     text: str
 
 
-def _default_formatter() -> Callable[..., str]:
-    from churnml.features.dictionary import format_reason
-
-    return format_reason
-
-
 def rank_reasons(
     contribs: pd.DataFrame, families: Mapping[str, str], n: int = 3
 ) -> list[list[tuple[str, str, float]]]:
@@ -272,7 +267,7 @@ def top_reasons(
     `format_reason(name, value, row)` defaults to the feature dictionary's."""
     if len(contribs) != len(features):
         raise ValueError(f"contributions have {len(contribs)} rows, features {len(features)}")
-    fmt = format_reason or _default_formatter()
+    fmt = format_reason or dictionary_reason
     ranked = rank_reasons(contribs, families, n)
     columns = {str(c): features[c].to_numpy(dtype=object) for c in features.columns}
     out: list[list[Reason]] = []
@@ -331,7 +326,7 @@ def recommend_action(
 
 
 class _ActionValues(dict):
-    """Formats the placeholders of an action text; unknown or missing values read 'unknown'."""
+    """Fills the placeholders of an action text with the account's values, as percents."""
 
     def __init__(self, values: Mapping[str, Any]):
         super().__init__()
@@ -465,8 +460,6 @@ def model_families(churn_model: Any) -> dict[str, str]:
     fams = getattr(churn_model, "families", None)
     if fams:
         return dict(fams)
-    from churnml.features.dictionary import FEATURES
-
     names = getattr(churn_model, "feature_names", None) or list(FEATURES)
     return {n: FEATURES[n].family for n in names if n in FEATURES}
 
