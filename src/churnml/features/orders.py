@@ -96,8 +96,8 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
     if product.notna().any():
         codes, uniques = pd.factorize(product)
         codes = np.asarray(codes, dtype=np.int64)
-        op.lines_12m = panel.distinct_in_window(ev.acc, codes, ev.month, len(uniques), 12)
-        op.lines_6m = panel.distinct_in_window(ev.acc, codes, ev.month, len(uniques), 6)
+        counts = panel.distinct_in_windows(ev.acc, codes, ev.month, len(uniques), (12, 6))
+        op.lines_12m, op.lines_6m = counts[12], counts[6]
     return op
 
 

@@ -146,29 +146,33 @@ class Panel:
         np.add.at(diff, acc[ok] * width + last[ok] + 1, -1)
         return np.cumsum(diff.reshape(self.n_accounts, width), axis=1)[:, : self.n_months + 1]
 
-    def distinct_in_window(
-        self, acc: np.ndarray, key: np.ndarray, month: np.ndarray, n_keys: int, window: int
-    ) -> np.ndarray:
-        """How many distinct keys (e.g. product lines) each account has events for in the
-        `window` months before each column, shape `(A, M + 1)`."""
+    def distinct_in_windows(
+        self, acc: np.ndarray, key: np.ndarray, month: np.ndarray, n_keys: int, windows: tuple[int, ...]
+    ) -> dict[int, np.ndarray]:
+        """For each window w: how many distinct keys (e.g. product lines) each account has events
+        for in the w months before each column, shape `(A, M + 1)`."""
         M = self.n_months
         ok = key >= 0
-        combo = (acc[ok] * n_keys + key[ok]) * M + month[ok]
+        # (account, month) cell first, then the key: sorted cells run account, key, month
+        combo = key[ok] * (self.n_accounts * M) + (acc[ok] * M + month[ok])
         size = self.n_accounts * n_keys * M
         if size <= 2**28:
             # a bitmap is linear in the rows; np.unique would sort them
             seen = np.zeros(size, dtype=bool)
             seen[combo] = True
-            cells = np.flatnonzero(seen)
+            del combo
+            found = np.flatnonzero(seen)
         else:
-            cells = np.unique(combo)
-        group, mon = np.divmod(cells, M)
-        # a key bought in month m counts at columns m+1 .. m+window, up to its next purchase
-        nxt = np.full(len(cells), np.iinfo(np.int64).max)
-        same = group[1:] == group[:-1]
+            found = np.unique(combo)
+        k, cell = np.divmod(found, self.n_accounts * M)
+        a, mon = np.divmod(cell, M)
+        order = np.lexsort((mon, k, a))
+        a, k, mon = a[order], k[order], mon[order]
+        # a key bought in month m counts at columns m+1 .. m+w, up to its next purchase
+        nxt = np.full(len(mon), np.iinfo(np.int64).max)
+        same = (a[1:] == a[:-1]) & (k[1:] == k[:-1])
         nxt[:-1][same] = mon[1:][same]
-        last = np.minimum(np.minimum(mon + window, nxt), M)
-        return self.intervals(group // n_keys, mon + 1, last)
+        return {w: self.intervals(a, mon + 1, np.minimum(np.minimum(mon + w, nxt), M)) for w in windows}
 
     # --- windows at the snapshot columns --------------------------------------------------
 
