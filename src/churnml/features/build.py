@@ -36,26 +36,20 @@ _DATE_COLUMNS = {
     "contacts": ["start_date", "end_date"],
     "outcomes": ["lost_at"],
 }
-# Tables a family is built from; the family is skipped when none of them is given.
+# Tables a family is built from (each module says); the family is skipped when none is given.
 FAMILY_TABLES = {
-    "orders": ("orders",),
-    "complaints": ("complaints",),
-    "competitor": ("competitor_signals",),
-    "relationship": ("interactions", "contacts"),
-    "switching": ("interactions",),
-    "peers": ("outcomes",),
-    "account": ("accounts",),
+    m.NAME: m.TABLES
+    for m in (orders, complaints, competitor, relationship, switching, peers, account)
 }
 FRONT = ["revenue_12m", "usual_monthly_revenue"]
 
 
-def _latest_order_month(tables: dict[str, pd.DataFrame]) -> tuple[int, int]:
-    orders_frame = tables.get("orders")
-    dates = orders_frame["order_date"] if orders_frame is not None else pd.Series([], dtype="datetime64[ns]")
-    first, last = dates.min(), dates.max()
-    if pd.isna(first):
+def _order_months(tables: dict[str, pd.DataFrame]) -> tuple[int, int]:
+    """Month numbers of the first and the latest order."""
+    if "orders" not in tables or tables["orders"]["order_date"].isna().all():
         raise ContractError([Problem("orders", "order_date", "no order lines with a date")])
-    return _month_of(first), _month_of(last)
+    dates = tables["orders"]["order_date"]
+    return _month_of(dates.min()), _month_of(dates.max())
 
 
 def _month_of(stamp: pd.Timestamp) -> int:
@@ -66,13 +60,13 @@ def _month_of(stamp: pd.Timestamp) -> int:
 def data_end(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
     """The first month after the latest order (orders are the backbone: scope and labels rest
     on them), e.g. latest order 2024-12-28 -> 2025-01-01. The default scoring month."""
-    return month_start(_latest_order_month(tables)[1] + 1)
+    return month_start(_order_months(tables)[1] + 1)
 
 
 def default_snapshots(tables: dict[str, pd.DataFrame], cfg: FeaturesConfig) -> pd.DatetimeIndex:
     """Every month start from the first order month + `min_history_months` up to and including
     `data_end` (the scoring month, unlabelled)."""
-    first, last = _latest_order_month(tables)
+    first, last = _order_months(tables)
     months = np.arange(first + cfg.min_history_months, last + 2)
     return pd.DatetimeIndex(months.astype("datetime64[M]").astype("datetime64[ns]"))
 
@@ -118,10 +112,10 @@ def _snapshot_months(snapshots: Iterable) -> np.ndarray:
 def make_panel(tables: dict[str, pd.DataFrame], snapshot_months: np.ndarray) -> Panel:
     """The grid: accounts in the order of the accounts table; months from the earliest row (at
     most `MAX_LOOKBACK_MONTHS` before the first order) to the data end or the last snapshot."""
-    first_order, last_order = _latest_order_month(tables)
+    first_order, last_order = _order_months(tables)
     earliest = first_order
     for table, columns in _DATE_COLUMNS.items():
-        if table in tables and table != "orders":
+        if table in tables:
             for column in columns:
                 value = tables[table][column].min()
                 if pd.notna(value):
