@@ -1,5 +1,6 @@
-"""Contract-typed input tables for the features and labels tests: a builder for hand-written rows
-and a small random world (a few accounts, a few years, every table) for property tests."""
+"""Contract-typed input tables for the features and labels tests: a builder for hand-written rows,
+a small random world (a few accounts, a few years, every table) for property tests, and
+`perturb`, which changes everything dated on or after a given day."""
 
 from __future__ import annotations
 
@@ -165,3 +166,61 @@ def random_tables(
         "outcomes": outcomes,
     }
     return {name: typed(name, frame) for name, frame in raw.items()}
+
+
+def monthly(account: str, first: str, amounts: list[float]) -> list[dict]:
+    """One order on the 15th of each month from `first`, with the given net amounts (0: none)."""
+    months = pd.period_range(first, periods=len(amounts), freq="M")
+    return [
+        {"account_id": account, "order_date": m.to_timestamp() + pd.Timedelta(days=14), "net_amount": a}
+        for m, a in zip(months, amounts)
+        if a != 0
+    ]
+
+
+def _random_day_from(t: pd.Timestamp, rng: np.random.Generator, n: int) -> pd.Series:
+    return pd.Series(t + pd.to_timedelta(rng.integers(0, 400, n), unit="D"))
+
+
+def perturb(tables: dict[str, pd.DataFrame], t: pd.Timestamp, seed: int) -> dict[str, pd.DataFrame]:
+    """A copy of `tables` in which rows dated on or after t are deleted, changed and added at
+    random, and dates that only become known when they happen (resolution, delivery, departure)
+    are changed when they fall on or after t. Rows before t keep their order."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, frame in tables.items():
+        spec = TABLES[name]
+        if spec.date is None:
+            out[name] = frame
+            continue
+        frame = frame.copy()
+        for later in spec.later_dates:  # known only once it happens: blank or move it past t
+            unknown = frame[later].isna() | (frame[later] >= t)
+            moved = _random_day_from(t, rng, len(frame)).where(rng.random(len(frame)) < 0.6)
+            frame.loc[unknown, later] = moved[unknown.to_numpy()].to_numpy()
+        after = (frame[spec.date] >= t).to_numpy()
+        keep = ~after | (rng.random(len(frame)) < 0.6)
+        frame = frame[keep].reset_index(drop=True)
+        after = (frame[spec.date] >= t).to_numpy()
+        # change every column of the surviving rows after t, values drawn from the column itself
+        for column in frame.columns:
+            if column in (spec.key, spec.date) or not after.any():
+                continue
+            source = tables[name][column].to_numpy()
+            frame.loc[after, column] = rng.choice(source, after.sum())
+        frame.loc[after, spec.date] = _random_day_from(t, rng, after.sum()).to_numpy()
+        # add rows after t, copies of random rows moved past t (accounts drawn at random)
+        n_new = int(rng.integers(0, 6))
+        if n_new and len(tables[name]):
+            new = tables[name].sample(n_new, replace=True, random_state=seed).reset_index(drop=True)
+            new[spec.date] = _random_day_from(t, rng, n_new).to_numpy()
+            new["account_id"] = rng.choice(tables["accounts"]["account_id"].to_numpy(), n_new)
+            for later in spec.later_dates:
+                new[later] = (new[spec.date] + pd.to_timedelta(rng.integers(0, 90, n_new), unit="D")).to_numpy()
+            if spec.key:
+                new[spec.key] = [f"NEW{seed}-{i}" for i in range(n_new)]
+            frame = pd.concat([frame, new.astype(frame.dtypes.to_dict())], ignore_index=True)
+        for column, dtype in tables[name].dtypes.items():
+            frame[column] = frame[column].astype(dtype)
+        out[name] = frame
+    return out

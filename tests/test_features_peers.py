@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import FeaturesConfig, LabelsConfig
-from features_tables import tables
-from test_labels_cases import monthly
 from churnml.features import build_features
+from features_tables import monthly, tables
 
 
 def _world(outcomes: list[dict] | None = None) -> dict[str, pd.DataFrame]:

@@ -11,20 +11,9 @@ from hypothesis import strategies as st
 
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.features import build_features
-from features_tables import random_tables, tables
-from test_features_point_in_time import perturb
+from features_tables import monthly, perturb, random_tables, tables
 
 H = 6
-
-
-def monthly(account: str, first: str, amounts: list[float]) -> list[dict]:
-    """One order on the 15th of each month from `first`, with the given net amounts (0: none)."""
-    months = pd.period_range(first, periods=len(amounts), freq="M")
-    return [
-        {"account_id": account, "order_date": m.to_timestamp() + pd.Timedelta(days=14), "net_amount": a}
-        for m, a in zip(months, amounts)
-        if a != 0
-    ]
 
 
 def at(world, t: str, **label_settings) -> pd.DataFrame:
