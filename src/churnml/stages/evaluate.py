@@ -98,6 +98,7 @@ def _figure(folds: pd.DataFrame):
 
 
 def _print(folds: pd.DataFrame) -> None:
+    """Mean ± spread of every metric (rows) for each scorer (columns)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -108,13 +109,13 @@ def _print(folds: pd.DataFrame) -> None:
         f"({pd.Timestamp(origins[0]):%Y-%m} to {pd.Timestamp(origins[-1]):%Y-%m}): mean ± spread",
         box=None,
     )
-    table.add_column("scorer")
+    table.add_column("metric")
+    for scorer in summary:
+        table.add_column(scorer, justify="right")
     for name in METRIC_NAMES:
-        table.add_column(name, justify="right")
-    for scorer, figures in summary.items():
         cells = []
-        for name in METRIC_NAMES:
+        for figures in summary.values():
             mean, std = figures[f"{name}_mean"], figures[f"{name}_std"]
             cells.append("n/a" if np.isnan(mean) else f"{mean:.4f} ± {std:.4f}")
-        table.add_row(scorer, *cells)
+        table.add_row(name, *cells)
     Console().print(table)

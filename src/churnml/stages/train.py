@@ -199,13 +199,17 @@ def _log_plots(result: TrainResult, churn_model) -> None:
 
 
 def _print_summary(result: TrainResult) -> None:
+    """Metrics (rows) of the model, the baselines and the oracle (columns) on the held-out test."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"out-of-time test {result.split.describe()}", box=None)
-    table.add_column("scorer")
-    for name in ("auc", "pr_auc", "brier", "ece", "lift_top10", "revenue_capture_10"):
-        table.add_column(name, justify="right")
-    for scorer, figures in result.evaluation.metrics.items():
-        table.add_row(scorer, *(f"{figures[m]:.4f}" for m in figures))
+    from churnml.evaluate import METRIC_NAMES
+
+    scorers = list(result.evaluation.metrics)
+    table = Table(title=f"out-of-time test: {result.split.describe()}", box=None)
+    table.add_column("metric")
+    for scorer in scorers:
+        table.add_column(scorer, justify="right")
+    for name in METRIC_NAMES:
+        table.add_row(name, *(f"{result.evaluation.metrics[s][name]:.4f}" for s in scorers))
     Console().print(table)
