@@ -37,7 +37,7 @@ TIME_LIMIT_S = {"default": 60.0, "large": 600.0}
 MEMORY_LIMIT_GB = 8.0
 
 
-def measure(size: str, evaluate: bool) -> dict:
+def measure(size: str, evaluate: bool, threads: int | None) -> dict:
     """Generate, build features, train and publish one world in this process; returns figures."""
     import resource
 
@@ -58,6 +58,8 @@ def measure(size: str, evaluate: bool) -> dict:
     world = generate_world(accounts, months, "2021-01", seed=42, today=TODAY)
     generate_s = time.perf_counter() - began
     config = Config()
+    if threads:
+        config.model.num_threads = threads
     began = time.perf_counter()
     frame = build_features(world.tables, config.features, config.labels)
     features_s = time.perf_counter() - began
@@ -75,6 +77,7 @@ def measure(size: str, evaluate: bool) -> dict:
         true_switching_cost=world.truth["accounts"].set_index("account_id")["switching_cost"],
     )
     out: dict = {"size": size, "accounts": accounts, "months": world.months, "rows": len(frame)}
+    out["threads"] = config.model.num_threads
     out.update(features=len(features), generate_s=generate_s, features_s=features_s)
 
     began = time.perf_counter()
@@ -85,6 +88,7 @@ def measure(size: str, evaluate: bool) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         config = Config(
+            model=config.model,
             paths=PathsConfig(root=folder, models=str(root / "models")),
             mlflow=MlflowConfig(tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_location=str(root / "art")),
         )
@@ -118,8 +122,9 @@ def measure(size: str, evaluate: bool) -> dict:
     return out
 
 
-def run_child(size: str, evaluate: bool) -> dict:
+def run_child(size: str, evaluate: bool, threads: int | None) -> dict:
     cmd = [sys.executable, __file__, "--child", size] + (["--evaluate"] if evaluate else [])
+    cmd += ["--threads", str(threads)] if threads else []
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
@@ -134,7 +139,10 @@ def _mark(ok: bool | None) -> str:
 def report(r: dict) -> None:
     m, t = r["metrics"], r["targets"]
     total = r["train_s"] + r["publish_s"]
-    print(f"\n{r['size']}: {r['accounts']:,} accounts x {r['months']} months, {r['rows']:,} feature rows x {r['features']} features")
+    print(
+        f"\n{r['size']}: {r['accounts']:,} accounts x {r['months']} months, {r['rows']:,} feature rows x "
+        f"{r['features']} features, LightGBM on {r['threads']} thread(s)"
+    )
     print(f"  split      {r['split']}")
     print(f"  generate   {r['generate_s']:7.1f} s   features {r['features_s']:.1f} s   (not part of training)")
     print(f"  train      {r['train_s']:7.1f} s   split fit, baselines, metrics, refit, switching model")
@@ -174,16 +182,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-large", action="store_true", help="only the default world")
     parser.add_argument("--evaluate", action="store_true", help="also time the rolling-origin backtest")
+    parser.add_argument("--threads", type=int, help="model.num_threads (default: the config's)")
     parser.add_argument("--child", choices=SIZES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         import logging
 
         logging.basicConfig(level=logging.WARNING)
-        print(json.dumps(measure(args.child, args.evaluate), default=str))
+        print(json.dumps(measure(args.child, args.evaluate, args.threads), default=str))
         return
     for size in ["default"] if args.skip_large else ["default", "large"]:
-        report(run_child(size, args.evaluate))
+        report(run_child(size, args.evaluate, args.threads))
 
 
 if __name__ == "__main__":

@@ -183,12 +183,13 @@ def _log_plots(result: TrainResult, churn_model) -> None:
         plots.shap_summary_figure(contributions, result.final.matrix(sample)), "plots/shap_summary.png"
     )
     if result.switching is not None and result.switching_costs is not None and len(result.switching_costs):
-        costs = result.switching_costs.sort_values(kind="stable")
-        finite = costs[np.isfinite(costs)]
-        picks = finite.iloc[np.linspace(0, len(finite) - 1, min(5, len(finite))).astype(int)].index.tolist()
-        if np.isinf(costs).any():
-            picks.append(costs[np.isinf(costs)].index[0])
-        curves = result.switching.curve(result.latest.loc[picks])
+        # Six accounts spread from the least to the most tempted by the deepest discount seen.
+        costs = result.switching_costs
+        accounts = result.latest
+        deepest = result.switching.switch_probability(accounts, result.switching.max_discount)
+        order = np.argsort(deepest, kind="stable")
+        picks = order[np.unique(np.linspace(0, len(order) - 1, min(6, len(order))).astype(int))]
+        curves = result.switching.curve(accounts.iloc[picks])
         tracking.log_figure(
             plots.switching_curve_figure(curves, result.switching.threshold), "plots/switching_curves.png"
         )
