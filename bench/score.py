@@ -2,10 +2,13 @@
 
   baseline  `booster.predict` of the churn model's LightGBM booster on the accounts in scope
             (the floor: no scoring can be faster than predicting once)
+  contribs  `booster.predict(pred_contrib=True)` on the same rows: what the reasons cost LightGBM
+            itself (TreeSHAP), before any of our code
   score     `churnml.score.score_accounts`: calibrated probability, pred_contrib, switching cost
             and probability, priority, rank, bands, three reasons in words, actions
   outputs   the four files' bytes (Parquet, CSV, the workbook, the page)
-  ratio     time of score / baseline and of score + outputs / baseline: the figures to watch.
+  ratio     score / baseline, score / (baseline + contribs) (our overhead on top of LightGBM's
+            two calls; the figure to watch, near 1 is best) and score + outputs / baseline.
 Also shown: features at the one snapshot (`build_features(snapshots=[t])`) and the whole month.
 
 The worlds are the ones `bench/features.py` caches in `<cache>/<accounts>x<months>/` (generated
@@ -107,6 +110,7 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
     discount = deepest_recent_discount(tables.get("competitor_signals"), as_of)
 
     t_base, _ = best_of(repeat, lambda: churn.fit.booster.predict(churn.fit.matrix(scope)))
+    t_shap, _ = best_of(repeat, lambda: churn.fit.booster.predict(churn.fit.matrix(scope), pred_contrib=True))
     t_score, risk = best_of(
         repeat, lambda: score_accounts(feats, churn, switching, tables["accounts"], cfg.score, deepest_discount=discount)
     )
@@ -124,12 +128,15 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
           f"{len(churn.features)} features, {churn.fit.booster.num_trees()} trees, "
           f"switching model {'yes' if switching is not None else 'no'}")
     print(f"  baseline  {t_base:7.3f} s  {n / t_base:>10,.0f} accounts/s   (raw booster.predict)")
+    print(f"  contribs  {t_shap:7.3f} s  {n / t_shap:>10,.0f} accounts/s   (booster.predict pred_contrib: "
+          "the reasons' own floor)")
     print(f"  score     {t_score:7.3f} s  {n / t_score:>10,.0f} accounts/s   (score_accounts)")
     print(f"  outputs   {t_out:7.3f} s  {n / t_out:>10,.0f} accounts/s   "
           f"(parquet+csv+xlsx+html, {sum(len(b) for b in files.values()) / 1e6:.1f} MB)")
     print(f"  features  {t_features:7.3f} s  {n / t_features:>10,.0f} accounts/s   (build_features at one snapshot)")
     print(f"  month     {total:7.3f} s  {n / total:>10,.0f} accounts/s   (features + score + outputs)")
     print(f"  ratio     score / baseline {t_score / t_base:6.1f} x   "
+          f"score / (baseline + contribs) {t_score / (t_base + t_shap):5.2f} x   "
           f"score + outputs / baseline {(t_score + t_out) / t_base:6.1f} x")
 
 
