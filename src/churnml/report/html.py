@@ -55,6 +55,7 @@ tr:nth-child(even) td{background:#fafbfc}
 .sub{color:#7b8794;font-size:11px}
 td.why{min-width:280px}
 #risk{font-size:12.5px}
+td.chg{min-width:150px}
 .act{font-weight:600;color:#243b53;margin-top:3px}
 .scroll{max-height:640px;overflow:auto}
 input.filter{padding:6px 8px;width:320px;margin:0 0 8px;border:1px solid #bcccdc;border-radius:4px}
@@ -179,7 +180,7 @@ def _risk_table(report: ReportData) -> str:
             f"<td>{escape(fmt(r.get('industry'), 'text'))}<div class='sub'>{escape(fmt(r.get('tier'), 'text'))}</div></td>",
             *(_td(r[n], by_name[n]) for n in numbers),
             f'<td class="why"><ol>{why}</ol><div class="act">→ {escape(fmt(r.get("action"), "text"))}</div></td>',
-            f"<td>{change}</td>",
+            f'<td class="chg">{change}</td>',
         ]
         lines.append("<tr>" + "".join(cells) + "</tr>")
     return (
