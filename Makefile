@@ -22,6 +22,7 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP)
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/models.py

@@ -1,10 +1,96 @@
-"""`churnml run`."""
+"""`churnml run`: the whole monthly chain on the configured data.
+
+generate (synthetic data only, and only when `data.dir` holds no tables) → validate →
+features → train (track, register, gate, export) → score; then the top of the ranked list on the
+terminal and the paths of every output. `make run` calls it.
+"""
 
 from __future__ import annotations
 
-from churnml.errors import NotYetAvailable
+import logging
+import time
+
+import pandas as pd
+
 from churnml.stages import RunContext
+
+log = logging.getLogger(__name__)
+
+# Columns of the terminal summary: (risk-list column, heading, format)
+TOP_COLUMNS = [
+    ("rank", "#", "{:.0f}"),
+    ("name", "account", "{}"),
+    ("tier", "tier", "{}"),
+    ("revenue_12m", "revenue 12m", "{:,.0f}"),
+    ("churn_probability", "churn", "{:.0%}"),
+    ("revenue_at_risk", "at risk", "{:,.0f}"),
+    ("reason_1", "main reason", "{}"),
+    ("action", "action", "{}"),
+    ("change", "change", "{}"),
+]
 
 
 def run_stage(ctx: RunContext) -> None:
-    raise NotYetAvailable("churnml run is not yet available")
+    from churnml.stages import features, train, validate
+    from churnml.stages.generate import ensure_synthetic
+    from churnml.stages.score import score_month
+
+    config = ctx.config
+    started = time.perf_counter()
+    steps: list[tuple[str, float]] = []
+
+    def step(name: str, func) -> None:
+        tick = time.perf_counter()
+        log.info("── %s", name)
+        func()
+        steps.append((name, time.perf_counter() - tick))
+
+    step("generate", lambda: ensure_synthetic(config.data, validate.today_from_config(config), config.labels))
+    step("validate", lambda: validate.run_stage(ctx))
+    step("features", lambda: features.run_stage(ctx))
+    step("train", lambda: train.run_stage(ctx))
+    result = {}
+    step("score", lambda: result.update(score=score_month(config, params=ctx.params, output_dir=ctx.output_dir)))
+    scored = result["score"]
+    log.info(
+        "run done in %.0f s (%s)",
+        time.perf_counter() - started,
+        ", ".join(f"{name} {secs:.1f} s" for name, secs in steps),
+    )
+    print_top(scored.risk_list, config.score.top_n, scored.as_of)
+    print_outputs(scored, config)
+
+
+def print_top(risk_list: pd.DataFrame, n: int, as_of: str) -> None:
+    """The first `n` rows of the ranked list as a table on the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Retention priorities {as_of}: top {min(n, len(risk_list))} of {len(risk_list)}")
+    shown = [(col, head, fmt) for col, head, fmt in TOP_COLUMNS if col in risk_list.columns]
+    for _, head, _ in shown:
+        table.add_column(head, overflow="fold")
+    for _, row in risk_list.sort_values("rank").head(n).iterrows():
+        table.add_row(*(_cell(row[col], fmt) for col, _, fmt in shown))
+    Console(width=160).print(table)
+
+
+def print_outputs(scored, config) -> None:
+    from rich.console import Console
+
+    console = Console(width=160)
+    console.print("[bold]Outputs[/bold]")
+    for name, path in sorted(scored.paths.items()):
+        console.print(f"  {name:<18} {path}")
+    console.print(f"  {'features':<18} {config.paths.features}/features.parquet")
+    console.print(f"  {'exported model':<18} {config.paths.models}")
+    console.print(f"  {'MLflow':<18} {config.mlflow.tracking_uri}  (mlflow ui --backend-store-uri {config.mlflow.tracking_uri})")
+
+
+def _cell(value, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    try:
+        return fmt.format(value)
+    except (ValueError, TypeError):
+        return str(value)
