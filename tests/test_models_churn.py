@@ -169,3 +169,31 @@ def test_switching_features_pick_families_and_names_and_fall_back_to_all():
     assert switching_features(names, ["switching", "tenure_months"]) == ["joint_development_total", "tenure_months"]
     assert switching_features(names, ["all"]) == names
     assert switching_features(["revenue_3m"], ["switching"]) == ["revenue_3m"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Champion gate (the registry part is in test_tracking_registry.py)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_gate_refits_the_champion_recipe_when_its_evaluation_saw_the_new_test(world):
+    from dataclasses import asdict, replace
+
+    from churnml.models.gate import champion_gate
+    from churnml.models.split import plan_split as plan
+
+    _, _, _, rows, split = world
+    cfg = ModelConfig(num_threads=1)
+    evaluated = fit_churn(rows, FEATURES, split, cfg)
+    champion = ChurnModel(evaluated, evaluated, {}, {}, {}, {"recipe": {"lgbm": asdict(cfg.churn), "calibration": "isotonic"}})
+    # A later run holds out more snapshots: the champion's evaluation was fitted on some of them.
+    wider = plan(rows["snapshot"].unique(), 6, replace(cfg.split, test_snapshots=6))
+    assert evaluated.label_end > wider.test[0]
+    decision = champion_gate(0.0, ("1", champion), rows, wider, cfg)
+    assert decision.method == "champion's recipe refitted on this split"
+    assert decision.alias == "challenger" and decision.champion_auc > 0.5
+    # On the same split its own evaluation model is used, and a tie goes to the new model.
+    same = champion_gate(0.0, ("1", champion), rows, split, cfg)
+    assert same.method == "champion's evaluation model"
+    tie = champion_gate(same.champion_auc, ("1", champion), rows, split, cfg)
+    assert tie.alias == "champion"

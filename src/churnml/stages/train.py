@@ -1,6 +1,7 @@
 """`churnml train`: fit, evaluate out-of-time, track, register, gate and export.
 
-1. read the features frame (building it when it is missing) and the competitor offers;
+1. `load_model_inputs`: the input tables (the synthetic world is generated when its folder is
+   empty), the features built from them with this run's config, the competitor offers;
 2. `train_models`: time-ordered split, churn model + baselines, out-of-time metrics (and the
    oracle's on the synthetic world), refit on every labelled snapshot, switching-cost model;
 3. `publish`: one MLflow run with the config, metrics, plots, feature list and data
