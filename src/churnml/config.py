@@ -73,6 +73,10 @@ class FeaturesConfig:
     min_history_months: int = 6
     # peers: an account with at least this influence is a leader others follow.
     peer_leader_influence: float = 0.7
+    # Features left out of the frame. `contract_months_remaining` comes from today's master
+    # record: at past snapshots it shows renewals signed later (and non-renewals before a loss),
+    # so training on it leaks; `months_to_contract_anniversary` is the leak-free alternative.
+    exclude: List[str] = field(default_factory=lambda: ["contract_months_remaining"])
 
 
 @dataclass

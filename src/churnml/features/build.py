@@ -79,6 +79,12 @@ def check_config(features_cfg: FeaturesConfig, labels_cfg: LabelsConfig) -> None
             f"features.families: unknown famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; "
             f"allowed: {FAMILIES}"
         )
+    unknown = [n for n in features_cfg.exclude if n not in FEATURES]
+    if unknown:
+        raise ConfigError(
+            f"features.exclude: unknown feature(s) {unknown}; allowed: names in the feature "
+            "dictionary (data/features/feature_dictionary.csv)"
+        )
     if "orders" not in features_cfg.families:
         raise ConfigError(
             f"features.families must include 'orders' (scope, labels and revenue rest on it); "
@@ -196,6 +202,9 @@ def build_features(
             values, categories = account.build(panel, accounts)
             numeric.update(values)
             categorical.update(categories)
+    for name in features_cfg.exclude:
+        numeric.pop(name, None)
+        categorical.pop(name, None)
     missing = [n for n in [*numeric, *categorical] if n not in FEATURES]
     if missing:  # a programming error: every feature needs a dictionary entry
         raise RuntimeError(f"features without a dictionary entry: {missing}")
