@@ -170,7 +170,7 @@ def report(r: dict) -> None:
     rho_text = "undefined" if rho is None else f"{rho:.3f}"
     print(f"    {_mark(None if rho is None else rho >= t['switching_spearman_min'])} switching-cost rank correlation "
           f"with the truth {rho_text} (>= {t['switching_spearman_min']}); "
-          f"{100 * above if above is not None else float('nan'):.0f} % of accounts above the largest discount seen")
+          f"{100 * above if above is not None else float('nan'):.1f} % of accounts above the largest discount seen")
     limit = TIME_LIMIT_S[r["size"]]
     print(f"    {_mark(total < limit)} training {total:.1f} s (< {limit:.0f} s)")
     print(f"    {_mark(r['peak_rss_gb'] < MEMORY_LIMIT_GB)} peak memory {r['peak_rss_gb']:.2f} GiB (< {MEMORY_LIMIT_GB:.0f} GiB)")

@@ -133,8 +133,9 @@ class ModelConfig:
             "share_of_wallet",
         ]
     )
-    # LightGBM threads; fixed so that a seed gives the same model on every machine.
-    num_threads: int = 2
+    # LightGBM threads, fixed so that a seed gives the same model. 1 by default: on cores shared
+    # with other jobs, OpenMP threads that wait for each other make 2 threads many times slower.
+    num_threads: int = 1
 
 
 @dataclass
