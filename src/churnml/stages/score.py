@@ -255,7 +255,7 @@ def model_version(uri: str, config: Config) -> str | None:
 
 def load_tables_as_of(config: Config) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
     """The input tables as they were before the as-of month, and that month (default: the
-    month after the latest data). ConfigError for a month after that."""
+    month after the latest data). ConfigError for a month after that or before any order."""
     from churnml.data.contract import as_seen_at
     from churnml.features import data_end
     from churnml.stages.model_inputs import load_tables_for
@@ -272,7 +272,13 @@ def load_tables_as_of(config: Config) -> tuple[dict[str, pd.DataFrame], pd.Times
                 f"{sc.month_label(end - pd.DateOffset(months=1))}, so the latest month that can be "
                 f"scored is {sc.month_label(end)}"
             )
-        tables = as_seen_at(tables, as_of)
+        first = pd.Timestamp(tables["orders"]["order_date"].min()).to_period("M").to_timestamp()
+        if as_of <= first:
+            raise ConfigError(
+                f"score.as_of={config.score.as_of} is not after the first order month "
+                f"({sc.month_label(first)}): there is no history to score from"
+            )
+    tables = as_seen_at(tables, as_of)  # rows dated on or after the as-of month are ignored
     log.info("scoring as of %s (data end %s)", sc.month_label(as_of), sc.month_label(end))
     return tables, as_of
 
