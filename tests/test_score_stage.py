@@ -244,6 +244,7 @@ def test_no_model_exits_3_and_says_how_to_train_one(root, tmp_path, capsys):
     [
         ("score.as_of=July", "score.as_of"),
         ("score.as_of=2099-01", "latest month that can be scored"),
+        ("score.as_of=2000-01", "not after the first order month"),
         ("score.risk_bands.high=2", "score.risk_bands.high"),
         ("+score.playbook.complaitns=Call them", "complaitns"),
     ],
