@@ -117,7 +117,9 @@ class ModelConfig:
     seed: int = 42
     calibration: str = "isotonic"  # isotonic | platt
     churn: LgbmParams = field(default_factory=LgbmParams)
-    switching: LgbmParams = field(default_factory=lambda: LgbmParams(n_estimators=300, num_leaves=7))
+    switching: LgbmParams = field(
+        default_factory=lambda: LgbmParams(n_estimators=300, num_leaves=4, min_child_samples=20)
+    )
     split: SplitConfig = field(default_factory=SplitConfig)
     backtest_folds: int = 4
     switching_grid_step: float = 0.005
