@@ -113,9 +113,13 @@ def train_models(
         if true_switching_cost is not None and len(costs):
             truth = true_switching_cost.reindex(costs.index)
             known = truth.notna()
-            metrics["switching/spearman_true_cost"] = float(
-                costs[known].corr(truth[known], method="spearman")
-            )
+            # Undefined (NaN) when every account is "above the range": nothing is ranked.
+            if costs[known].nunique() > 1 and truth[known].nunique() > 1:
+                metrics["switching/spearman_true_cost"] = float(
+                    costs[known].corr(truth[known], method="spearman")
+                )
+            else:
+                metrics["switching/spearman_true_cost"] = float("nan")
     except NoOffers as why:
         note = f"switching-cost model skipped: {why}"
         log.warning("%s", note)
