@@ -62,7 +62,7 @@ def suggest(trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def experiment_yaml(churn: LgbmParams, best_auc: float, n_trials: int, run_id: str) -> str:
+def experiment_yaml(churn: LgbmParams, best_auc: float, n_trials: int, run_id: str, name: str) -> str:
     """The experiment config that applies the tuned `model.churn` parameters."""
     from omegaconf import OmegaConf
 
@@ -71,7 +71,7 @@ def experiment_yaml(churn: LgbmParams, best_auc: float, n_trials: int, run_id: s
     head = [
         "# @package _global_",
         f"# Written by `churnml tune` on {stamp}: best validation AUC {best_auc:.4f} over {n_trials} trials",
-        f"# (MLflow run {run_id}). Use it with `churnml train experiment=<this file's name>`.",
+        f"# (MLflow run {run_id}). Use it with `churnml train experiment={name}`; it sets model.churn only.",
     ]
     return "\n".join(head) + "\n" + body
 
@@ -141,7 +141,8 @@ def search(inputs, config: Config, params: dict[str, Any], output_dir: Path | No
 
         study = tune(rows, inputs.features, split, config, space, on_trial)
         best = replace(config.model.churn, **study.best_params)
-        write_text(target, experiment_yaml(best, study.best_value, len(study.trials), run_id))
+        name = config.tune.output_experiment
+        write_text(target, experiment_yaml(best, study.best_value, len(study.trials), run_id, name))
         tracking.log_params({f"best.{k}": v for k, v in study.best_params.items()})
         tracking.log_metrics(
             {
