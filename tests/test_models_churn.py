@@ -197,3 +197,34 @@ def test_gate_refits_the_champion_recipe_when_its_evaluation_saw_the_new_test(wo
     assert same.method == "champion's evaluation model"
     tie = champion_gate(same.champion_auc, ("1", champion), rows, split, cfg)
     assert tie.alias == "champion"
+
+
+def test_nothing_after_the_fitting_slices_reaches_the_evaluation_model(world):
+    _, _, _, rows, split = world
+    cfg = ModelConfig(num_threads=1)
+    # Scramble every label and feature from the first gap snapshot on: the evaluation model,
+    # its tree count and its calibrator must not change at all.
+    later = rows["snapshot"] > max(split.calib)
+    scrambled = rows.copy()
+    scrambled.loc[later, "churn"] = 1.0 - scrambled.loc[later, "churn"]
+    scrambled.loc[later, "revenue_3m"] = 0.0
+    honest, tampered = fit_churn(rows, FEATURES, split, cfg), fit_churn(scrambled, FEATURES, split, cfg)
+    assert honest.n_trees == tampered.n_trees
+    probe = rows.head(300)
+    np.testing.assert_array_equal(honest.predict_proba(probe), tampered.predict_proba(probe))
+    for s in honest.fitted_snapshots:
+        assert s + pd.DateOffset(months=6) <= min(split.test)
+
+
+def test_training_without_offers_skips_the_switching_model(world):
+    from churnml.models.training import train_models
+
+    frame = world[0]
+    empty = pd.DataFrame({"account_id": pd.Series(dtype=str), "snapshot": pd.Series(dtype="datetime64[ns]"),
+                          "offer_discount": pd.Series(dtype=float)})
+    cfg = ModelConfig(num_threads=1)
+    cfg.churn.n_estimators = 60
+    result = train_models(frame, FEATURES, cfg, 6, empty)
+    assert result.switching is None
+    assert "skipped" in result.switching_note
+    assert "oot/auc" in result.metrics and "switching/n_offers" not in result.metrics
