@@ -116,6 +116,6 @@ def _print(folds: pd.DataFrame) -> None:
         cells = []
         for figures in summary.values():
             mean, std = figures[f"{name}_mean"], figures[f"{name}_std"]
-            cells.append("n/a" if np.isnan(mean) else f"{mean:.4f} ± {std:.4f}")
+            cells.append("n/a" if np.isnan(mean) else f"{mean:.3f} ± {std:.3f}")
         table.add_row(name, *cells)
     Console().print(table)
