@@ -71,6 +71,29 @@ def to_config(cfg: Any):
     return Config(**groups)
 
 
+def compose_config(overrides: list[str] | tuple[str, ...] = ()):
+    """The typed `churnml.config.Config` that `churnml <stage> <overrides>` would run with, composed
+    with Hydra's compose API (no run folder, no logging set-up): for notebooks and scripts.
+
+    Raises `ConfigError` for an override Hydra cannot apply (unknown key, bad value)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from churnml.errors import ConfigError
+
+    register_configs()
+    overrides = [str(o) for o in overrides]
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="notebook"):
+            cfg = compose(config_name="config", overrides=overrides)
+        return to_config(cfg)
+    except (HydraException, OmegaConfBaseException) as err:
+        # Hydra's own message is often only "Error merging override x=y"; the cause says why.
+        why = "; ".join(str(e).strip().splitlines()[0] for e in (err, err.__cause__) if e is not None and str(e).strip())
+        raise ConfigError(f"cannot compose the configuration with overrides {overrides}: {why}") from None
+
+
 def flat_params(cfg: Any) -> dict[str, Any]:
     """The resolved config as dotted keys (`model.churn.num_leaves` -> 15), for tracking."""
     from omegaconf import OmegaConf
