@@ -142,14 +142,29 @@ def evaluate_split(
 ) -> SplitEvaluation:
     """Fit the churn model and both baselines on `split`, score its held-out snapshots with all
     of them (and the oracle, when given: a function of the held-out rows) and compute the metrics."""
-    from churnml.models.baselines import fit_baselines
     from churnml.models.churn import fit_churn, training_rows
 
     rows = training_rows(frame)
     fit = fit_churn(rows, features, split, cfg)
-    fit_rows = rows[rows["snapshot"].isin(split.fit_snapshots)]
-    baselines = fit_baselines(fit_rows)
-    test = rows[rows["snapshot"].isin(split.test)]
+    return evaluate_fitted(rows, fit, split.test, oracle)
+
+
+def evaluate_fitted(
+    frame: pd.DataFrame,
+    fit,  # churnml.models.churn.ChurnFit
+    test_snapshots,
+    oracle: Callable[[pd.DataFrame], np.ndarray] | None = None,
+) -> SplitEvaluation:
+    """Score the `test_snapshots` of `frame` with a churn model fitted before them (e.g. the
+    evaluation model a registered champion carries) and with both baselines, fitted on the same
+    snapshots as `fit`; compute the metrics. What `evaluate_split` does after fitting."""
+    from churnml.models.baselines import fit_baselines
+    from churnml.models.churn import training_rows
+
+    rows = training_rows(frame)
+    test_snapshots = [pd.Timestamp(s) for s in test_snapshots]
+    baselines = fit_baselines(rows[rows["snapshot"].isin(fit.fitted_snapshots)])
+    test = rows[rows["snapshot"].isin(test_snapshots)]
     scores = test[["account_id", "snapshot", "churn", "revenue_12m"]].copy()
     scores["model"] = fit.predict_proba(test)
     for name, values in baselines.predict(test).items():
