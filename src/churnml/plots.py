@@ -145,3 +145,26 @@ def switching_curve_figure(curves: pd.DataFrame, threshold: float = 0.5) -> Figu
     )
     ax.legend(loc="upper left", fontsize="small")
     return fig
+
+
+def revenue_pareto_figure(revenue: pd.Series, top: float = 0.2) -> Figure:
+    """The revenue Pareto curve: share of total revenue held by the largest accounts, against the
+    share of accounts (largest first), with the share held by the top `top` fraction marked."""
+    values = np.asarray(revenue, dtype=float)
+    share, held = _ranked_share(values, values)
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
+    ax.plot(100 * share, 100 * held, label="accounts, largest first")
+    ax.plot([0, 100], [0, 100], color="grey", linestyle=":", linewidth=1, label="equal revenue")
+    k = max(1, int(np.ceil(top * len(values) - 1e-9)))
+    ax.axvline(100 * share[k], color="grey", linestyle="--", linewidth=1)
+    ax.annotate(
+        f"top {100 * top:.0f} % hold {100 * held[k]:.0f} %",
+        (100 * share[k], 100 * held[k]),
+        xytext=(8, -16),
+        textcoords="offset points",
+    )
+    ax.set(xlabel="share of accounts (%)", ylabel="share of net revenue (%)", title="revenue Pareto curve",
+           xlim=(0, 100), ylim=(0, 105))
+    ax.legend(loc="lower right")
+    return fig

@@ -33,6 +33,12 @@ def summarize_tables(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "rows", "accounts", "date_column", "first", "last"])
 
 
+def revenue_by_account(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
+    """Total net revenue of every account (index `account_id`), 0 for an account without orders."""
+    revenue = tables["orders"].groupby("account_id")["net_amount"].sum()
+    return revenue.reindex(pd.Index(tables["accounts"]["account_id"]).union(revenue.index), fill_value=0.0)
+
+
 def top_revenue_share(tables: Mapping[str, pd.DataFrame], top: float = 0.2) -> float:
     """Share of total net revenue earned from the top `top` fraction of accounts (NaN without revenue).
 
@@ -40,8 +46,7 @@ def top_revenue_share(tables: Mapping[str, pd.DataFrame], top: float = 0.2) -> f
     """
     if not 0 < top <= 1:
         raise ValueError(f"top must be a fraction in (0, 1]; got {top!r}")
-    revenue = tables["orders"].groupby("account_id")["net_amount"].sum()
-    revenue = revenue.reindex(pd.Index(tables["accounts"]["account_id"]).union(revenue.index), fill_value=0.0)
+    revenue = revenue_by_account(tables)
     total = revenue.sum()
     if len(revenue) == 0 or not total > 0:
         return float("nan")
