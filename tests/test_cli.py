@@ -68,3 +68,19 @@ def test_multirun_runs_each_job(tmp_path: Path, stage: str):
     )
     assert "labels.horizon_months=3" in proc.stdout + proc.stderr
     assert (tmp_path / "multirun").exists()
+
+
+def test_experiment_files_under_another_paths_root_are_found(tmp_path: Path):
+    # `churnml tune` writes its experiment to <paths.root>/conf/experiment/; it must be usable.
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    (tmp_path / "conf" / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\nlabels:\n  horizon_months: 4\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "churnml.cli", "train", f"paths.root={tmp_path}", "experiment=mine",
+         "--cfg", "job"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "horizon_months: 4" in proc.stdout

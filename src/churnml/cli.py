@@ -84,6 +84,7 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()):
 
     register_configs()
     overrides = [str(o) for o in overrides]
+    overrides += extra_searchpath(overrides)
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="notebook"):
             cfg = compose(config_name="config", overrides=overrides)
@@ -107,6 +108,18 @@ def flat_params(cfg: Any) -> dict[str, Any]:
         return {prefix: node}
 
     return walk(OmegaConf.to_container(cfg, resolve=True), "")
+
+
+def extra_searchpath(overrides: list[str]) -> list[str]:
+    """When `paths.root` points elsewhere, also search its `conf/` folder, so experiment files
+    written there (e.g. by `churnml tune`) can be used with `experiment=<name>`."""
+    roots = [o.split("=", 1)[1] for o in overrides if o.startswith("paths.root=")]
+    if not roots or "," in roots[-1]:
+        return []
+    other = Path(roots[-1]).expanduser().resolve() / "conf"
+    if other == conf_dir().resolve():
+        return []
+    return [f"hydra.searchpath=[file://{other}]"]
 
 
 def _print_help() -> None:
@@ -173,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     # Hydra's argparse wants flags before overrides; users should not have to care.
     overrides = [a for a in rest if "=" in a and not a.startswith("-")]
     flags = [a for a in rest if a not in overrides]
+    overrides += extra_searchpath(overrides)
     sys.argv = [f"churnml {stage}", *flags, f"hydra.job.name={stage}", *overrides]
     try:
         task()
