@@ -15,21 +15,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
 from churnml.errors import ConfigError
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
-
-
-def _today(value: Any) -> date:
-    if value is None:
-        return date.today()
-    try:
-        return pd.Timestamp(str(value)).date()
-    except ValueError:
-        raise ConfigError(f"today must be a date YYYY-MM-DD; got {value!r}") from None
 
 
 def _check_synthetic(data_cfg: Any) -> None:
@@ -117,4 +107,6 @@ def ensure_synthetic(data_cfg: Any, today: date, labels_cfg: Any = None) -> bool
 
 def run_stage(ctx: RunContext) -> None:
     """Generate the synthetic world into data.dir (always regenerates)."""
-    generate_to_dir(ctx.config.data, _today(ctx.config.today), ctx.config.labels)
+    from churnml.stages.validate import today_from_config
+
+    generate_to_dir(ctx.config.data, today_from_config(ctx.config), ctx.config.labels)
