@@ -2,9 +2,12 @@
 
 `reason` is a template that the risk list shows when the feature pushes an account's risk up;
 `format_reason(name, value, row)` fills it with the account's value. Placeholders:
-`{value}` the value in the feature's unit (percent for shares, without the sign), `{updown}`
-("up"/"down"), `{belowabove}` ("below"/"above"), `{signed}` (+2 / -1), `{s}` (plural "s"), and
-`{<feature>}` another feature of the same row. A part in square brackets is left out when a
+`{value}` the value in the feature's unit (percent for shares, without the sign), `{abs}` its
+size without the sign, `{updown}` ("up"/"down"), `{belowabove}` ("below"/"above"), `{morefewer}`
+("more"/"fewer"), `{signed}` (+2 / -1), `{s}` / `{ies}` (plural endings, by the value as shown),
+`{percent}` (a ratio as a whole percent), `{duration}` (months in words: "12 days", "1 month",
+"5 months": whole months, days below one month), `{ago}` ("{duration} ago"), and `{<feature>}`
+another feature of the same row. A template starting with a count of 0 reads "no …". A part in square brackets is left out when a
 value inside it is missing, e.g. "2 complaints open[, the oldest {complaint_oldest_open_days} days]".
 """
 
@@ -27,7 +30,14 @@ FAMILIES = ["orders", "complaints", "competitor", "relationship", "switching", "
 class Feature:
     """One feature: its column name, family, what it measures, its unit, the plain-words reason
     template, and kind ("numeric" or "categorical"). `reason_missing` is shown when the value
-    is missing (e.g. "no executive visit on record")."""
+    is missing (e.g. "no executive visit on record"); `reason_zero` / `reason_one` when the
+    value shows as 0 / 1, if the general template reads badly then.
+
+    `actionable` is False for account descriptors (size, category spend, industry, region, tier,
+    influence, tenure): who the account is, not why it is at risk now. They still count in the
+    model and its probability, but are never shown as one of an account's reasons.
+    `grain` is "account", or the group a feature has one value per snapshot for ("industry" for
+    the peer rates): such features are not checked for drift (see `churnml.models.pyfunc`)."""
 
     name: str
     family: str
@@ -36,26 +46,33 @@ class Feature:
     reason: str
     kind: str = "numeric"
     reason_missing: str = ""
+    reason_zero: str = ""
+    reason_one: str = ""
+    actionable: bool = True
+    grain: str = "account"
 
 
 FEATURES: dict[str, Feature] = {}
 
 
-def _add(name, family, description, unit, reason, kind="numeric", reason_missing=""):
-    FEATURES[name] = Feature(name, family, description, unit, reason, kind, reason_missing)
+def _add(name, family, description, unit, reason, kind="numeric", reason_missing="", **more):
+    more.setdefault("grain", "industry" if family == "peers" else "account")  # peers: per industry
+    FEATURES[name] = Feature(name, family, description, unit, reason, kind, reason_missing, **more)
 
 
 # --- orders -------------------------------------------------------------------------------------
 for _w in (1, 3, 6, 12):
     _span = "month" if _w == 1 else f"{_w} months"
     _add(f"revenue_{_w}m", "orders", f"Net revenue in the {_span} before the snapshot.",
-         "currency", "revenue " + ("last month" if _w == 1 else f"of the last {_span}") + " {value}")
+         "currency", "revenue " + ("last month" if _w == 1 else f"of the last {_span}") + " {value}",
+         reason_zero="no revenue " + ("last month" if _w == 1 else f"in the last {_span}"),
+         actionable=_w != 12)  # a year's revenue is the account's size
     _add(f"lines_{_w}m", "orders", f"Order lines in the {_span} before the snapshot.", "count",
          "{value} order line{s} in the " + ("last month" if _w == 1 else f"last {_span}"))
 _add("usual_monthly_revenue", "orders",
      "Average monthly net revenue over the 12 months before the snapshot, or since the first "
      "order when that is shorter.", "currency", "usual monthly revenue {value}",
-     reason_missing="no order history yet")
+     reason_missing="no order history yet", actionable=False)
 _add("revenue_trend_3v3", "orders",
      "Revenue of the last 3 months against the 3 months before, minus 1 (missing when the "
      "earlier quarter had no revenue or lies before the data).", "share",
@@ -71,27 +88,30 @@ _add("revenue_slope_12m", "orders",
      reason_missing="no revenue trend over the last year")
 _add("revenue_volatility_12m", "orders",
      "Coefficient of variation (standard deviation / mean) of the last 12 monthly revenues.",
-     "ratio", "revenue swings from month to month (variation {value})",
+     "ratio", "revenue varies by {percent} % from month to month",
      reason_missing="no revenue over the last year to compare")
 _add("active_months_12m", "orders", "Months with at least one order line among the last 12.",
-     "count", "ordered in {value} of the last 12 months")
+     "count", "ordered in {value} of the last 12 months",
+     reason_zero="no order in the last 12 months")
 _add("months_since_last_order", "orders", "Months from the last order to the snapshot.", "months",
-     "no order for {value} months", reason_missing="no order on record")
+     "last order {ago}", reason_missing="no order on record")
 _add("recency_vs_usual_gap", "orders",
      "Months since the last order divided by the account's usual gap between ordering months "
      "(months observed in the last 12 / months with orders).", "ratio",
-     "no order for {value} times its usual gap between orders",
+     "time since the last order {value} times its usual gap between orders",
      reason_missing="no orders in the last 12 months")
 _add("tenure_months", "orders",
      "Months since the relationship started (the earlier of `since` and the first order).",
-     "months", "customer for {value} months",
-     reason_missing="start of the relationship unknown")
+     "months", "customer for {duration}",
+     reason_missing="start of the relationship unknown", actionable=False)
 _add("product_lines_12m", "orders", "Distinct product lines bought in the last 12 months.", "count",
-     "buys {value} product line{s}")
+     "bought {value} product line{s} in the last 12 months",
+     reason_zero="no product line bought in the last 12 months")
 _add("product_lines_change", "orders",
      "Distinct product lines bought in the last 6 months minus those in the 6 months before.",
-     "count", "{signed} product line{s} against the previous half-year",
-     reason_missing="change in product lines unknown")
+     "count", "{abs} {morefewer} product line{s} than in the previous half-year",
+     reason_missing="no orders in the last year to compare product lines",
+     reason_zero="as many product lines as in the previous half-year")
 _add("discount_depth_12m", "orders",
      "Average discount over the last 12 months: 1 - net / list amount of the lines with a list "
      "amount.", "share", "average discount {value} %",
@@ -103,8 +123,9 @@ for _w in (3, 12):
          reason_missing=f"no deliveries recorded in the last {_w} months")
 _add("late_days_mean_12m", "orders",
      "Average days late (0 when on time) of the deliveries made in the last 12 months.", "days",
-     "deliveries {value} days late on average",
-     reason_missing="no deliveries recorded in the last 12 months")
+     "deliveries {value} day{s} late on average",
+     reason_missing="no deliveries recorded in the last 12 months",
+     reason_zero="deliveries on time (less than a day late on average)")
 _add("custom_revenue_share_12m", "orders",
      "Share of the last 12 months' revenue in customised products (a structural bond).", "share",
      "custom products {value} % of revenue",
@@ -112,7 +133,7 @@ _add("custom_revenue_share_12m", "orders",
 _add("share_of_wallet", "orders",
      "Revenue of the last 12 months / the account's annual category spend.", "share",
      "share of wallet {value} %",
-     reason_missing="share of wallet unknown")
+     reason_missing="no category spend on record to measure share of wallet")
 
 # --- complaints ---------------------------------------------------------------------------------
 for _w in (3, 12):
@@ -124,18 +145,20 @@ for _cat in ("quality", "delivery", "service", "price", "other"):
          f"{{value}} {_cat} complaint{{s}} in the last 12 months")
 _add("complaints_open", "complaints",
      "Complaints open at the snapshot (opened before it, not resolved before it).", "count",
-     "{value} complaint{s} open[, the oldest {complaint_oldest_open_days} days]")
+     "{value} complaint{s} open[, the oldest for {complaint_oldest_open_days} days]",
+     reason_one="1 complaint open[ for {complaint_oldest_open_days} days]")
 _add("complaint_max_open_severity", "complaints",
      "Highest severity (1-3) among the open complaints; 0 when none is open.", "level",
-     "an open complaint of severity {value}")
+     "an open complaint of severity {value} (of 3)", reason_zero="no open complaint")
 _add("complaints_severe_12m", "complaints", "Complaints of severity 3 opened in the last 12 months.",
      "count", "{value} severe complaint{s} in the last 12 months")
 _add("complaint_oldest_open_days", "complaints", "Age in days of the oldest open complaint.", "days",
-     "a complaint open for {value} days",
+     "a complaint open for {value} day{s}",
      reason_missing="no open complaint")
 _add("complaint_median_resolution_days_12m", "complaints",
      "Median days to resolve, over complaints resolved in the last 12 months.", "days",
-     "complaints take {value} days to resolve",
+     "complaints take {value} day{s} to resolve (median)",
+     reason_zero="complaints resolved within a day (median)",
      reason_missing="no complaint resolved in the last 12 months")
 
 # --- competitor ---------------------------------------------------------------------------------
@@ -155,15 +178,17 @@ for _kind, _text in {
          f"Competitor signals of kind {_kind} in the last 12 months.", "count",
          _text + " in the last 12 months")
 _add("months_since_competitor_signal", "competitor", "Months since the last competitor signal.",
-     "months", "competitor activity {value} months ago",
+     "months", "competitor activity {ago}",
      reason_missing="no competitor signal on record")
 _add("price_gap_latest_12m", "competitor",
      "Latest competitor price relative to ours in the last 12 months (-0.12: 12 % cheaper).",
      "share", "competitor quoted {value} % {belowabove} our price",
+     reason_zero="competitor quoted our price",
      reason_missing="no competitor price seen in the last 12 months")
 _add("price_gap_deepest_12m", "competitor",
      "Lowest competitor price relative to ours in the last 12 months.", "share",
      "competitor offer {value} % {belowabove} our price in the last 12 months",
+     reason_zero="competitor offer at our price in the last 12 months",
      reason_missing="no competitor price seen in the last 12 months")
 
 # --- relationship -------------------------------------------------------------------------------
@@ -179,7 +204,7 @@ for _name, (_desc, _text) in {
     _add(_name, "relationship", f"{_desc} in the last 12 months (per year).", "count",
          _text + " in the last 12 months")
 _add("months_since_exec_visit", "relationship", "Months since the last executive visit.", "months",
-     "no executive visit for {value} months", reason_missing="no executive visit on record")
+     "last executive visit {ago}", reason_missing="no executive visit on record")
 _add("contacts_current", "relationship", "Key contacts at the account at the snapshot.", "count",
      "{value} key contact{s} at the account")
 for _w in (6, 12):
@@ -193,7 +218,7 @@ _add("decision_maker_changes_24m", "relationship",
      "Decision makers who joined or left in the last 24 months (turnover).", "count",
      "{value} decision-maker change{s} in the last 2 years")
 _add("months_since_decision_maker_left", "relationship",
-     "Months since a decision maker last left.", "months", "decision maker left {value} months ago",
+     "Months since a decision maker last left.", "months", "a decision maker left {ago}",
      reason_missing="no decision maker has left")
 
 # --- switching cost -----------------------------------------------------------------------------
@@ -203,7 +228,7 @@ _add("joint_development_total", "switching",
 _add("joint_development_24m", "switching", "Joint-development activities in the last 24 months.",
      "count", "{value} joint-development activit{ies} in the last 2 years")
 _add("months_since_joint_development", "switching", "Months since the last joint development.",
-     "months", "no joint development for {value} months",
+     "months", "last joint development {ago}",
      reason_missing="no joint development on record")
 
 # --- peers --------------------------------------------------------------------------------------
@@ -211,35 +236,38 @@ _add("peer_churn_rate_12m", "peers",
      "Share of the other accounts of its industry whose loss became observable in the last 12 "
      "months (recorded loss or dropped out of scope).", "share",
      "{value} % of its industry's accounts lost in the last 12 months",
-     reason_missing="no other accounts in its industry")
+     reason_missing="no other accounts in its industry", grain="industry")
 _add("peer_switch_rate_12m", "peers",
      "Share of the other accounts of its industry recorded lost to a competitor in the last 12 "
      "months.", "share", "{value} % of its industry's accounts went to a competitor in the last year",
-     reason_missing="no other accounts in its industry")
+     reason_missing="no other accounts in its industry", grain="industry")
 _add("peer_leader_lost_6m", "peers",
      "1 when an influential account (influence at or above the threshold) of its industry was "
      "lost in the last 6 months.", "flag",
-     "an influential account of its industry left in the last 6 months: {value}",
-     reason_missing="no other accounts in its industry")
+     "an influential account of its industry left in the last 6 months",
+     reason_missing="no other accounts in its industry",
+     reason_zero="no influential account of its industry left in the last 6 months", grain="industry")
 
 # --- account ------------------------------------------------------------------------------------
 for _name in ("industry", "region", "tier"):
     _add(_name, "account", f"The account's {_name} (from the account master).", "category",
-         f"{_name} {{value}}", kind="categorical")
-_add("employees", "account", "Employees of the account.", "count", "{value} employees")
+         f"{_name} {{value}}", kind="categorical", reason_missing=f"{_name} unknown", actionable=False)
+_add("employees", "account", "Employees of the account.", "count", "{value} employees",
+     reason_missing="size unknown", actionable=False)
 _add("influence", "account", "How strongly other accounts follow this one (0-1).", "score",
-     "influence {value}")
+     "influence {value}", reason_missing="influence unknown", actionable=False)
 _add("category_spend", "account", "Estimated annual spend in our category across suppliers.",
-     "currency", "category spend {value} a year")
+     "currency", "category spend {value} a year", reason_missing="category spend unknown",
+     actionable=False)
 _add("contract_months_remaining", "account",
      "Months from the snapshot to `contract_end`; missing when that contract ended before the "
      "snapshot. contract_end is today's master value, so at old snapshots it may be a later "
-     "renewal.", "months", "contract ends in {value} months",
+     "renewal.", "months", "contract ends in {duration}",
      reason_missing="no supply agreement known to be in force")
 _add("months_to_contract_anniversary", "account",
      "Months from the snapshot to the next anniversary of `contract_end` (0-12): the renewal "
      "season when contracts run for whole years, and free of today's renewals.", "months",
-     "contract anniversary in {value} months")
+     "contract anniversary in {duration}", reason_missing="no contract end date on record")
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -261,6 +289,9 @@ def _missing(value: Any) -> bool:
         return False
 
 
+DAYS_PER_MONTH = 30.4375  # as in churnml.features.panel: "months since" features count days / this
+
+
 def format_value(name: str, value: Any) -> str:
     """`value` of feature `name` in its unit (shares as percents, counts as whole numbers)."""
     if _missing(value):
@@ -274,9 +305,9 @@ def format_value(name: str, value: Any) -> str:
     if unit == "currency":
         return f"{v:,.0f}"
     if unit in ("count", "days", "level"):
-        return f"{v:.0f}"
+        return f"{v:,.0f}"
     if unit == "months":
-        return f"{v:.1f}" if abs(v) < 10 else f"{v:.0f}"
+        return f"{v:.1f}" if abs(v) < 1 else f"{v:.0f}"
     if unit == "flag":
         return "yes" if v else "no"
     if unit == "score":
@@ -284,13 +315,37 @@ def format_value(name: str, value: Any) -> str:
     return f"{v:.1f}"
 
 
+def format_duration(months: float) -> str:
+    """A span given in months, in words: whole months from one month on ("1 month", "7 months"),
+    days below that ("12 days", "1 day")."""
+    days = round(abs(months) * DAYS_PER_MONTH)
+    if days < 1:
+        return "less than a day"
+    if days < round(DAYS_PER_MONTH):
+        return f"{days} day{'' if days == 1 else 's'}"
+    whole = max(1, round(abs(months)))
+    return f"{whole} month{'' if whole == 1 else 's'}"
+
+
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 _FIELD = re.compile(r"\{(\w+)\}")
 
 
+def _shown_number(text: str) -> float | None:
+    """The number a formatted value shows ("1,204" -> 1204.0; "yes"/"no" -> 1/0), else None."""
+    if text in ("yes", "no"):
+        return float(text == "yes")
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
 def format_reason(name: str, value: Any, row: Mapping[str, Any] | pd.Series | None = None) -> str:
     """The plain-words reason for feature `name` at `value`, e.g. "orders down 46 % against the
-    previous quarter"; other features named in the template are read from `row`."""
+    previous quarter"; other features named in the template are read from `row`. Singular and
+    plural follow the value as shown ("1 complaint", "2 complaints"); `reason_zero` /
+    `reason_one` replace the template when the value shows as 0 / 1."""
     feature = FEATURES.get(name)
     if feature is None:
         raise KeyError(f"format_reason: unknown feature {name!r}; see churnml.features.dictionary")
@@ -298,14 +353,29 @@ def format_reason(name: str, value: Any, row: Mapping[str, Any] | pd.Series | No
         return feature.reason_missing or f"{name.replace('_', ' ')} unknown"
     numeric = feature.kind == "numeric"
     v = float(value) if numeric else None
+    shown = format_value(name, value)
+    number = _shown_number(shown) if numeric else None
+    one = number is not None and abs(number) == 1
     words = {
-        "value": format_value(name, value),
+        "value": shown,
+        "abs": shown.lstrip("-"),
         "updown": ("up" if v >= 0 else "down") if numeric else "",
         "belowabove": ("below" if v < 0 else "above") if numeric else "",
+        "morefewer": ("more" if v >= 0 else "fewer") if numeric else "",
         "signed": f"{v:+.0f}" if numeric else str(value),
-        "s": "" if numeric and abs(v) == 1 else "s",
-        "ies": "y" if numeric and abs(v) == 1 else "ies",
+        "s": "" if one else "s",
+        "ies": "y" if one else "ies",
+        "percent": f"{v * 100:.0f}" if numeric else shown,
+        "duration": format_duration(v) if numeric else shown,
+        "ago": f"{format_duration(v)} ago" if numeric else shown,
     }
+    template = feature.reason
+    if number == 0 and feature.reason_zero:
+        template = feature.reason_zero
+    elif number is not None and number == 1 and feature.reason_one:
+        template = feature.reason_one
+    elif number == 0 and feature.unit == "count" and template.startswith("{value} "):
+        template = "no " + template[len("{value} "):]  # "no complaints in the last 3 months"
 
     def lookup(field: str) -> str | None:
         if field in words:
@@ -320,5 +390,5 @@ def format_reason(name: str, value: Any, row: Mapping[str, Any] | pd.Series | No
             return None
         return _FIELD.sub(lambda m: parts[m.group(1)], text)
 
-    text = _OPTIONAL.sub(lambda m: fill(m.group(1)) or "", feature.reason)
-    return fill(text) or f"{name.replace('_', ' ')}: {words['value']}"
+    text = _OPTIONAL.sub(lambda m: fill(m.group(1)) or "", template)
+    return fill(text) or f"{name.replace('_', ' ')}: {shown}"
