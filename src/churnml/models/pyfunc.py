@@ -11,7 +11,7 @@ categories) and cast them to the levels seen in training.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Collection
 
 import mlflow.pyfunc
 import numpy as np
@@ -21,35 +21,71 @@ from churnml.models.churn import ChurnFit
 from churnml.models.switching import DISCOUNT, SwitchingFit
 
 PSI_BINS = 10
+PSI_EPSILON = 1e-4  # share given to an empty bin, so that ln(new / ref) stays finite
+REFERENCE_SNAPSHOTS = 3  # the latest labelled snapshots the drift reference is taken from
 _MISSING = "__missing__"
 
 
 # ----------------------------------------------------------------------------------------------
 # Training reference for drift
 # ----------------------------------------------------------------------------------------------
+#
+# Why the reference and the bins are built this way (issue 6): PSI against every training
+# snapshot pooled compares this month with years of history, including early snapshots whose
+# 12-month windows were still missing, and warned on half the features of an unchanged world.
+# The reference is therefore the latest `REFERENCE_SNAPSHOTS` labelled snapshots: like compared
+# with like. Bins are the reference deciles made unique, and a value that alone holds at least
+# one bin's worth of the reference (0 complaints, an on-time rate of 1.0) is a bin of its own, so
+# ties never pile most of the mass into one wide bin. Missing values are one more bin on both
+# sides. Features with one value per group and snapshot (the peer rates of an industry) are not
+# checked: with a handful of industries their distribution at one snapshot is a few spikes that
+# move whenever one industry's rate does, so PSI would measure noise, not drift.
 
 
-def training_reference(frame: pd.DataFrame, features: list[str], levels: dict[str, list[str]]) -> dict:
+def psi_edges(values: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
+    """Inner bin edges for PSI from reference `values` (NaN ignored): the unique quantiles at
+    1/bins … (bins-1)/bins, plus [v, v+) around every value v holding at least 1/bins of them.
+    A value x falls in bin `searchsorted(edges, x, side="right")`."""
+    values = np.asarray(values, dtype=float)
+    present = values[~np.isnan(values)]
+    if not len(present):
+        return np.array([])
+    edges = set(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]).tolist())
+    levels, counts = np.unique(present, return_counts=True)
+    for v in levels[counts >= len(present) / bins]:
+        edges.update((float(v), float(np.nextafter(v, np.inf))))
+    return np.array(sorted(edges))
+
+
+def training_reference(
+    frame: pd.DataFrame,
+    features: list[str],
+    levels: dict[str, list[str]],
+    *,
+    recent: int | None = None,
+    group_level: Collection[str] = (),
+) -> dict:
     """Per feature, the training distribution that PSI compares against.
 
-    numeric: `{"kind": "numeric", "edges": inner bin edges (training deciles), "proportions":
-    share per bin, then the share missing}`; categorical: `{"kind": "categorical",
-    "proportions": {level: share, "__missing__": share}}`."""
+    numeric: `{"kind": "numeric", "edges": inner bin edges (`psi_edges`), "proportions": share
+    per bin, then the share missing}`; categorical: `{"kind": "categorical", "proportions":
+    {level: share, "__missing__": share}}`; features in `group_level`: `{"kind": "group"}` (not
+    checked). `recent`: only the latest `recent` snapshots of `frame` (its `snapshot` column)."""
+    if recent is not None and "snapshot" in frame and len(frame):
+        latest = np.sort(frame["snapshot"].unique())[-recent:]
+        frame = frame[frame["snapshot"].isin(latest)]
     out: dict[str, dict] = {}
     for c in features:
         col = frame[c]
-        if c in levels:
+        if c in group_level:
+            out[c] = {"kind": "group"}
+        elif c in levels:
             text = col.astype(object).where(col.notna(), _MISSING).map(str)
             shares = text.value_counts(normalize=True)
             out[c] = {"kind": "categorical", "proportions": {k: float(v) for k, v in shares.items()}}
         else:
             values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
-            present = values[~np.isnan(values)]
-            edges = (
-                np.unique(np.quantile(present, np.linspace(0, 1, PSI_BINS + 1)[1:-1]))
-                if len(present)
-                else np.array([])
-            )
+            edges = psi_edges(values)
             out[c] = {
                 "kind": "numeric",
                 "edges": [float(e) for e in edges],
@@ -59,6 +95,7 @@ def training_reference(frame: pd.DataFrame, features: list[str], levels: dict[st
 
 
 def _numeric_shares(values: np.ndarray, edges) -> list[float]:
+    """Share of `values` in each bin of `edges`, then the share missing."""
     values = np.asarray(values, dtype=float)
     missing = np.isnan(values)
     bins = np.searchsorted(np.asarray(edges, dtype=float), values[~missing], side="right")
@@ -67,9 +104,17 @@ def _numeric_shares(values: np.ndarray, edges) -> list[float]:
     return [float(c) for c in counts / max(len(values), 1)]
 
 
-def population_stability(reference: dict, frame: pd.DataFrame, floor: float = 1e-4) -> pd.Series:
-    """PSI of each feature of `frame` against the training `reference`
-    (Σ (new − ref) · ln(new / ref) over bins; shares floored at `floor`)."""
+def psi(expected, actual, epsilon: float = PSI_EPSILON) -> float:
+    """Population stability index Σ (actual − expected) · ln(actual / expected) over bins, each
+    share raised to at least `epsilon` (an empty bin)."""
+    e = np.clip(np.asarray(expected, dtype=float), epsilon, None)
+    a = np.clip(np.asarray(actual, dtype=float), epsilon, None)
+    return float(((a - e) * np.log(a / e)).sum())
+
+
+def population_stability(reference: dict, frame: pd.DataFrame, floor: float = PSI_EPSILON) -> pd.Series:
+    """PSI of each feature of `frame` against the training `reference` (see `psi`; `floor` is
+    its epsilon); NaN for features that are not checked (group-level)."""
     out = {}
     for c, ref in reference.items():
         if c not in frame.columns:
@@ -78,14 +123,16 @@ def population_stability(reference: dict, frame: pd.DataFrame, floor: float = 1e
             values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
             expected = np.asarray(ref["proportions"])
             actual = np.asarray(_numeric_shares(values, ref["edges"]))
-        else:
+        elif ref["kind"] == "categorical":
             text = frame[c].astype(object).where(frame[c].notna(), _MISSING).map(str)
             shares = text.value_counts(normalize=True)
             keys = sorted(set(ref["proportions"]) | set(shares.index))
             expected = np.array([ref["proportions"].get(k, 0.0) for k in keys])
             actual = np.array([float(shares.get(k, 0.0)) for k in keys])
-        e, a = np.clip(expected, floor, None), np.clip(actual, floor, None)
-        out[c] = float(((a - e) * np.log(a / e)).sum())
+        else:
+            out[c] = np.nan
+            continue
+        out[c] = psi(expected, actual, floor)
     return pd.Series(out, name="psi", dtype=float)
 
 

@@ -19,8 +19,15 @@ import pandas as pd
 
 from churnml.config import ModelConfig
 from churnml.evaluate import SplitEvaluation, evaluate_split, flatten
+from churnml.features.dictionary import FEATURES
 from churnml.models.churn import ChurnFit, refit_churn, training_rows
-from churnml.models.pyfunc import ChurnModel, SwitchingModel, as_text_input, training_reference
+from churnml.models.pyfunc import (
+    REFERENCE_SNAPSHOTS,
+    ChurnModel,
+    SwitchingModel,
+    as_text_input,
+    training_reference,
+)
 from churnml.models.split import TimeSplit, plan_split
 from churnml.models.switching import NoOffers, SwitchingFit, fit_switching, switching_rows
 
@@ -199,8 +206,17 @@ def build_churn_model(
         "calibration": cfg.calibration,
         "recipe": {"lgbm": asdict(cfg.churn), "calibration": cfg.calibration},
         "fingerprint": data_fingerprint,
+        # Drift is measured against the latest labelled snapshots only (like with like).
+        "psi_reference_snapshots": [
+            pd.Timestamp(s).strftime("%Y-%m")
+            for s in np.sort(result.rows["snapshot"].unique())[-REFERENCE_SNAPSHOTS:]
+        ],
     }
-    reference = training_reference(result.rows, result.final.features, result.final.levels)
+    group_level = [f for f in result.final.features if f in FEATURES and FEATURES[f].grain != "account"]
+    reference = training_reference(
+        result.rows, result.final.features, result.final.levels,
+        recent=REFERENCE_SNAPSHOTS, group_level=group_level,
+    )
     fams = {f: families.get(f, "other") for f in result.final.features}
     return ChurnModel(result.final, result.evaluation.fit, oot, fams, reference, info)
 
