@@ -131,7 +131,9 @@ def test_reasons_are_dictionary_words_of_features_that_push_risk_up(root, months
         assert len(set(fams)) == len(fams)  # one reason per family
         for k, (feat, fam) in enumerate(zip(feats, fams), start=1):
             assert FEATURES[feat].family == fam
-            assert getattr(row, f"reason_{k}")
+            assert FEATURES[feat].actionable  # descriptors (size, industry, …) are never reasons
+            text = getattr(row, f"reason_{k}")
+            assert text and "unknown" not in text, (feat, text)
         assert row.action
 
 

@@ -253,22 +253,33 @@ class _Row(Mapping):
         return len(self._columns)
 
 
+def descriptors(features: Collection[str]) -> list[str]:
+    """The features among `features` that the dictionary marks as account descriptors (not
+    `actionable`: size, category spend, industry, region, tier, influence, tenure)."""
+    return [f for f in features if f in FEATURES and not FEATURES[f].actionable]
+
+
 def top_reasons(
     contribs: pd.DataFrame,
     features: pd.DataFrame,
     families: Mapping[str, str],
     n: int = 3,
     format_reason: Callable[..., str] | None = None,
+    hidden: Collection[str] | None = None,
 ) -> list[list[Reason]]:
     """The top `n` reasons of each row of `contribs` (LightGBM pred_contrib, one column per feature
     plus `bias`), in plain words with the account's own values from the same row of `features`.
 
     Only families and features that push the risk up are reasons; see `rank_reasons` for the order.
-    `format_reason(name, value, row)` defaults to the feature dictionary's."""
+    Features in `hidden` (default: the dictionary's account descriptors) are never reasons and
+    do not count in their family's sum: they describe who the account is, not why it is at risk
+    now, though they still count in its probability. `format_reason(name, value, row)` defaults
+    to the feature dictionary's."""
     if len(contribs) != len(features):
         raise ValueError(f"contributions have {len(contribs)} rows, features {len(features)}")
     fmt = format_reason or dictionary_reason
-    ranked = rank_reasons(contribs, families, n)
+    hidden = descriptors(contribs.columns) if hidden is None else hidden
+    ranked = rank_reasons(contribs.drop(columns=[c for c in hidden if c in contribs.columns]), families, n)
     columns = {str(c): features[c].to_numpy(dtype=object) for c in features.columns}
     out: list[list[Reason]] = []
     for i, row_reasons in enumerate(ranked):
