@@ -178,6 +178,20 @@ class Naive:
 
         r["revenue_trend_3v3"] = trend(3)
         r["revenue_trend_yoy"] = trend(12)
+        if months_ago(t, 6) < self.data_start:
+            r["lines_trend_3v3"] = np.nan
+        else:
+            prev = len(between(o, "order_date", months_ago(t, 6), months_ago(t, 3)))
+            r["lines_trend_3v3"] = r["lines_3m"] / prev - 1 if prev > 0 else np.nan
+        first = self.first_order(acc, t)
+        edge = months_ago(t, 6)
+        history = month_no(edge) - month_no(first) if first is not None else 0
+        for name, measure in (("revenue", lambda w: w["net_amount"].sum()), ("lines", len)):
+            if history < 6:
+                r[f"{name}_6m_vs_history"] = np.nan
+                continue
+            hist = measure(between(o, "order_date", first.to_period("M").to_timestamp(), edge)) / history
+            r[f"{name}_6m_vs_history"] = r[f"{name}_6m"] / 6 / hist - 1 if hist > 0 else np.nan
         y = np.array([self.rev(acc, months_ago(t, 12 - k), months_ago(t, 11 - k)) for k in range(12)])
         mean = y.mean()
         full = months_ago(t, 12) >= self.data_start
@@ -211,6 +225,17 @@ class Naive:
         for w in (3, 12):
             d = between(both, "known", months_ago(t, w), t)
             r[f"on_time_rate_{w}m"] = (d["delivered_date"] <= d["promised_date"]).mean() if len(d) else np.nan
+        r["on_time_rate_change_3v12"] = r["on_time_rate_3m"] - r["on_time_rate_12m"]
+        region = self.accounts.at[acc, "region"]
+        r["on_time_rate_vs_region_3m"] = np.nan
+        if pd.notna(region):
+            same = self.accounts.index[(self.accounts["region"] == region) & (self.accounts.index != acc)]
+            all_ = self.orders[self.orders["promised_date"].notna() & self.orders["delivered_date"].notna()]
+            all_ = all_[all_["account_id"].isin(same)].copy()
+            all_["known"] = np.maximum(all_["delivered_date"], all_["order_date"])
+            d = between(all_, "known", months_ago(t, 3), t)
+            if len(d) and pd.notna(r["on_time_rate_3m"]):
+                r["on_time_rate_vs_region_3m"] = r["on_time_rate_3m"] - (d["delivered_date"] <= d["promised_date"]).mean()
         d = between(both, "known", months_ago(t, 12), t)
         late = ((d["delivered_date"] - d["promised_date"]).dt.days).clip(lower=0)
         r["late_days_mean_12m"] = late.mean() if len(d) else np.nan
@@ -311,7 +336,8 @@ class Naive:
     def peer_features(self, acc: str, t: pd.Timestamp) -> dict:
         industry = self.accounts.at[acc, "industry"]
         if pd.isna(industry):
-            return {"peer_churn_rate_12m": np.nan, "peer_switch_rate_12m": np.nan, "peer_leader_lost_6m": np.nan}
+            return {"peer_churn_rate_12m": np.nan, "peer_switch_rate_12m": np.nan, "peer_leader_lost_6m": np.nan,
+                    "months_since_peer_leader_lost": np.nan}
         out = self.t["outcomes"]
         lost = switched = base = leaders = 0
         for other in self.accounts.index:
@@ -330,7 +356,27 @@ class Naive:
             "peer_churn_rate_12m": lost / base if base else np.nan,
             "peer_switch_rate_12m": switched / base if base else np.nan,
             "peer_leader_lost_6m": float(leaders > 0),
+            "months_since_peer_leader_lost": self.since_leader_lost(acc, industry, t),
         }
+
+    def since_leader_lost(self, acc: str, industry: str, t: pd.Timestamp) -> float:
+        """Months since another leader of the industry, in scope at each of the 6 months before,
+        dropped out (gone now, not the month before); NaN when none."""
+        latest = None
+        for other in self.accounts.index:
+            influence = self.accounts.at[other, "influence"]
+            if other == acc or self.accounts.at[other, "industry"] != industry:
+                continue
+            if pd.isna(influence) or influence < self.f.peer_leader_influence:
+                continue
+            s = t
+            while s > self.data_start:
+                if (self.gone(other, s) and not self.gone(other, months_ago(s, 1))
+                        and all(self.scope(other, months_ago(s, k)) for k in range(1, 7))):
+                    latest = s if latest is None else max(latest, s)
+                    break
+                s = months_ago(s, 1)
+        return np.nan if latest is None else float(month_no(t) - month_no(latest))
 
     def account_features(self, acc: str, t: pd.Timestamp) -> dict:
         a = self.accounts.loc[acc]

@@ -130,6 +130,25 @@ _add("custom_revenue_share_12m", "orders",
      "Share of the last 12 months' revenue in customised products (a structural bond).", "share",
      "custom products {value} % of revenue",
      reason_missing="no revenue in the last 12 months")
+for _what, _unit in (("revenue", "Net revenue"), ("lines", "Order lines")):
+    _add(f"{_what}_6m_vs_history", "orders",
+         f"{_unit} per month over the last 6 months against the monthly average from the first "
+         "order to 6 months before the snapshot, minus 1 (missing with less than 6 months of "
+         "that history).", "share",
+         ("revenue" if _what == "revenue" else "order lines") + " {updown} {value} % against the account's history",
+         reason_missing="not enough history to compare with")
+_add("lines_trend_3v3", "orders",
+     "Order lines of the last 3 months against the 3 months before, minus 1.", "share",
+     "order lines {updown} {value} % against the previous quarter",
+     reason_missing="no order lines in the previous quarter to compare with")
+_add("on_time_rate_change_3v12", "orders",
+     "On-time delivery rate of the last 3 months minus that of the last 12 months.", "share",
+     "on-time delivery {updown} {value} points against its 12-month level",
+     reason_missing="no deliveries recorded in the last 3 months")
+_add("on_time_rate_vs_region_3m", "orders",
+     "On-time delivery rate of the last 3 months minus that of the other accounts of its region.",
+     "share", "on-time delivery {value} points {belowabove} its region's over the last 3 months",
+     reason_missing="no deliveries to compare with its region")
 _add("share_of_wallet", "orders",
      "Revenue of the last 12 months / the account's annual category spend.", "share",
      "share of wallet {value} %",
@@ -247,6 +266,11 @@ _add("peer_leader_lost_6m", "peers",
      "an influential account of its industry left in the last 6 months",
      reason_missing="no other accounts in its industry",
      reason_zero="no influential account of its industry left in the last 6 months", grain="industry")
+_add("months_since_peer_leader_lost", "peers",
+     "Months since the loss of another influential account of its industry became observable "
+     "(recorded loss or dropped out of scope, after at least 6 months in scope).", "months",
+     "an influential account of its industry left {ago}",
+     reason_missing="no influential account of its industry lost")
 
 # --- account ------------------------------------------------------------------------------------
 for _name in ("industry", "region", "tier"):

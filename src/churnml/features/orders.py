@@ -140,6 +140,14 @@ def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> dict[str, np
     out["revenue_slope_12m"] = np.where(full_year, ratio(slope, mean), np.nan)
     out["revenue_volatility_12m"] = np.where(full_year, ratio(np.sqrt(spread / 12.0), mean), np.nan)
 
+    # A business that shrinks does so over many months: the last 6 months against the account's
+    # whole history before them (at least 6 months of it). Line counts are steadier than revenue.
+    for name, monthly, recent in (("revenue", R, out["revenue_6m"]), ("lines", L, out["lines_6m"])):
+        out[f"{name}_6m_vs_history"] = _vs_history(monthly, recent, op.first_col, c)
+    out["lines_trend_3v3"] = np.where(
+        inside(c - 6), ratio(out["lines_3m"], window_sum(L, c - 6, 3).astype(np.float64)) - 1, np.nan
+    )
+
     active = window_sum((L > 0).astype(np.int64), c - 12, 12).astype(np.float64)
     out["active_months_12m"] = active
     since_last = (panel.snapshot_days[None, :] - op.last_day[:, c]) / DAYS_PER_MONTH
@@ -161,6 +169,12 @@ def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> dict[str, np
             out[f"on_time_rate_{w}m"] = ratio(
                 window_sum(op.on_time, c - w, w), window_sum(op.deliveries, c - w, w)
             )
+        # Late deliveries above the account's own usual level, and above its region's (a
+        # plant crunch makes everyone late; an account outgrowing our capacity is late alone).
+        out["on_time_rate_change_3v12"] = out["on_time_rate_3m"] - out["on_time_rate_12m"]
+        region = accounts["region"]
+        if region.notna().any():
+            out["on_time_rate_vs_region_3m"] = _vs_region(op, region, c)
         out["late_days_mean_12m"] = ratio(
             window_sum(op.late_days, c - 12, 12), window_sum(op.deliveries, c - 12, 12)
         )
@@ -181,3 +195,36 @@ def tenure_months(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> np.n
     first_known = np.where(op.first_day[:, None] < t, op.first_day[:, None], np.nan)
     return (t - np.fmin(since_known, first_known)) / DAYS_PER_MONTH
 
+
+
+def _vs_history(monthly: np.ndarray, recent: np.ndarray, first_col: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Monthly average of the last 6 months (`recent`, their sum) against the monthly average of
+    every month from the account's first order to 6 months before the snapshot, minus 1; NaN
+    with fewer than 6 such months or none of them with orders. Shape `(A, len(c))`."""
+    total = np.zeros((monthly.shape[0], monthly.shape[1] + 1))
+    np.cumsum(monthly, axis=1, out=total[:, 1:])
+    edge = np.clip(c - 6, 0, monthly.shape[1])[None, :]
+    first = np.minimum(first_col, monthly.shape[1])[:, None]
+    months = (edge - first).astype(np.float64)
+    rows = np.arange(monthly.shape[0])[:, None]
+    before = total[rows, np.broadcast_to(edge, months.shape)] - total[rows, np.broadcast_to(np.minimum(first, edge), months.shape)]
+    out = ratio(recent / 6.0, ratio(before, months)) - 1
+    return np.where(months >= 6, out, np.nan)
+
+
+def _vs_region(op: OrdersPanel, region: pd.Series, c: np.ndarray) -> np.ndarray:
+    """On-time rate of the last 3 months minus that of the other accounts of the same region
+    (all their deliveries pooled); NaN without a region or without deliveries on either side."""
+    codes, _ = pd.factorize(region)
+    codes = np.asarray(codes, dtype=np.int64)
+    own_on = window_sum(op.on_time, c - 3, 3)
+    own_all = window_sum(op.deliveries, c - 3, 3)
+    ok = codes >= 0
+    K = codes.max() + 1 if ok.any() else 0
+    reg_on, reg_all = np.zeros((K, len(c))), np.zeros((K, len(c)))
+    np.add.at(reg_on, codes[ok], own_on[ok])
+    np.add.at(reg_all, codes[ok], own_all[ok])
+    out = np.full(own_on.shape, np.nan)
+    others = ratio(reg_on[codes[ok]] - own_on[ok], reg_all[codes[ok]] - own_all[ok])
+    out[ok] = ratio(own_on[ok], own_all[ok]) - others
+    return out

@@ -19,6 +19,7 @@ NAME = "peers"
 TABLES = ("outcomes",)
 WINDOW = 12
 LEADER_MONTHS = 6
+ESTABLISHED_MONTHS = 6
 
 
 def _others(values: np.ndarray, industry: np.ndarray, n_industries: int) -> np.ndarray:
@@ -72,6 +73,42 @@ def build(
         ) & leader
         others = _others(leader_left.astype(np.float64), industry, K)
         out["peer_leader_lost_6m"] = np.where(np.isnan(others), np.nan, (others > 0).astype(float))
+        # Only the loss of an established account counts: one in scope at each of the
+        # ESTABLISHED_MONTHS snapshots before, not the flicker of a long-lost account whose last
+        # residual orders bring it briefly back into scope.
+        all_cols = np.arange(panel.n_months + 1)
+        steady = window_sum(status.in_scope.astype(np.int64), all_cols - ESTABLISHED_MONTHS,
+                            ESTABLISHED_MONTHS) == ESTABLISHED_MONTHS
+        out["months_since_peer_leader_lost"] = _since_other_leader_lost(
+            status.became_gone & steady, np.flatnonzero(leader[:, 0]), industry, c
+        )
+    return out
+
+
+def _since_other_leader_lost(
+    became_gone: np.ndarray, leaders: np.ndarray, industry: np.ndarray, c: np.ndarray
+) -> np.ndarray:
+    """Months from the latest observable loss of another leader of the same industry to each
+    snapshot column (0: it became observable at this snapshot); NaN when there is none.
+    Shape `(A, len(c))`. Loops over the leaders only (a few per industry)."""
+    n_cols = became_gone.shape[1]
+    cols = np.arange(n_cols, dtype=np.float64)
+    out = np.full((len(industry), len(c)), np.nan)
+    for k in np.unique(industry[leaders][industry[leaders] >= 0]):
+        mine = leaders[industry[leaders] == k]
+        # latest column <= j at which each leader became gone (-inf: never)
+        last = np.maximum.accumulate(np.where(became_gone[mine], cols, -np.inf), axis=1)[:, c]
+        order = np.argsort(-last, axis=0, kind="stable")
+        best = np.take_along_axis(last, order[:1], axis=0)[0]
+        second = np.take_along_axis(last, order[1:2], axis=0)[0] if len(mine) > 1 else np.full(len(c), -np.inf)
+        members = np.flatnonzero(industry == k)
+        latest = np.broadcast_to(best, (len(members), len(c))).copy()
+        # a leader's own loss does not count for itself: it sees the other leaders' latest
+        for i, j in enumerate(mine):
+            row = np.searchsorted(members, j)
+            latest[row] = np.where(order[0] == i, second, best)
+        since = c[None, :] - latest
+        out[members] = np.where(np.isinf(latest), np.nan, since)
     return out
 
 
