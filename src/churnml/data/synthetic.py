@@ -162,7 +162,7 @@ class WorldParams:
     offer_discount_shape: float = 3.0
     temptation_decay: float = 0.85  # an offer's pull fades by this factor each month
     visit_with_offer: float = 0.5  # probabilities that an offer leaves each kind of signal
-    quote_recorded: float = 0.75
+    quote_recorded: float = 0.95  # most offers reach us as a quote with a price gap
     price_cut_share: float = 0.15
     price_gap_noise: float = 0.015
     background_signal_rate: float = 0.01  # visits and other signals that come to nothing
@@ -209,7 +209,7 @@ class WorldParams:
     decline_rate_max: float = 0.06
 
     # --- hazard (see the module docstring for the formula)
-    base_hazard: float = 0.001
+    base_hazard: float = 0.0008
     decline_base_hazard: float = 0.001
     frailty_sd: float = 0.3  # unobserved, lasting differences in loyalty
     noise_sd: float = 0.6  # unobserved month-to-month mood, an AR(1) process
@@ -222,7 +222,7 @@ class WorldParams:
     beta_complaints: float = 1.1  # times log(1 + grievance): complaints, weighted by severity and age
     grievance_decay: float = 0.75  # the grievance a complaint leaves fades by this factor a month
     beta_slow_resolution: float = 0.3  # times log(1 + complaints resolved after 45+ days, last 6 m)
-    beta_competitor: float = 1.5  # per 5 points of discount beyond the switching cost
+    beta_competitor: float = 3.0  # per 5 points of discount beyond the switching cost (decisive)
     beta_decision_maker: float = 1.5  # right after a decision maker left, fading
     decision_maker_decay_months: float = 12.0
     beta_contacts: float = 0.4  # per other key contact who left recently
@@ -574,7 +574,7 @@ class _Simulation:
         self.open_day = np.array([], dtype=np.int64)
         self.open_res = np.array([], dtype=np.int64)
         self.open_sev = np.array([], dtype=np.int64)
-        self.leader_churn: dict[int, int] = {}
+        self.leader_churn: dict[int, int] = {}  # leader -> the month its orders broke
 
     # ---- one month
 
@@ -695,7 +695,9 @@ class _Simulation:
         fallback = self._pick_competitor(self.industry[idx], m)
         self.churn_comp[idx] = np.where(switch, np.where(tempted, self.offer_comp[idx], fallback), -1)
         for j in idx[self.is_leader[idx]]:
-            self.leader_churn[int(j)] = m
+            # Followers react when the market sees the leader go: at its break, when its orders
+            # have fallen (not at its private decision), so the loss is observable by then.
+            self.leader_churn[int(j)] = m + int(self.ramp[j]) - 1
             if self.reason[j] == 0:
                 self.boost_comp[self.industry[j]] = self.churn_comp[j]
                 self.boost_until[self.industry[j]] = m + p.winner_boost_months
