@@ -163,9 +163,9 @@ def test_data_end_is_the_month_after_the_latest_order():
         ("complaints_open", 2.0, {"complaint_oldest_open_days": 38.0}, "2 complaints open, the oldest 38 days"),
         ("complaints_open", 1.0, None, "1 complaint open"),
         ("price_gap_latest_12m", -0.12, None, "competitor quoted 12 % below our price"),
-        ("months_since_exec_visit", 14.2, None, "no executive visit for 14 months"),
+        ("months_since_exec_visit", 14.2, None, "last executive visit 14 months ago"),
         ("months_since_exec_visit", np.nan, None, "no executive visit on record"),
-        ("months_since_decision_maker_left", 2.0, None, "decision maker left 2.0 months ago"),
+        ("months_since_decision_maker_left", 2.0, None, "a decision maker left 2 months ago"),
         ("industry", "metals", None, "industry metals"),
     ],
 )

@@ -162,7 +162,7 @@ def test_the_action_follows_the_top_reason_with_the_default_playbook(booster_and
 def test_reason_words_examples():
     row = {"complaint_oldest_open_days": 31.2}
     assert format_reason("complaints_open", 1.0, row) == "1 complaint open for 31 days"
-    assert format_reason("complaints_open", 2.0, row) == "2 complaints open, the oldest for 31 days"
+    assert format_reason("complaints_open", 2.0, row) == "2 complaints open, the oldest 31 days"
     assert format_reason("complaints_opened_3m", 0.0) == "no complaints in the last 3 months"
     assert format_reason("months_since_competitor_signal", 0.1) == "competitor activity 3 days ago"
     assert format_reason("months_since_competitor_signal", 2.2) == "competitor activity 2 months ago"

@@ -164,7 +164,7 @@ for _cat in ("quality", "delivery", "service", "price", "other"):
          f"{{value}} {_cat} complaint{{s}} in the last 12 months")
 _add("complaints_open", "complaints",
      "Complaints open at the snapshot (opened before it, not resolved before it).", "count",
-     "{value} complaint{s} open[, the oldest for {complaint_oldest_open_days} days]",
+     "{value} complaint{s} open[, the oldest {complaint_oldest_open_days} days]",
      reason_one="1 complaint open[ for {complaint_oldest_open_days} days]")
 _add("complaint_max_open_severity", "complaints",
      "Highest severity (1-3) among the open complaints; 0 when none is open.", "level",
