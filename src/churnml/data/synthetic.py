@@ -639,7 +639,8 @@ class _Simulation:
         is_open = (self.open_day < first) & (self.open_res >= first)
         age = (first - self.open_day[is_open]) / 30.4
         weight = self.open_sev[is_open] / 2 * (1 + 0.5 * np.minimum(age, 6))
-        added = np.bincount(self.open_acc[new], self.open_sev[new] / 2, minlength=n)
+        # float even when no complaint is open yet (bincount of nothing is an integer array)
+        added = np.bincount(self.open_acc[new], self.open_sev[new] / 2, minlength=n).astype(np.float64)
         added += np.bincount(self.open_acc[is_open], weight, minlength=n)
         self.grievance = p.grievance_decay * self.grievance + added
         slow = (self.open_res < first) & (self.open_res - self.open_day > 45)
