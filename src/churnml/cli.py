@@ -117,7 +117,7 @@ def extra_searchpath(overrides: list[str]) -> list[str]:
     if not roots or "," in roots[-1]:
         return []
     other = Path(roots[-1]).expanduser().resolve() / "conf"
-    if other == conf_dir().resolve():
+    if other == conf_dir().resolve() or not other.is_dir():
         return []
     return [f"hydra.searchpath=[file://{other}]"]
 
