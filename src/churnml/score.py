@@ -279,12 +279,30 @@ def top_reasons(
         raise ValueError(f"contributions have {len(contribs)} rows, features {len(features)}")
     fmt = format_reason or dictionary_reason
     hidden = descriptors(contribs.columns) if hidden is None else hidden
-    ranked = rank_reasons(contribs.drop(columns=[c for c in hidden if c in contribs.columns]), families, n)
+    contribs = contribs.drop(columns=[c for c in hidden if c in contribs.columns])
+    contribs = without_stale_events(contribs, features)
+    ranked = rank_reasons(contribs, families, n)
     columns = {str(c): features[c].to_numpy(dtype=object) for c in features.columns}
     out: list[list[Reason]] = []
     for i, row_reasons in enumerate(ranked):
         row = _Row(columns, i)
         out.append([Reason(f, fam, c, fmt(f, row[f] if f in row else None, row)) for f, fam, c in row_reasons])
+    return out
+
+
+def without_stale_events(contribs: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """`contribs` with the contribution of a recent-event feature (`Feature.recent_within`) set
+    to 0 on rows where its event is missing or older than that: not a reason for that account."""
+    out = contribs
+    for name in contribs.columns:
+        spec = FEATURES.get(name)
+        if spec is None or spec.recent_within is None or name not in features.columns:
+            continue
+        values = pd.to_numeric(features[name], errors="coerce").to_numpy()
+        stale = ~(values <= spec.recent_within)  # NaN (no event) is stale too
+        if stale.any():
+            out = out.copy() if out is contribs else out
+            out.loc[stale, name] = 0.0
     return out
 
 

@@ -37,7 +37,11 @@ class Feature:
     influence, tenure): who the account is, not why it is at risk now. They still count in the
     model and its probability, but are never shown as one of an account's reasons.
     `grain` is "account", or the group a feature has one value per snapshot for ("industry" for
-    the peer rates): such features are not checked for drift (see `churnml.models.pyfunc`)."""
+    the peer rates): such features are not checked for drift (see `churnml.models.pyfunc`).
+    `recent_within` (months) is set for "time since an event" features whose risk is a recent
+    event (a competitor's visit, a decision maker leaving): the feature is a reason only when the
+    event lies at most that long ago, so an account never reads "competitor activity 40 months
+    ago" or "no decision maker has left" as why it is at risk."""
 
     name: str
     family: str
@@ -50,6 +54,7 @@ class Feature:
     reason_one: str = ""
     actionable: bool = True
     grain: str = "account"
+    recent_within: float | None = None
 
 
 FEATURES: dict[str, Feature] = {}
@@ -198,7 +203,7 @@ for _kind, _text in {
          _text + " in the last 12 months")
 _add("months_since_competitor_signal", "competitor", "Months since the last competitor signal.",
      "months", "competitor activity {ago}",
-     reason_missing="no competitor signal on record")
+     reason_missing="no competitor signal on record", recent_within=12)
 _add("price_gap_latest_12m", "competitor",
      "Latest competitor price relative to ours in the last 12 months (-0.12: 12 % cheaper).",
      "share", "competitor quoted {value} % {belowabove} our price",
@@ -238,7 +243,7 @@ _add("decision_maker_changes_24m", "relationship",
      "{value} decision-maker change{s} in the last 2 years")
 _add("months_since_decision_maker_left", "relationship",
      "Months since a decision maker last left.", "months", "a decision maker left {ago}",
-     reason_missing="no decision maker has left")
+     reason_missing="no decision maker has left", recent_within=12)
 
 # --- switching cost -----------------------------------------------------------------------------
 _add("joint_development_total", "switching",
@@ -270,7 +275,7 @@ _add("months_since_peer_leader_lost", "peers",
      "Months since the loss of another influential account of its industry became observable "
      "(recorded loss or dropped out of scope, after at least 6 months in scope).", "months",
      "an influential account of its industry left {ago}",
-     reason_missing="no influential account of its industry lost")
+     reason_missing="no influential account of its industry lost", recent_within=12)
 
 # --- account ------------------------------------------------------------------------------------
 for _name in ("industry", "region", "tier"):
