@@ -31,9 +31,24 @@ START = "2021-01"
 SEED = 42
 
 
+def code_digest(*parts: str) -> str:
+    """A short hash of the source files under `src/churnml/<part>` (a file or a folder): cached
+    results made by other code are not reused."""
+    import hashlib
+
+    src = Path(__file__).resolve().parent.parent / "src" / "churnml"
+    digest = hashlib.sha1()
+    for part in parts:
+        path = src / part
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def world_dir(cache: Path, accounts: int, months: int) -> Path:
-    """The cached world of this size, generated (in a subprocess) when it is not there yet."""
-    folder = cache / f"{accounts}x{months}"
+    """The cached world of this size and generator version, generated (in a subprocess) when it
+    is not there yet."""
+    folder = cache / f"{accounts}x{months}-{code_digest('data/synthetic.py')}"
     if not (folder / "orders.parquet").is_file():
         print(f"generating the {accounts:,} x {months} world into {folder} (once) ...", flush=True)
         began = time.perf_counter()

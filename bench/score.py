@@ -56,7 +56,8 @@ def bench_model(folder: Path, tables: dict, cfg) -> Path:
         train_models,
     )
 
-    target = folder / "score-model"
+    # A model trained by other feature or model code would not fit today's feature columns.
+    target = folder / f"score-model-{_features_bench().code_digest('features', 'models', 'labels.py')}"
     if (target / "churn" / "MLmodel").is_file():
         return target
     print(f"training the bench model for {folder.name} (once) ...", flush=True)
