@@ -38,3 +38,14 @@ def test_every_recent_event_feature_is_a_time_since_feature():
     assert {f.name for f in flagged} >= {"months_since_decision_maker_left", "months_since_competitor_signal",
                                          "months_since_peer_leader_lost"}
     assert all(f.unit == "months" and f.name.startswith("months_since") for f in flagged)
+
+
+def test_a_missing_value_is_a_reason_only_when_missing_is_itself_a_risk():
+    names = ["complaint_oldest_open_days", "months_since_exec_visit", "revenue_3m"]
+    features = pd.DataFrame({names[0]: [np.nan], names[1]: [np.nan], names[2]: [1000.0]})
+    contribs = pd.DataFrame({names[0]: [0.9], names[1]: [0.5], names[2]: [0.1], "bias": [-2.0]})
+    families = {n: FEATURES[n].family for n in names}
+    reasons = top_reasons(contribs, features, families)[0]
+    # "no open complaint" is no reason to act; "no executive visit on record" is.
+    assert [r.feature for r in reasons] == ["months_since_exec_visit", "revenue_3m"]
+    assert reasons[0].text == "no executive visit on record"

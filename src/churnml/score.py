@@ -280,7 +280,7 @@ def top_reasons(
     fmt = format_reason or dictionary_reason
     hidden = descriptors(contribs.columns) if hidden is None else hidden
     contribs = contribs.drop(columns=[c for c in hidden if c in contribs.columns])
-    contribs = without_stale_events(contribs, features)
+    contribs = without_non_reasons(contribs, features)
     ranked = rank_reasons(contribs, families, n)
     columns = {str(c): features[c].to_numpy(dtype=object) for c in features.columns}
     out: list[list[Reason]] = []
@@ -290,19 +290,24 @@ def top_reasons(
     return out
 
 
-def without_stale_events(contribs: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """`contribs` with the contribution of a recent-event feature (`Feature.recent_within`) set
-    to 0 on rows where its event is missing or older than that: not a reason for that account."""
+def without_non_reasons(contribs: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """`contribs` with 0 where a feature's value is no reason to act, though it moves the
+    probability: a recent-event feature (`Feature.recent_within`) whose event is missing or older
+    than that, and a missing value that is not itself a risk (`Feature.missing_is_risk`)."""
     out = contribs
     for name in contribs.columns:
         spec = FEATURES.get(name)
-        if spec is None or spec.recent_within is None or name not in features.columns:
+        if spec is None or name not in features.columns:
             continue
-        values = pd.to_numeric(features[name], errors="coerce").to_numpy()
-        stale = ~(values <= spec.recent_within)  # NaN (no event) is stale too
-        if stale.any():
+        values = pd.to_numeric(features[name], errors="coerce").to_numpy() if spec.kind == "numeric" else None
+        if values is None:
+            continue
+        drop = np.isnan(values) & (not spec.missing_is_risk)
+        if spec.recent_within is not None:
+            drop |= ~(values <= spec.recent_within)  # NaN (no event) is no recent event
+        if drop.any():
             out = out.copy() if out is contribs else out
-            out.loc[stale, name] = 0.0
+            out.loc[drop, name] = 0.0
     return out
 
 

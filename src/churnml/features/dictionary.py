@@ -41,7 +41,9 @@ class Feature:
     `recent_within` (months) is set for "time since an event" features whose risk is a recent
     event (a competitor's visit, a decision maker leaving): the feature is a reason only when the
     event lies at most that long ago, so an account never reads "competitor activity 40 months
-    ago" or "no decision maker has left" as why it is at risk."""
+    ago" or "no decision maker has left" as why it is at risk. A missing value is a reason only
+    when `missing_is_risk` ("no executive visit on record"); otherwise ("no open complaint", "no
+    contract end date on record") it may move the probability but is no reason to act."""
 
     name: str
     family: str
@@ -55,6 +57,7 @@ class Feature:
     actionable: bool = True
     grain: str = "account"
     recent_within: float | None = None
+    missing_is_risk: bool = False
 
 
 FEATURES: dict[str, Feature] = {}
@@ -228,7 +231,7 @@ for _name, (_desc, _text) in {
     _add(_name, "relationship", f"{_desc} in the last 12 months (per year).", "count",
          _text + " in the last 12 months")
 _add("months_since_exec_visit", "relationship", "Months since the last executive visit.", "months",
-     "last executive visit {ago}", reason_missing="no executive visit on record")
+     "last executive visit {ago}", reason_missing="no executive visit on record", missing_is_risk=True)
 _add("contacts_current", "relationship", "Key contacts at the account at the snapshot.", "count",
      "{value} key contact{s} at the account")
 for _w in (6, 12):
@@ -253,7 +256,7 @@ _add("joint_development_24m", "switching", "Joint-development activities in the 
      "count", "{value} joint-development activit{ies} in the last 2 years")
 _add("months_since_joint_development", "switching", "Months since the last joint development.",
      "months", "last joint development {ago}",
-     reason_missing="no joint development on record")
+     reason_missing="no joint development on record", missing_is_risk=True)
 
 # --- peers --------------------------------------------------------------------------------------
 _add("peer_churn_rate_12m", "peers",
