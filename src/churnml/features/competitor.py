@@ -9,7 +9,6 @@ import pandas as pd
 from churnml.features.panel import (
     DAYS_PER_MONTH,
     Panel,
-    category_codes,
     window_fmin,
     window_sum,
 )
@@ -30,13 +29,7 @@ def build(panel: Panel, signals: pd.DataFrame) -> dict[str, np.ndarray]:
     for w in (3, 12):
         out[f"competitor_signals_{w}m"] = window_sum(every, c - w, w).astype(np.float64)
 
-    kind = ev.column(signals, "kind")
-    if kind.notna().any():
-        codes = category_codes(kind.str.strip().str.lower(), KINDS)
-        for k, name in enumerate(KINDS):
-            hit = codes == k
-            monthly = panel.monthly(ev.acc[hit], ev.month[hit])
-            out[f"signals_{name}_12m"] = window_sum(monthly, c - 12, 12).astype(np.float64)
+    out.update(panel.counts_by_level(ev, ev.column(signals, "kind"), KINDS, "signals", 12))
 
     last = panel.last_before(ev.acc, ev.month, ev.day)[:, c]
     out["months_since_competitor_signal"] = (panel.snapshot_days[None, :] - last) / DAYS_PER_MONTH

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.features.panel import Panel, category_codes, days_or_nan, months_of_days, window_sum
+from churnml.features.panel import Panel, days_or_nan, months_of_days, window_sum
 
 NAME = "complaints"
 TABLES = ("complaints",)
@@ -39,13 +39,7 @@ def build(panel: Panel, complaints: pd.DataFrame) -> dict[str, np.ndarray]:
     for w in (3, 12):
         out[f"complaints_opened_{w}m"] = window_sum(opened, c - w, w).astype(np.float64)
 
-    category = ev.column(complaints, "category")
-    if category.notna().any():
-        codes = category_codes(category.str.strip().str.lower(), CATEGORIES)
-        for k, name in enumerate(CATEGORIES):
-            hit = codes == k
-            monthly = panel.monthly(ev.acc[hit], ev.month[hit])
-            out[f"complaints_{name}_12m"] = window_sum(monthly, c - 12, 12).astype(np.float64)
+    out.update(panel.counts_by_level(ev, ev.column(complaints, "category"), CATEGORIES, "complaints", 12))
 
     # Open at column j: opened in a month before j, resolved in month j or later (or never).
     resolved_day = days_or_nan(ev.column(complaints, "resolved_at"))

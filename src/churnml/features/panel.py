@@ -117,6 +117,21 @@ class Panel:
 
     # --- monthly aggregates -------------------------------------------------------------
 
+    def counts_by_level(
+        self, ev: "Events", values: pd.Series, levels: list[str], prefix: str, window: int
+    ) -> dict[str, np.ndarray]:
+        """Events of each level of `values` (e.g. complaint category) in the `window` months before
+        each snapshot: `{f"{prefix}_{level}_{window}m": (A, J)}`; nothing when `values` is empty."""
+        if not values.notna().any():
+            return {}
+        codes = category_codes(values.str.strip().str.lower(), levels)
+        out = {}
+        for k, level in enumerate(levels):
+            hit = codes == k
+            monthly = self.monthly(ev.acc[hit], ev.month[hit])
+            out[f"{prefix}_{level}_{window}m"] = window_sum(monthly, self.cols - window, window).astype(np.float64)
+        return out
+
     def monthly(self, acc: np.ndarray, month: np.ndarray, weights=None) -> np.ndarray:
         """Sum of `weights` (or the row count) per account and month, shape `(A, M)`."""
         size = self.n_accounts * self.n_months
