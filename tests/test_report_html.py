@@ -104,3 +104,11 @@ def test_first_list_and_missing_switching_model_are_said():
 
 def test_same_report_gives_the_same_page(report):
     assert page_html(report) == page_html(report)
+
+
+def test_the_drift_section_names_its_reference_snapshots(report):
+    from dataclasses import replace
+
+    page = page_html(replace(report, model={**report.model, "psi_reference": ["2024-05", "2024-06", "2024-07"]}))
+    assert "training snapshots 2024-05, 2024-06, 2024-07" in page
+    assert "peer rates" in page

@@ -321,9 +321,16 @@ def page_html(report: ReportData) -> str:
         f"<tr><td>{escape(k)}</td><td class='num'>{v:.3f}</td><td>{'drift' if v > report.drift_threshold else ''}</td></tr>"
         for k, v in psi_items
     )
+    reference = model.get("psi_reference") or []
+    psi_note = (
+        "<p class='note'>Population stability index of each feature in this month's accounts against "
+        + (f"the training snapshots {escape(', '.join(reference))}" if reference else "the training data")
+        + "; per-industry features (peer rates) are not checked. Above "
+        + f"{report.drift_threshold:g} counts as drift.</p>"
+    )
     psi_table = (
         "<table><thead><tr><th>feature (largest PSI first)</th><th>PSI</th><th></th></tr></thead>"
-        f"<tbody>{psi_rows}</tbody></table>"
+        f"<tbody>{psi_rows}</tbody></table>" + psi_note
         if psi_items
         else "<p>No training reference was available for a drift check.</p>"
     )

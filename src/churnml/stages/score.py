@@ -227,6 +227,7 @@ def load_models_for_scoring(config: Config) -> tuple[Any, dict[str, Any]]:
         "uri": used,
         "version": version,
         "metrics": dict(getattr(model, "metrics", {}) or {}),
+        "psi_reference": list((getattr(model, "info", {}) or {}).get("psi_reference_snapshots", [])),
         "switching_model": switching,
     }
 
