@@ -19,6 +19,7 @@ and prints the targets of issue 5 with the figures measured on that world:
     .venv/bin/python bench/models.py               # default and large
     .venv/bin/python bench/models.py --skip-large  # default only (about half a minute)
     .venv/bin/python bench/models.py --evaluate    # also time the rolling-origin backtest
+    .venv/bin/python bench/models.py --skip-large --seed 7  # another world (default seed 42)
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ TIME_LIMIT_S = {"default": 60.0, "large": 600.0}
 MEMORY_LIMIT_GB = 8.0
 
 
-def measure(size: str, evaluate: bool, threads: int | None) -> dict:
+def measure(size: str, evaluate: bool, threads: int | None, seed: int = 42) -> dict:
     """Generate, build features, train and publish one world in this process; returns figures."""
     import resource
 
@@ -55,7 +56,7 @@ def measure(size: str, evaluate: bool, threads: int | None) -> dict:
 
     accounts, months = SIZES[size]
     began = time.perf_counter()
-    world = generate_world(accounts, months, "2021-01", seed=42, today=TODAY)
+    world = generate_world(accounts, months, "2021-01", seed=seed, today=TODAY)
     generate_s = time.perf_counter() - began
     config = Config()
     if threads:
@@ -76,7 +77,7 @@ def measure(size: str, evaluate: bool, threads: int | None) -> dict:
         oracle=oracle_from_truth(world.truth, horizon),
         true_switching_cost=world.truth["accounts"].set_index("account_id")["switching_cost"],
     )
-    out: dict = {"size": size, "accounts": accounts, "months": world.months, "rows": len(frame)}
+    out: dict = {"size": size, "seed": seed, "accounts": accounts, "months": world.months, "rows": len(frame)}
     out["threads"] = config.model.num_threads
     out.update(features=len(features), generate_s=generate_s, features_s=features_s)
 
@@ -122,8 +123,8 @@ def measure(size: str, evaluate: bool, threads: int | None) -> dict:
     return out
 
 
-def run_child(size: str, evaluate: bool, threads: int | None) -> dict:
-    cmd = [sys.executable, __file__, "--child", size] + (["--evaluate"] if evaluate else [])
+def run_child(size: str, evaluate: bool, threads: int | None, seed: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", size, "--seed", str(seed)] + (["--evaluate"] if evaluate else [])
     cmd += ["--threads", str(threads)] if threads else []
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -140,7 +141,7 @@ def report(r: dict) -> None:
     m, t = r["metrics"], r["targets"]
     total = r["train_s"] + r["publish_s"]
     print(
-        f"\n{r['size']}: {r['accounts']:,} accounts x {r['months']} months, {r['rows']:,} feature rows x "
+        f"\n{r['size']} (seed {r['seed']}): {r['accounts']:,} accounts x {r['months']} months, {r['rows']:,} feature rows x "
         f"{r['features']} features, LightGBM on {r['threads']} thread(s)"
     )
     print(f"  split      {r['split']}")
@@ -183,16 +184,17 @@ def main() -> None:
     parser.add_argument("--skip-large", action="store_true", help="only the default world")
     parser.add_argument("--evaluate", action="store_true", help="also time the rolling-origin backtest")
     parser.add_argument("--threads", type=int, help="model.num_threads (default: the config's)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic world (default 42)")
     parser.add_argument("--child", choices=SIZES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         import logging
 
         logging.basicConfig(level=logging.WARNING)
-        print(json.dumps(measure(args.child, args.evaluate, args.threads), default=str))
+        print(json.dumps(measure(args.child, args.evaluate, args.threads, args.seed), default=str))
         return
     for size in ["default"] if args.skip_large else ["default", "large"]:
-        report(run_child(size, args.evaluate, args.threads))
+        report(run_child(size, args.evaluate, args.threads, args.seed))
 
 
 if __name__ == "__main__":
