@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from churnml import tracking
-from churnml.evaluate import METRIC_NAMES, backtest, summarize_backtest
-from churnml.models.training import TARGETS
+from churnml.evaluate import METRIC_NAMES, backtest, flatten, summarize_backtest
+from churnml.models.training import BASELINES, TARGETS
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
@@ -25,13 +25,9 @@ log = logging.getLogger(__name__)
 def backtest_metrics(folds: pd.DataFrame) -> dict[str, float]:
     """Namespaced summary metrics: `backtest/auc_mean`, `baseline_rule/backtest/auc_std`, …,
     plus the model's AUC as a fraction of the oracle's and its margin over the better baseline."""
-    summary = summarize_backtest(folds)
-    out: dict[str, float] = {}
-    for scorer, figures in summary.items():
-        head = "" if scorer == "model" else f"{scorer}/"
-        out.update({f"{head}backtest/{k}": v for k, v in figures.items()})
+    out = flatten(summarize_backtest(folds), prefix="backtest/")
     by_origin = folds.pivot(index="origin", columns="scorer", values="auc")
-    baselines = [c for c in ("baseline_rule", "baseline_rfm") if c in by_origin.columns]
+    baselines = [c for c in BASELINES if c in by_origin.columns]
     margin = by_origin["model"] - by_origin[baselines].max(axis=1)
     out["backtest/auc_margin_mean"] = float(margin.mean())
     out["backtest/auc_margin_std"] = float(margin.std(ddof=0))
@@ -60,9 +56,8 @@ def evaluate_and_track(inputs, config, params, output_dir) -> tuple[pd.DataFrame
     with tracking.run(config.mlflow, "evaluate", params, output_dir, tags={"churnml.stage": "evaluate"}) as run_id:
         tracking.log_metrics(metrics)
         for step, (_, part) in enumerate(folds.groupby("origin", sort=True)):
-            for row in part.itertuples(index=False):
-                head = "" if row.scorer == "model" else f"{row.scorer}/"
-                tracking.log_metrics({f"{head}backtest/{m}": getattr(row, m) for m in METRIC_NAMES}, step=step)
+            figures = {row.scorer: {m: getattr(row, m) for m in METRIC_NAMES} for row in part.itertuples(index=False)}
+            tracking.log_metrics(flatten(figures, prefix="backtest/"), step=step)
         tracking.log_frame(_readable(folds), "backtest/folds.csv")
         tracking.log_figure(_figure(folds), "plots/backtest_auc.png")
         tracking.log_metrics({"timing/evaluate_seconds": time.perf_counter() - started})
