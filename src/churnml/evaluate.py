@@ -50,15 +50,20 @@ def brier(y, p) -> float:
     return float(brier_score_loss(np.asarray(y, dtype=float), np.asarray(p, dtype=float)))
 
 
-def expected_calibration_error(y, p, bins: int = CALIBRATION_BINS) -> float:
-    """Share-weighted mean of |observed rate − mean probability| over equal-width bins of [0, 1]."""
+def calibration_table(y, p, bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """Per non-empty equal-width bin of [0, 1]: row count `n`, observed rate `y`, mean probability `p`."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
     idx = np.minimum((p * bins).astype(int), bins - 1)
-    frame = pd.DataFrame({"bin": idx, "y": y, "p": p}).groupby("bin").agg(
+    return pd.DataFrame({"bin": idx, "y": y, "p": p}).groupby("bin").agg(
         n=("y", "size"), y=("y", "mean"), p=("p", "mean")
     )
-    return float((frame["n"] / len(y) * (frame["y"] - frame["p"]).abs()).sum())
+
+
+def expected_calibration_error(y, p, bins: int = CALIBRATION_BINS) -> float:
+    """Share-weighted mean of |observed rate − mean probability| over equal-width bins of [0, 1]."""
+    frame = calibration_table(y, p, bins)
+    return float((frame["n"] / frame["n"].sum() * (frame["y"] - frame["p"]).abs()).sum())
 
 
 def top_share(score, values, fraction: float = TOP_FRACTION) -> float:

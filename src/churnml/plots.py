@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
-from churnml.evaluate import CALIBRATION_BINS
+from churnml.evaluate import calibration_table
 
 _LABELS = {
     "model": "churn model",
@@ -80,11 +80,7 @@ def calibration_figure(scores: pd.DataFrame, scorers: list[str]) -> Figure:
     y = scores["churn"].to_numpy(dtype=float)
     top = 0.0
     for name in scorers:
-        p = scores[name].to_numpy(dtype=float)
-        idx = np.minimum((p * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
-        table = pd.DataFrame({"bin": idx, "p": p, "y": y}).groupby("bin").agg(
-            p=("p", "mean"), y=("y", "mean"), n=("y", "size")
-        )
+        table = calibration_table(y, scores[name])
         ax.plot(table["p"], table["y"], marker="o", label=_label(name))
         top = max(top, float(table["p"].max()), float(table["y"].max()))
     top = min(1.0, top * 1.05 + 0.01)
