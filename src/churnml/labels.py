@@ -24,9 +24,7 @@ import pandas as pd
 
 from churnml.config import LabelsConfig
 from churnml.features.orders import OrdersPanel, usual_monthly_revenue
-from churnml.features.panel import Panel, month_numbers, ratio, window_sum
-
-NAT_MONTH = np.iinfo(np.int64).min
+from churnml.features.panel import NAT_INT, Events, Panel, month_numbers, window_sum
 
 
 @dataclass
@@ -52,7 +50,7 @@ def account_status(
     A, M = panel.n_accounts, panel.n_months
     cols = np.arange(M + 1)
     since = month_numbers(accounts["since"])
-    since_col = np.where(since == NAT_MONTH, M + 1, since - panel.start)
+    since_col = np.where(since == NAT_INT, M + 1, since - panel.start)
     exists = (op.first_col[:, None] < cols) | (since_col[:, None] < cols)
 
     loss_known = np.full(A, M + 1, dtype=np.int64)
@@ -66,9 +64,8 @@ def account_status(
     L = cfg.lost_window_months
     if L > 0:
         recent = window_sum(op.revenue, cols - L, L)
-        months_before = np.clip((cols - L)[None, :] - op.first_col[:, None], 0, 12)
-        usual_before = ratio(window_sum(op.revenue, cols - L - 12, 12), months_before.astype(float))
-        too_young = months_before == 0
+        usual_before = usual_monthly_revenue(panel, op, cols - L)  # usual as it was L months ago
+        too_young = op.first_col[:, None] >= (cols - L)[None, :]  # no order before the last L months
         kept = recent > cfg.retained_share * usual_before * L
         in_scope &= too_young | kept
     window = 2 * cfg.scope_months
@@ -78,6 +75,12 @@ def account_status(
     became_gone = gone.copy()
     became_gone[:, 1:] &= ~gone[:, :-1]
     return AccountStatus(exists, in_scope, recently_lost, gone, became_gone, loss_known)
+
+
+def lost_to_competitor(outcomes: pd.DataFrame, ev: Events) -> np.ndarray:
+    """Mask of the placed outcome rows `ev` whose reason is `competitor` (a switch)."""
+    reason = ev.column(outcomes, "reason").str.strip().str.lower()
+    return (reason == "competitor").fillna(False).to_numpy(dtype=bool)
 
 
 def make_labels(
@@ -101,8 +104,7 @@ def make_labels(
     if outcomes is not None and len(outcomes):
         ev = panel.events(outcomes, "lost_at")
         churn |= window_sum(panel.monthly(ev.acc, ev.month), c, H) > 0
-        reason = ev.column(outcomes, "reason").str.strip().str.lower()
-        to_competitor = (reason == "competitor").fillna(False).to_numpy(dtype=bool)
+        to_competitor = lost_to_competitor(outcomes, ev)
         if to_competitor.any():
             monthly = panel.monthly(ev.acc[to_competitor], ev.month[to_competitor])
             evidence |= window_sum(monthly, c, H) > 0

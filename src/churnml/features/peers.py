@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.features.panel import Panel, window_sum
-from churnml.labels import AccountStatus
+from churnml.features.panel import Panel, ratio, window_sum
+from churnml.labels import AccountStatus, lost_to_competitor
 
 NAME = "peers"
 TABLES = ("outcomes",)
@@ -52,8 +52,7 @@ def build(
     lost = window_sum(events, c - WINDOW + 1, WINDOW) > 0
 
     ev = panel.events(outcomes, "lost_at")
-    reason = ev.column(outcomes, "reason").str.strip().str.lower()
-    to_competitor = (reason == "competitor").fillna(False).to_numpy(dtype=bool)
+    to_competitor = lost_to_competitor(outcomes, ev)
     switched_monthly = np.zeros((panel.n_accounts, panel.n_months + 1), dtype=np.int64)
     # a loss dated in month m is known from column m + 1
     np.add.at(switched_monthly, (ev.acc[to_competitor], ev.month[to_competitor] + 1), 1)
@@ -62,8 +61,8 @@ def build(
     base = (status.in_scope[:, c] | lost | switched).astype(np.float64)
     others_base = _others(base, industry, K)
     out = {
-        "peer_churn_rate_12m": _rate(_others(lost.astype(np.float64), industry, K), others_base),
-        "peer_switch_rate_12m": _rate(_others(switched.astype(np.float64), industry, K), others_base),
+        "peer_churn_rate_12m": ratio(_others(lost.astype(np.float64), industry, K), others_base),
+        "peer_switch_rate_12m": ratio(_others(switched.astype(np.float64), industry, K), others_base),
     }
     influence = accounts["influence"].to_numpy(dtype=np.float64, na_value=np.nan)
     if not np.isnan(influence).all():
@@ -109,10 +108,4 @@ def _since_other_leader_lost(
             latest[row] = np.where(order[0] == i, second, best)
         since = c[None, :] - latest
         out[members] = np.where(np.isinf(latest), np.nan, since)
-    return out
-
-
-def _rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    out = np.full(num.shape, np.nan)
-    np.divide(num, den, out=out, where=den > 0)
     return out
