@@ -16,7 +16,7 @@ not fit is training impossible, which is a `ConfigError` (exit 2).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
@@ -208,8 +208,3 @@ def backtest_splits(snapshots: Sequence, horizon: int, cfg: SplitConfig, folds: 
     if len(out) < min(folds, len(snaps)):
         log.warning("backtest uses %d origins instead of %d", len(out), folds)
     return out
-
-
-def with_sizes(cfg: SplitConfig, **sizes: int) -> SplitConfig:
-    """A copy of `cfg` with some sizes changed (for tests and tuning)."""
-    return replace(cfg, **sizes)

@@ -29,7 +29,7 @@ from churnml.models.pyfunc import (
     training_reference,
 )
 from churnml.models.split import TimeSplit, plan_split
-from churnml.models.switching import NoOffers, SwitchingFit, fit_switching, switching_rows
+from churnml.models.switching import DISCOUNT, NoOffers, SwitchingFit, fit_switching, switching_rows
 
 log = logging.getLogger(__name__)
 
@@ -243,8 +243,6 @@ def input_example(result: TrainResult, n: int = 5) -> pd.DataFrame:
 
 def switching_example(result: TrainResult, n: int = 5) -> pd.DataFrame:
     """Input example of the switching model: account features plus `offer_discount`."""
-    from churnml.models.switching import DISCOUNT
-
     latest = result.rows[result.rows["snapshot"] == result.rows["snapshot"].max()].head(n)
     fit = result.switching
     example = as_text_input(latest, fit.features, fit.levels).reset_index(drop=True)
