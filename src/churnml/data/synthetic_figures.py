@@ -7,8 +7,8 @@
 - the AUC of the best single observable column among a few simple ones, on the same snapshots;
 - the share of revenue held by the top 20 % of accounts (last 12 months).
 
-The labels here are a small self-contained version of DESIGN.md's, so that the world can be
-checked without the feature pipeline; the pipeline's own labels live in `churnml.labels`.
+Scope, labels and usual revenue are the pipeline's own (`churnml.labels`), so the figures measure
+the world as the model sees it; the simple columns are computed here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnml.config import LabelsConfig
 from churnml.data.synthetic import World, oracle_scores
+from churnml.features.build import make_panel  # before churnml.labels: the two import each other
+from churnml.features.orders import aggregate, usual_monthly_revenue
+from churnml.features.panel import month_numbers
+from churnml.labels import account_status, make_labels
 
 
 def _month_index(dates: pd.Series, start: pd.Timestamp) -> np.ndarray:
@@ -74,6 +79,14 @@ def snapshot_panel(
     ids = tables["accounts"]["account_id"].to_numpy()
     n, m, H = len(ids), world.months, horizon
     pos = pd.Index(ids)
+    snapshots = np.arange(max(first_snapshot, 1), m - H + 1)
+    cfg = LabelsConfig(
+        horizon_months=H,
+        retained_share=retained_share,
+        scope_months=scope_months,
+        lost_window_months=lost_window_months,
+    )
+    in_scope, churn, usual = _scope_and_labels(tables, month_numbers(np.datetime64(t0, "M")) + snapshots, cfg)
 
     def acc_of(frame: pd.DataFrame) -> np.ndarray:
         return pos.get_indexer(frame["account_id"])
@@ -83,12 +96,6 @@ def snapshot_panel(
     revenue = _matrix(o_acc, o_month, n, m, orders["net_amount"].to_numpy(dtype=float))
     bought = _matrix(o_acc, o_month, n, m, (orders["net_amount"] > 0).to_numpy(dtype=float)) > 0
     rev_cum = np.concatenate([np.zeros((n, 1)), np.cumsum(revenue, axis=1)], axis=1)
-    buy_cum = np.concatenate([np.zeros((n, 1)), np.cumsum(bought, axis=1)], axis=1)
-    first_buy = np.where(bought.any(axis=1), bought.argmax(axis=1), m)
-
-    out = tables["outcomes"]
-    lost = np.full(n, np.inf)
-    np.minimum.at(lost, acc_of(out), _month_index(out["lost_at"], t0))
 
     late = (orders["delivered_date"] > orders["promised_date"]).to_numpy(dtype=float)
     known = orders["delivered_date"].notna().to_numpy() & orders["promised_date"].notna().to_numpy()
@@ -124,23 +131,7 @@ def snapshot_panel(
     buy_last = _last_before(bought)
 
     rows = []
-    last_labelled = m - H
-    for t in range(max(first_snapshot, 1), last_labelled + 1):
-        since = np.maximum(t - scope_months, first_buy)
-        span = np.maximum(t - since, 1)
-        usual = _window(rev_cum, since, t) / span
-        recent = _window(buy_cum, t - scope_months, t) > 0
-        w = lost_window_months
-        if w > 0:
-            before_lo = np.maximum(t - w - 12, first_buy)
-            young = first_buy >= t - w
-            before = _window(rev_cum, before_lo, t - w) / np.maximum(t - w - before_lo, 1)
-            active = young | (_window(rev_cum, t - w, t) > retained_share * before * w)
-        else:
-            active = np.ones(n, dtype=bool)
-        scope = recent & ~(lost < t) & active
-        future = _window(rev_cum, t, t + H)
-        label = (future <= retained_share * usual * H) | ((lost >= t) & (lost < t + H))
+    for j, t in enumerate(snapshots):
         last3 = np.maximum(_window(rev_cum, t - 3, t), 0)  # returns can make a window negative
         prev3 = np.maximum(_window(rev_cum, t - 6, t - 3), 0)
         lines_known = _window(known_cum, t - 3, t)
@@ -149,10 +140,10 @@ def snapshot_panel(
                 "account_id": ids,
                 "snapshot": t0 + pd.DateOffset(months=t),
                 "t": t,
-                "in_scope": scope,
-                "churn": label,
+                "in_scope": in_scope[:, j],
+                "churn": churn[:, j],
                 "revenue_trend_3m": np.log((last3 + 1) / (prev3 + 1)),
-                "revenue_3m_vs_usual": last3 / np.maximum(3 * usual, 1),
+                "revenue_3m_vs_usual": last3 / np.maximum(3 * usual[:, j], 1),
                 "months_since_order": np.minimum(t - buy_last[:, t], 99),
                 "open_complaints": open_now[:, t],
                 "latest_price_gap": np.nan_to_num(gap_before[:, t], nan=0.0),
@@ -167,6 +158,19 @@ def snapshot_panel(
     if not rows:
         return pd.DataFrame(columns=["account_id", "snapshot", "t", "in_scope", "churn", *FEATURES])
     return pd.concat(rows, ignore_index=True)
+
+
+def _scope_and_labels(
+    tables: dict[str, pd.DataFrame], months: np.ndarray, cfg: LabelsConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """In scope (and labelled), churn and usual monthly revenue of every account at the absolute
+    `months`, `(A, len(months))` each, as `churnml.labels` defines them for the pipeline."""
+    panel = make_panel(tables, months)
+    op = aggregate(panel, tables["orders"])
+    outcomes = tables.get("outcomes")
+    status = account_status(panel, op, tables["accounts"], outcomes, cfg)
+    churn = make_labels(panel, op, status, outcomes, None, cfg)["churn"]
+    return ~np.isnan(churn), churn == 1, usual_monthly_revenue(panel, op, panel.cols)
 
 
 FEATURES = (
