@@ -20,6 +20,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from churnml.features.panel import DAYS_PER_MONTH  # "months since" features count days / this
+
 KEYS = ["account_id", "snapshot"]
 FLAGS = ["in_scope", "recently_lost", "labelled"]
 LABELS = ["churn", "switch"]
@@ -321,22 +323,17 @@ def _missing(value: Any) -> bool:
         return False
 
 
-DAYS_PER_MONTH = 30.4375  # as in churnml.features.panel: "months since" features count days / this
-
-
 def format_value(name: str, value: Any) -> str:
     """`value` of feature `name` in its unit (shares as percents, counts as whole numbers)."""
     if _missing(value):
         return "unknown"
     unit = FEATURES[name].unit if name in FEATURES else "ratio"
-    if unit in ("category",):
+    if unit == "category":
         return str(value)
     v = float(value)
     if unit == "share":
         return f"{abs(v) * 100:.0f}"
-    if unit == "currency":
-        return f"{v:,.0f}"
-    if unit in ("count", "days", "level"):
+    if unit in ("currency", "count", "days", "level"):
         return f"{v:,.0f}"
     if unit == "months":
         return f"{v:.1f}" if abs(v) < 1 else f"{v:.0f}"

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from churnml.features.panel import DAYS_PER_MONTH, NAT_INT, Panel, day_numbers, days_or_nan, ratio, window_sum
+from churnml.features.panel import (
+    DAYS_PER_MONTH,
+    NAT_INT,
+    Panel,
+    day_numbers,
+    days_or_nan,
+    months_of_days,
+    ratio,
+    window_sum,
+)
 
 NAME = "orders"
 TABLES = ("orders",)
@@ -78,12 +87,7 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
     known = (promised != NAT_INT) & (delivered != NAT_INT)
     if known.any():
         # a delivery is known once it happened (and not before the order was placed)
-        month_known = (
-            np.maximum(delivered[known], ev.day[known]).astype("datetime64[D]").astype(
-                "datetime64[M]"
-            ).astype(np.int64)
-            - panel.start
-        )
+        month_known = months_of_days(np.maximum(delivered[known], ev.day[known])) - panel.start
         ok = month_known < M
         acc_k, month_k = ev.acc[known][ok], month_known[ok]
         late = (delivered[known] - promised[known])[ok].astype(np.float64)

@@ -15,6 +15,7 @@ from churnml.features.panel import (
     NAT_INT,
     Panel,
     category_codes,
+    day_numbers,
     month_numbers,
     window_sum,
 )
@@ -110,7 +111,7 @@ def _contacts(panel: Panel, contacts: pd.DataFrame) -> dict[str, np.ndarray]:
         out["decision_maker_changes_24m"] = (
             window_sum(dm_left_monthly + joined_monthly, c - 24, 24).astype(np.float64)
         )
-        end_days = np.asarray(contacts["end_date"][keep]).astype("datetime64[D]").astype(np.int64)
+        end_days = day_numbers(contacts["end_date"][keep])
         last_left = panel.last_before(
             acc[dm_left], np.maximum(end_col[dm_left], 0), end_days[dm_left]
         )[:, c]
