@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import lightgbm as lgb
@@ -172,7 +172,6 @@ class ChurnFit:
     fitted_snapshots: tuple[pd.Timestamp, ...]
     horizon: int
     valid_auc: float = float("nan")
-    timings: dict[str, float] = field(default_factory=dict)
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         return to_matrix(frame, self.features, self.levels)
@@ -220,9 +219,9 @@ def fit_churn(rows: pd.DataFrame, features: list[str], split: TimeSplit, cfg: Mo
             )
     levels = category_levels(rows[snap.isin(split.fit_snapshots)], features)
     params = lgb_params(cfg.churn, cfg.seed, cfg.num_threads)
-    x_train = to_matrix(train, features, levels)
-    dtrain = lgb.Dataset(x_train, label=_labels(train), free_raw_data=True)
-    dvalid = lgb.Dataset(to_matrix(valid, features, levels), label=_labels(valid), reference=dtrain)
+    x_valid = to_matrix(valid, features, levels)
+    dtrain = lgb.Dataset(to_matrix(train, features, levels), label=_labels(train), free_raw_data=True)
+    dvalid = lgb.Dataset(x_valid, label=_labels(valid), reference=dtrain)
     booster = lgb.train(
         params,
         dtrain,
@@ -233,7 +232,7 @@ def fit_churn(rows: pd.DataFrame, features: list[str], split: TimeSplit, cfg: Mo
     )
     n_trees = booster.best_iteration or booster.current_iteration()
     booster = trimmed(booster, n_trees)
-    valid_raw = booster.predict(to_matrix(valid, features, levels))
+    valid_raw = booster.predict(x_valid)
     calibrator = Calibrator.fit(
         cfg.calibration, booster.predict(to_matrix(calib, features, levels)), _labels(calib)
     )
@@ -248,7 +247,6 @@ def fit_churn(rows: pd.DataFrame, features: list[str], split: TimeSplit, cfg: Mo
         fitted_snapshots=split.fit_snapshots,
         horizon=split.horizon,
         valid_auc=float(roc_auc_score(_labels(valid), valid_raw)),
-        timings={"fit_seconds": elapsed},
     )
     log.info(
         "churn model: %d trees on %d rows, validation auc %.4f, %s calibration on %d rows (%.1fs)",
@@ -289,7 +287,6 @@ def refit_churn(rows: pd.DataFrame, evaluated: ChurnFit, cfg: ModelConfig) -> Ch
         fitted_snapshots=tuple(sorted(rows["snapshot"].unique())),
         horizon=evaluated.horizon,
         valid_auc=evaluated.valid_auc,
-        timings={"fit_seconds": elapsed},
     )
 
 

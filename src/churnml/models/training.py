@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -56,7 +56,6 @@ class TrainResult:
     switching_note: str  # why the switching model is missing, or what it was fitted on
     switching_costs: pd.Series | None = None  # per account at the latest snapshot
     latest: pd.DataFrame | None = None  # in-scope accounts at the newest snapshot, by account_id
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def latest_accounts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +142,6 @@ def train_models(
         switching_note=note,
         switching_costs=costs,
         latest=latest,
-        timings=timings,
     )
 
 
