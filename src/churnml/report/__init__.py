@@ -93,6 +93,16 @@ SWITCHING_NOTE = (
 )
 
 
+def is_missing(value: Any) -> bool:
+    """True for None, pd.NA, NaN and NaT: a cell both outputs leave empty."""
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def band_colour(band: str) -> tuple[str, str]:
     """(fill, text) hex colours of a risk band."""
     return BAND_COLOURS.get(str(band), OTHER_BAND_COLOUR)
@@ -135,3 +145,13 @@ class ReportData:
         """Features whose PSI is beyond the threshold, largest first."""
         items = [(k, v) for k, v in self.psi.items() if v > self.drift_threshold]
         return sorted(items, key=lambda kv: (-kv[1], kv[0]))
+
+    @property
+    def change_counts(self) -> dict[str, int]:
+        """Accounts of the list that are new on it, moved up and moved down since the previous list."""
+        change = self.risk_list["change"].astype("str")
+        return {
+            "new": int((change == "new").sum()),
+            "up": int(change.str.startswith("up").sum()),
+            "down": int(change.str.startswith("down").sum()),
+        }

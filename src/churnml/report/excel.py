@@ -32,6 +32,7 @@ from churnml.report import (
     Column,
     ReportData,
     band_colour,
+    is_missing,
 )
 
 FORMATS = {"int": "0", "money": "#,##0", "percent": "0.0%", "cost": "0.0%", "float": "0.000"}
@@ -108,19 +109,10 @@ def _fixed_zip_dates(data: bytes) -> bytes:
 # --------------------------------------------------------------------------- cells
 
 
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _cell(ws: Any, value: Any, col: Column | None = None) -> WriteOnlyCell:
     """A styled cell for `value` shown as `col` (its number format, band colours)."""
     kind = col.kind if col else "text"
-    if _missing(value):
+    if is_missing(value):
         return WriteOnlyCell(ws, None)
     if kind == "cost" and isinstance(value, float) and math.isinf(value):
         return WriteOnlyCell(ws, "above largest seen")
@@ -156,6 +148,15 @@ def _text(ws: Any, value: Any, font: Font | None = None) -> WriteOnlyCell:
     return cell
 
 
+def _append_table(ws: Any, frame: pd.DataFrame, columns: Sequence[Column]) -> None:
+    """Append a header row and one row per row of `frame`, formatted per column (a column
+    `frame` lacks stays empty)."""
+    ws.append(_header(ws, [c.heading for c in columns]))
+    data = [frame[c.name].tolist() if c.name in frame.columns else [None] * len(frame) for c in columns]
+    for values in zip(*data):
+        ws.append([_cell(ws, v, c) for v, c in zip(values, columns)])
+
+
 def _widths(ws: Any, columns: Sequence[Column]) -> None:
     for i, col in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = col.width
@@ -182,19 +183,12 @@ def _table_sheet(
     ws.freeze_panes = "C2"
     last = get_column_letter(max(len(cols), 1))
     ws.auto_filter.ref = f"A1:{last}{len(frame) + 1}"
-    ws.append(_header(ws, [c.heading for c in cols]))
-    data = [frame[c.name].tolist() for c in cols]
-    for values in zip(*data):
-        ws.append([_cell(ws, v, c) for v, c in zip(values, cols)])
+    _append_table(ws, frame, cols)
 
 
 def _small_table(ws: Any, frame: pd.DataFrame, first: Column, columns: Sequence[Column]) -> None:
     """Append a titled-less table (header + rows) to a free-form sheet."""
-    cols = [first, *[c for c in columns if c.name in frame.columns]]
-    ws.append(_header(ws, [c.heading for c in cols]))
-    for row in frame.itertuples(index=False):
-        values = row._asdict()
-        ws.append([_cell(ws, values.get(c.name), c) for c in cols])
+    _append_table(ws, frame, [first, *[c for c in columns if c.name in frame.columns]])
     ws.append([])
 
 
@@ -217,9 +211,8 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     facts += [(f"Accounts in band '{b}'", int((rl["risk_band"] == b).sum()), "int") for b in report.bands]
     facts += [("Recently lost (win-back sheet)", len(report.win_back), "int")]
     if report.previous_as_of:
-        changes = rl["change"].astype("object")
         facts += [
-            (f"New since {report.previous_as_of}", int((changes == "new").sum()), "int"),
+            (f"New since {report.previous_as_of}", report.change_counts["new"], "int"),
             (f"Left since {report.previous_as_of}", len(report.left), "int"),
         ]
     for label, value, kind in facts:
@@ -248,26 +241,21 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
 
 def _changes_sheet(wb: Workbook, report: ReportData) -> None:
     ws = wb.create_sheet("Changes")
-    for i, col in enumerate(LEFT_DISPLAY, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = col.width
+    _widths(ws, LEFT_DISPLAY)
     if not report.previous_as_of:
         ws.append([_text(ws, "First list: there is no earlier list to compare with.", BOLD)])
         return
-    rl = report.risk_list
-    change = rl["change"].astype("object")
+    counts = report.change_counts
     ws.append([_text(ws, f"Changes since the list of {report.previous_as_of}", TITLE_FONT)])
-    ws.append([_text(ws, f"New on the list: {int((change == 'new').sum())}; "
-                         f"moved up: {int(change.astype('str').str.startswith('up').sum())}; "
-                         f"moved down: {int(change.astype('str').str.startswith('down').sum())}; "
+    ws.append([_text(ws, f"New on the list: {counts['new']}; "
+                         f"moved up: {counts['up']}; "
+                         f"moved down: {counts['down']}; "
                          f"left the list: {len(report.left)}. Per account: the risk list's "
                          f"'Change since last list' and 'New reasons' columns.")])
     ws.append([])
     ws.append([_text(ws, "Left the list", BOLD)])
     if len(report.left):
-        ws.append(_header(ws, [c.heading for c in LEFT_DISPLAY]))
-        for row in report.left.itertuples(index=False):
-            values = row._asdict()
-            ws.append([_cell(ws, values.get(c.name), c) for c in LEFT_DISPLAY])
+        _append_table(ws, report.left, LEFT_DISPLAY)
     else:
         ws.append([_text(ws, "No account left the list.")])
 
@@ -277,10 +265,7 @@ def _win_back_sheet(wb: Workbook, report: ReportData) -> None:
     _widths(ws, WIN_BACK_DISPLAY)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(WIN_BACK_DISPLAY))}{len(report.win_back) + 1}"
-    ws.append(_header(ws, [c.heading for c in WIN_BACK_DISPLAY]))
-    for row in report.win_back.itertuples(index=False):
-        values = row._asdict()
-        ws.append([_cell(ws, values.get(c.name), c) for c in WIN_BACK_DISPLAY])
+    _append_table(ws, report.win_back, WIN_BACK_DISPLAY)
 
 
 def _model_sheet(wb: Workbook, report: ReportData) -> None:

@@ -23,6 +23,7 @@ from churnml.report import (
     Column,
     ReportData,
     band_colour,
+    is_missing,
 )
 
 CSS = """
@@ -93,18 +94,9 @@ document.querySelectorAll('input.filter').forEach(function(inp){
 NUMERIC_KINDS = ("int", "money", "percent", "cost", "float")
 
 
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def fmt(value: Any, kind: str) -> str:
     """A value as text for people: money with thousands separators, percents with one decimal."""
-    if _missing(value):
+    if is_missing(value):
         return ""
     if kind == "int":
         return f"{int(value):,}"
@@ -122,7 +114,7 @@ def fmt(value: Any, kind: str) -> str:
 def _td(value: Any, col: Column) -> str:
     text = escape(fmt(value, col.kind))
     if col.kind in NUMERIC_KINDS:
-        v = "" if _missing(value) else repr(float(value)) if not math.isinf(float(value)) else "1e9"
+        v = "" if is_missing(value) else repr(float(value)) if not math.isinf(float(value)) else "1e9"
         return f'<td class="num" data-v="{v}">{text}</td>'
     if col.kind == "band" and text:
         fill, colour = band_colour(value)
@@ -166,15 +158,15 @@ def _risk_table(report: ReportData) -> str:
     lines = []
     for r in rows.to_dict("records"):
         why = "".join(
-            f"<li>{escape(str(r[k]))}</li>" for k in ("reason_1", "reason_2", "reason_3") if not _missing(r[k]) and str(r[k])
+            f"<li>{escape(str(r[k]))}</li>" for k in ("reason_1", "reason_2", "reason_3") if not is_missing(r[k]) and str(r[k])
         )
         change = escape(fmt(r.get("change"), "text"))
-        if not _missing(r.get("new_reasons")) and r.get("new_reasons"):
+        if not is_missing(r.get("new_reasons")) and r.get("new_reasons"):
             change += f'<div class="sub">new: {escape(str(r["new_reasons"]))}</div>'
         name = r.get("name")
         cells = [
             _td(r["rank"], by_name["rank"]),
-            f'<td data-v="{escape(str(name if not _missing(name) else r["account_id"]))}">'
+            f'<td data-v="{escape(str(name if not is_missing(name) else r["account_id"]))}">'
             f'{escape(fmt(name, "text"))}<div class="sub">{escape(str(r["account_id"]))}</div></td>',
             f"<td>{escape(fmt(r.get('account_manager'), 'text'))}</td>",
             f"<td>{escape(fmt(r.get('industry'), 'text'))}<div class='sub'>{escape(fmt(r.get('tier'), 'text'))}</div></td>",
@@ -214,11 +206,11 @@ def distribution_svg(report: ReportData) -> str:
         ax1.set_xlabel("churn probability")
         ax1.set_ylabel("accounts")
         ax1.set_title("Score distribution")
-        rar = np.sort(rl["revenue_at_risk"].astype("float64").to_numpy())[::-1]
-        if len(rar) and rar.sum() > 0:
-            by_priority = rl.sort_values("rank")["revenue_at_risk"].astype("float64").to_numpy()
-            share_accounts = np.arange(1, len(rar) + 1) / len(rar)
-            ax2.plot(share_accounts * 100, np.cumsum(by_priority) / rar.sum() * 100, color="#c05621")
+        by_priority = rl.sort_values("rank")["revenue_at_risk"].astype("float64").to_numpy()
+        total = by_priority.sum()
+        if len(by_priority) and total > 0:
+            share_accounts = np.arange(1, len(by_priority) + 1) / len(by_priority)
+            ax2.plot(share_accounts * 100, np.cumsum(by_priority) / total * 100, color="#c05621")
             ax2.plot([0, 100], [0, 100], color="#9fb3c8", linestyle=":")
         ax2.set_xlabel("top % of the list (by priority)")
         ax2.set_ylabel("% of revenue at risk")
@@ -247,7 +239,6 @@ def page_html(report: ReportData) -> str:
     if report.generated_at:
         sub.append(f"generated {report.generated_at}")
 
-    change = rl["change"].astype("object")
     kpis = [
         _kpi(f"{len(rl):,}", "accounts scored"),
         *[_kpi(f"{int((rl['risk_band'] == b).sum()):,}", f"in band {b}") for b in report.bands[:-1]],
@@ -257,7 +248,7 @@ def page_html(report: ReportData) -> str:
     ]
     if report.previous_as_of:
         kpis += [
-            _kpi(f"{int((change == 'new').sum()):,}", f"new since {report.previous_as_of}"),
+            _kpi(f"{report.change_counts['new']:,}", f"new since {report.previous_as_of}"),
             _kpi(f"{len(report.left):,}", f"left since {report.previous_as_of}"),
         ]
 
@@ -294,12 +285,10 @@ def page_html(report: ReportData) -> str:
     )
 
     if report.previous_as_of:
-        moved = change.astype("str")
-        up = int(moved.str.startswith("up").sum())
-        down = int(moved.str.startswith("down").sum())
+        counts = report.change_counts
         changes = (
             f"<p>Compared with the list of <b>{escape(report.previous_as_of)}</b>: "
-            f"{int((change == 'new').sum()):,} new on the list, {up:,} moved up, {down:,} moved down, "
+            f"{counts['new']:,} new on the list, {counts['up']:,} moved up, {counts['down']:,} moved down, "
             f"{len(report.left):,} left the list. Per account, see the column "
             "“Change since last list” and “New reasons”.</p>"
             + ('<h3>Left the list</h3><div class="scroll">' + table_html(report.left, LEFT_DISPLAY) + "</div>" if len(report.left) else "")
