@@ -67,6 +67,11 @@ def category_levels(frame: pd.DataFrame, features: list[str]) -> dict[str, list[
     return levels
 
 
+def as_text(col: pd.Series) -> pd.Series:
+    """Values as text (object dtype), missing as None: how categorical features are matched to levels."""
+    return col.astype(object).where(col.notna(), None).map(lambda v: v if v is None else str(v))
+
+
 def to_matrix(frame: pd.DataFrame, features: list[str], levels: dict[str, list[str]]) -> pd.DataFrame:
     """The model matrix: `features` in order, numeric as float64, categorical as pandas
     categories with exactly the training `levels` (text input is accepted, unseen levels -> NaN)."""
@@ -81,9 +86,7 @@ def to_matrix(frame: pd.DataFrame, features: list[str], levels: dict[str, list[s
     for c in features:
         col = frame[c]
         if c in levels:
-            text = col.astype(object).where(col.notna(), None)
-            text = text.map(lambda v: v if v is None else str(v))
-            out[c] = pd.Categorical(text, categories=levels[c])
+            out[c] = pd.Categorical(as_text(col), categories=levels[c])
         else:
             out[c] = pd.to_numeric(col, errors="coerce").astype("float64")
     return pd.DataFrame(out, index=frame.index)

@@ -17,7 +17,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from churnml.models.churn import ChurnFit
+from churnml.models.churn import ChurnFit, as_text
 from churnml.models.switching import DISCOUNT, SwitchingFit
 
 PSI_BINS = 10
@@ -140,7 +140,7 @@ def as_text_input(frame: pd.DataFrame, features: list[str], levels: dict[str, li
     """Feature columns only, categoricals as text: the form the MLflow signature describes."""
     out = frame[features].copy()
     for c in levels:
-        out[c] = out[c].astype(object).where(out[c].notna(), None).map(lambda v: v if v is None else str(v))
+        out[c] = as_text(out[c])
     return out
 
 
