@@ -193,7 +193,7 @@ TABLES: dict[str, Table] = {
     )
 }
 
-# Value rules beyond types: (table, column) -> (error key, test on the typed column).
+# Value rules beyond types: (table, column) -> (low, high) inclusive, and columns that must be >= 0.
 _RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("accounts", "influence"): (0.0, 1.0),
     ("complaints", "severity"): (1, 3),
@@ -296,12 +296,7 @@ def _parse(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
             hint = " (expected ISO dates YYYY-MM-DD or timestamps)"
     elif column.kind == FLOAT:
         typed = _to_float(raw)
-        hint = " (expected numbers with a decimal point"
-        if raw.dtype.kind not in "fiub":
-            text = raw.astype("str").str.strip()
-            if text.str.fullmatch(r"-?\d+,\d+").fillna(False).any():
-                hint += "; values like '12,5' look like a decimal comma"
-        hint += ")"
+        hint = " (expected numbers with a decimal point)"
     elif column.kind == INT:
         values = _to_float(raw)
         whole = values.isna() | (values == values.round())
@@ -313,6 +308,10 @@ def _parse(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     else:  # pragma: no cover - TABLES only uses the kinds above
         raise ValueError(f"column kind must be one of {list(DTYPES)}; got {column.kind!r}")
     failed = typed.isna() & ~_blank(raw)
+    # A decimal comma never parses: look for one among the failed values only (not on every load).
+    if column.kind == FLOAT and failed.any():
+        if raw[failed].astype("str").str.strip().str.fullmatch(r"-?\d+,\d+").any():
+            hint = " (expected numbers with a decimal point; values like '12,5' look like a decimal comma)"
     return typed, failed, hint
 
 
