@@ -144,10 +144,10 @@ def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
 def low_switching_cost(frame: pd.DataFrame) -> pd.Series:
     """True where the account's switching cost is below the deepest competitor discount it was
     recently offered (missing either: False, so no evidence means no uplift)."""
-    cost = pd.to_numeric(frame.get("switching_cost"), errors="coerce") if "switching_cost" in frame else None
-    deep = pd.to_numeric(frame.get("deepest_discount"), errors="coerce") if "deepest_discount" in frame else None
-    if cost is None or deep is None:
+    if "switching_cost" not in frame or "deepest_discount" not in frame:
         return pd.Series(False, index=frame.index)
+    cost = pd.to_numeric(frame["switching_cost"], errors="coerce")
+    deep = pd.to_numeric(frame["deepest_discount"], errors="coerce")
     return (cost < deep).fillna(False).astype(bool)
 
 
@@ -297,11 +297,9 @@ def without_non_reasons(contribs: pd.DataFrame, features: pd.DataFrame) -> pd.Da
     out = contribs
     for name in contribs.columns:
         spec = FEATURES.get(name)
-        if spec is None or name not in features.columns:
+        if spec is None or spec.kind != "numeric" or name not in features.columns:
             continue
-        values = pd.to_numeric(features[name], errors="coerce").to_numpy() if spec.kind == "numeric" else None
-        if values is None:
-            continue
+        values = pd.to_numeric(features[name], errors="coerce").to_numpy()
         drop = np.isnan(values) & (not spec.missing_is_risk)
         if spec.recent_within is not None:
             drop |= ~(values <= spec.recent_within)  # NaN (no event) is no recent event
@@ -482,9 +480,8 @@ def score_accounts(
         )
         for r, cost, deep in zip(reasons, out["switching_cost"], out["deepest_discount"])
     ]
-    out["change"] = pd.Series(pd.NA, index=out.index, dtype="str")
-    out["previous_rank"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
-    out["new_reasons"] = pd.Series("", index=out.index, dtype="str")
+    for col, values in _no_changes(out.index).items():
+        out[col] = values
     out = out.sort_values("rank", kind="mergesort").reset_index(drop=True)
     return out[RISK_LIST_COLUMNS]
 
@@ -494,7 +491,7 @@ def model_families(churn_model: Any) -> dict[str, str]:
     fams = getattr(churn_model, "families", None)
     if fams:
         return dict(fams)
-    names = getattr(churn_model, "feature_names", None) or list(FEATURES)
+    names = getattr(churn_model, "features", None) or list(FEATURES)
     return {n: FEATURES[n].family for n in names if n in FEATURES}
 
 
@@ -525,17 +522,21 @@ class Changes:
 LEFT_COLUMNS = ["account_id", "name", "account_manager", "previous_rank", "previous_priority", "previous_band"]
 
 
+def _no_changes(index: pd.Index) -> pd.DataFrame:
+    """The change columns of a list with nothing to compare with."""
+    return pd.DataFrame(
+        {
+            "change": pd.Series(pd.NA, index=index, dtype="str"),
+            "previous_rank": pd.Series(pd.NA, index=index, dtype="Int64"),
+            "new_reasons": pd.Series("", index=index, dtype="str"),
+        }
+    )
+
+
 def compare_lists(current: pd.DataFrame, previous: pd.DataFrame | None) -> Changes:
     """Compare the current risk list with the previous one (None: nothing to compare with)."""
     if previous is None:
-        rows = pd.DataFrame(
-            {
-                "change": pd.Series(pd.NA, index=current.index, dtype="str"),
-                "previous_rank": pd.Series(pd.NA, index=current.index, dtype="Int64"),
-                "new_reasons": pd.Series("", index=current.index, dtype="str"),
-            }
-        )
-        return Changes(rows, pd.DataFrame(columns=LEFT_COLUMNS), None)
+        return Changes(_no_changes(current.index), pd.DataFrame(columns=LEFT_COLUMNS), None)
 
     prev = previous.drop_duplicates("account_id").set_index(previous["account_id"].astype("str").rename(None))
     ids = current["account_id"].astype("str")
