@@ -85,8 +85,7 @@ def score_month(
     cfg = config.score
     check_score_config(cfg)
 
-    churn_model, model_info = load_models_for_scoring(config)
-    switching_model = model_info.pop("switching_model")
+    churn_model, switching_model, model_info = load_models_for_scoring(config)
 
     tables, as_of = load_tables_as_of(config)
     label = sc.month_label(as_of)
@@ -185,10 +184,11 @@ def resolve_model_uri(uri: str, root: str | Path) -> str:
     return str(path if path.is_absolute() else Path(root) / path)
 
 
-def load_models_for_scoring(config: Config) -> tuple[Any, dict[str, Any]]:
-    """(churn model, info) where info has the `uri` and `version` used, the out-of-time `metrics`
-    and the `switching_model` (None when there is none). The default `@champion` URI falls back
-    to the export in `paths.models` (jobs without a tracking server). NoModelError otherwise."""
+def load_models_for_scoring(config: Config) -> tuple[Any, Any | None, dict[str, Any]]:
+    """(churn model, switching model or None, info) where info has the `name`, `uri` and
+    `version` used, the out-of-time `metrics` and the `psi_reference` snapshots. The default
+    `@champion` URI falls back to the export in `paths.models` (jobs without a tracking server).
+    NoModelError otherwise."""
     from churnml import tracking
 
     cfg, ml = config.score, config.mlflow
@@ -222,13 +222,12 @@ def load_models_for_scoring(config: Config) -> tuple[Any, dict[str, Any]]:
                 break
             except NoModelError as err:
                 log.info("no switching-cost model at %s (%s)", candidate, err)
-    return model, {
+    return model, switching, {
         "name": ml.churn_model_name if used.startswith("models:/") or used == str(export) else Path(used).name,
         "uri": used,
         "version": version,
         "metrics": dict(getattr(model, "metrics", {}) or {}),
         "psi_reference": list((getattr(model, "info", {}) or {}).get("psi_reference_snapshots", [])),
-        "switching_model": switching,
     }
 
 
@@ -391,7 +390,7 @@ def track_scoring(
     metrics = {f"score/{k}": v for k, v in report.distribution.items()}
     metrics.update({f"psi/{k}": v for k, v in psi.items()})
     metrics["drift/features_over_threshold"] = float(len(result.drifted))
-    metrics["changes/new"] = float((result.risk_list["change"] == "new").sum())
+    metrics["changes/new"] = float(report.change_counts["new"])
     metrics["changes/left"] = float(len(result.left))
     metrics["win_back/accounts"] = float(len(result.win_back))
     hist, edges = np.histogram(result.risk_list["churn_probability"], bins=20, range=(0, 1))
