@@ -22,11 +22,11 @@ import pandas as pd
 
 from churnml.data.contract import TABLES, as_seen_at, check_tables
 from churnml.errors import ConfigError, ContractError, Problem
+from churnml.io import FORMATS, check_format
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("synthetic", "files", "sql")
-FORMATS = ("csv", "parquet")
 _SUFFIX_FORMAT = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 # Text that means "no value" in exports. Not "NA": that is also a region (North America).
 _NA_TEXT = ["", "NaN", "nan", "NULL", "null", "None", "N/A", "n/a", "#N/A"]
@@ -61,8 +61,8 @@ def check_data_config(data_cfg: Any) -> None:
     """Raise `ConfigError` for a data config that cannot work, naming the parameter."""
     if data_cfg.source not in SOURCES:
         raise ConfigError(f"data.source must be one of {', '.join(SOURCES)}; got {data_cfg.source!r}")
-    if data_cfg.source != "sql" and data_cfg.format not in FORMATS:
-        raise ConfigError(f"data.format must be one of {', '.join(FORMATS)}; got {data_cfg.format!r}")
+    if data_cfg.source != "sql":
+        check_format(data_cfg.format)
     if data_cfg.source == "sql" and not data_cfg.url:
         raise ConfigError("data.url must be an SQLAlchemy URL when data.source is sql; got none")
     delimiter = getattr(data_cfg, "delimiter", ",")
