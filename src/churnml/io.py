@@ -21,7 +21,7 @@ import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 import pandas as pd
 
@@ -180,7 +180,7 @@ def read_truth(directory: str | os.PathLike, format: str | None = None) -> dict[
 # (added by the scoring engineer: the monthly outputs of `churnml score`)
 
 
-def replace_folder(target: str | os.PathLike, files: "Mapping[str, bytes]") -> dict[str, Path]:
+def replace_folder(target: str | os.PathLike, files: Mapping[str, bytes]) -> dict[str, Path]:
     """Make folder `target` hold exactly `files` (name -> content), all or nothing.
 
     The files are written and synced into a staging folder beside `target`, then the old folder
