@@ -36,19 +36,12 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import pandas as pd
 
+from churnml.data.contract import TABLES
 from churnml.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-TABLE_NAMES = (
-    "accounts",
-    "orders",
-    "complaints",
-    "competitor_signals",
-    "interactions",
-    "contacts",
-    "outcomes",
-)
+TABLE_NAMES = tuple(TABLES)  # the world holds every contract table
 TIERS = ("key", "major", "standard")
 # Log-hazard components of the switch hazard, in the order they are written to the truth.
 SWITCH_COMPONENTS = (
