@@ -147,6 +147,12 @@ class ReportData:
         return sorted(items, key=lambda kv: (-kv[1], kv[0]))
 
     @property
+    def model_label(self) -> str:
+        """The model's name and version as shown ("churn v3"); empty when neither is known."""
+        version = self.model.get("version")
+        return " ".join(str(x) for x in (self.model.get("name"), f"v{version}" if version else None) if x)
+
+    @property
     def change_counts(self) -> dict[str, int]:
         """Accounts of the list that are new on it, moved up and moved down since the previous list."""
         change = self.risk_list["change"].astype("str")

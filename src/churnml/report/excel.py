@@ -199,7 +199,7 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     rl = report.risk_list
     # No generated-at line: the same month with the same inputs gives the same workbook.
     ws.append([_text(ws, f"Key-account risk list — {report.as_of}", TITLE_FONT)])
-    version = " ".join(str(x) for x in (report.model.get("name"), report.model.get("version") and f"v{report.model['version']}") if x)
+    version = report.model_label
     if version:
         ws.append([_text(ws, f"Model {version}")])
     ws.append([])

@@ -232,7 +232,7 @@ def page_html(report: ReportData) -> str:
     """The whole page for one month as text."""
     rl = report.risk_list
     model = report.model
-    version = " ".join(str(x) for x in (model.get("name"), f"v{model['version']}" if model.get("version") else None) if x)
+    version = report.model_label
     sub = [f"Scored {len(rl):,} accounts in scope as of {report.as_of}"]
     if version or model.get("uri"):
         sub.append(f"model {version or ''} ({model.get('uri', '')})".replace(" ()", ""))
