@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnml.errors import ConfigError
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
@@ -38,20 +37,15 @@ def label_rates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_stage(ctx: RunContext) -> None:
-    from churnml.data.load import load_tables, table_files
+    from churnml.data.load import load_tables
     from churnml.features import build_features, feature_columns
     from churnml.features.dictionary import FAMILIES, FEATURES, dictionary_frame
     from churnml.io import write_frame
-    from churnml.stages.validate import today_from_config
+    from churnml.stages.validate import require_tables, today_from_config
 
     config = ctx.config
     data = config.data
-    if data.source == "synthetic" and not table_files(data):
-        raise ConfigError(
-            f"data.dir holds no tables yet ({data.dir}): run `churnml generate` to create the "
-            "synthetic world (`churnml run` generates it for you), or point at your own tables "
-            "with `data=files data.dir=<folder>`"
-        )
+    require_tables(data)
     started = time.perf_counter()
     tables = load_tables(data, today=today_from_config(config))
     loaded = time.perf_counter()

@@ -29,27 +29,32 @@ def today_from_config(config: Config) -> date:
 
 def as_of_from_config(config: Config) -> pd.Timestamp | None:
     """`config.score.as_of` (YYYY-MM) as the first day of that month; None when it is not set."""
+    from churnml.score import parse_month
+
     value = config.score.as_of
-    if value in (None, ""):
-        return None
-    try:
-        return pd.Timestamp(date.fromisoformat(f"{value}-01"))
-    except ValueError:
-        raise ConfigError(f"score.as_of must be a month YYYY-MM or null; got {value!r}") from None
+    return None if value in (None, "") else parse_month(value)
+
+
+def require_tables(data) -> None:
+    """Raise ConfigError when the synthetic data folder holds no tables yet (say how to get them)."""
+    from churnml.data.load import table_files
+
+    if data.source == "synthetic" and not table_files(data):
+        raise ConfigError(
+            f"data.dir holds no tables yet ({data.dir}): run `churnml generate` to create the "
+            "synthetic world (`churnml run` generates it for you), or point at your own tables "
+            "with `data=files data.dir=<folder>`"
+        )
 
 
 def run_stage(ctx: RunContext) -> None:
-    from churnml.data.load import load_tables, table_files
+    from churnml.data.load import load_tables
     from churnml.data.summary import summarize_tables, top_revenue_share
 
     config = ctx.config
     data = config.data
     today, as_of = today_from_config(config), as_of_from_config(config)
-    if data.source == "synthetic" and not table_files(data):
-        raise ConfigError(
-            f"data.dir holds no tables yet ({data.dir}): run `churnml generate` to create the "
-            "synthetic world, or point at your own with `data=files data.dir=<folder>`"
-        )
+    require_tables(data)
     tables = load_tables(data, as_of=as_of, today=today)
     summary = summarize_tables(tables)
     share = top_revenue_share(tables)
