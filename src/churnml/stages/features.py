@@ -38,16 +38,23 @@ def label_rates(frame: pd.DataFrame) -> pd.DataFrame:
 
 def run_stage(ctx: RunContext) -> None:
     from churnml.data.load import load_tables
-    from churnml.features import build_features, feature_columns
-    from churnml.features.dictionary import FAMILIES, FEATURES, dictionary_frame
-    from churnml.io import write_frame
     from churnml.stages.validate import require_tables, today_from_config
 
     config = ctx.config
-    data = config.data
-    require_tables(data)
+    require_tables(config.data)
     started = time.perf_counter()
-    tables = load_tables(data, today=today_from_config(config))
+    tables = load_tables(config.data, today=today_from_config(config))
+    log.info("loaded the tables in %.1f s", time.perf_counter() - started)
+    write_features(config, tables)
+
+
+def write_features(config, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Build the features of `tables`, log their shape and label rates, write them and the
+    dictionary to `paths.features`; returns the frame."""
+    from churnml.features import build_features, feature_columns
+    from churnml.features.dictionary import FAMILIES, FEATURES, dictionary_frame
+    from churnml.io import write_frame
+
     loaded = time.perf_counter()
     frame = build_features(tables, config.features, config.labels)
     built = time.perf_counter()
@@ -82,11 +89,10 @@ def run_stage(ctx: RunContext) -> None:
     write_frame(frame, folder / FEATURES_FILE)
     write_frame(dictionary_frame(features), folder / DICTIONARY_FILE)
     log.info(
-        "wrote %s and %s (load %.1f s, build %.1f s, write %.1f s, total %.1f s)",
+        "wrote %s and %s (build %.1f s, write %.1f s)",
         folder / FEATURES_FILE,
         DICTIONARY_FILE,
-        loaded - started,
         built - loaded,
         time.perf_counter() - built,
-        time.perf_counter() - started,
     )
+    return frame

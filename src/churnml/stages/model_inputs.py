@@ -61,18 +61,23 @@ def oracle_from_truth(truth: dict[str, pd.DataFrame], horizon: int):
     return oracle
 
 
-def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = None) -> ModelInputs:
-    """Tables -> features frame, offers, feature dictionary, and the oracle on synthetic data."""
+def load_model_inputs(
+    config: Config, tables: dict[str, pd.DataFrame] | None = None, frame: pd.DataFrame | None = None
+) -> ModelInputs:
+    """Tables -> features frame, offers, feature dictionary, and the oracle on synthetic data.
+
+    `tables` and `frame` (the features of those tables with this config) are loaded and built
+    when not given; `churnml run` passes the ones it already has."""
     from churnml.features import build_features, feature_columns
     from churnml.features.dictionary import dictionary_frame
     from churnml.models.switching import offers
 
     tables = load_tables_for(config) if tables is None else tables
     started = time.perf_counter()
-    frame = build_features(tables, config.features, config.labels)
+    frame = build_features(tables, config.features, config.labels) if frame is None else frame
     features = feature_columns(frame)
     log.info(
-        "features: %d rows x %d features, %d snapshots (%s to %s), built in %.1fs",
+        "features: %d rows x %d features, %d snapshots (%s to %s), ready in %.1fs",
         len(frame),
         len(features),
         frame["snapshot"].nunique(),

@@ -31,27 +31,30 @@ TOP_COLUMNS = [
 
 
 def run_stage(ctx: RunContext) -> None:
+    from churnml.data.load import load_tables
     from churnml.stages import features, train, validate
     from churnml.stages.generate import ensure_synthetic
     from churnml.stages.score import score_month
 
     config = ctx.config
+    today = validate.today_from_config(config)
     started = time.perf_counter()
     steps: list[tuple[str, float]] = []
 
-    def step(name: str, func) -> None:
+    def step(name: str, func):
         tick = time.perf_counter()
         log.info("── %s", name)
-        func()
+        out = func()
         steps.append((name, time.perf_counter() - tick))
+        return out
 
-    step("generate", lambda: ensure_synthetic(config.data, validate.today_from_config(config), config.labels))
-    step("validate", lambda: validate.run_stage(ctx))
-    step("features", lambda: features.run_stage(ctx))
-    step("train", lambda: train.run_stage(ctx))
-    result = {}
-    step("score", lambda: result.update(score=score_month(config, params=ctx.params, output_dir=ctx.output_dir)))
-    scored = result["score"]
+    # The tables are loaded and their features built once, then handed to each stage.
+    step("generate", lambda: ensure_synthetic(config.data, today, config.labels))
+    tables = step("validate", lambda: load_tables(config.data, today=today))
+    validate.report_tables(tables, config.data)
+    frame = step("features", lambda: features.write_features(config, tables))
+    step("train", lambda: train.train_and_publish(config, ctx.params, ctx.output_dir, tables, frame))
+    scored = step("score", lambda: score_month(config, params=ctx.params, output_dir=ctx.output_dir, tables=tables))
     log.info(
         "run done in %.0f s (%s)",
         time.perf_counter() - started,
@@ -70,7 +73,7 @@ def print_top(risk_list: pd.DataFrame, n: int, as_of: str) -> None:
     shown = [(col, head, fmt) for col, head, fmt in TOP_COLUMNS if col in risk_list.columns]
     for _, head, _ in shown:
         table.add_column(head, overflow="fold")
-    for _, row in risk_list.sort_values("rank").head(n).iterrows():
+    for _, row in risk_list.head(n).iterrows():  # the list is sorted by rank
         table.add_row(*(_cell(row[col], fmt) for col, _, fmt in shown))
     Console(width=160).print(table)
 
@@ -88,7 +91,9 @@ def print_outputs(scored, config) -> None:
 
 
 def _cell(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    from churnml.report import is_missing
+
+    if is_missing(value):
         return ""
     try:
         return fmt.format(value)

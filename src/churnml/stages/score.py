@@ -79,15 +79,17 @@ def score_month(
     output_dir: Path | None = None,
     *,
     track: bool = True,
+    tables: dict[str, pd.DataFrame] | None = None,
 ) -> ScoreResult:
-    """Score one month end to end (see the module docstring) and return what was produced."""
+    """Score one month end to end (see the module docstring) and return what was produced.
+    `tables` (all rows; the as-of cut is made here) are loaded when not given."""
     started = time.perf_counter()
     cfg = config.score
     check_score_config(cfg)
 
     churn_model, switching_model, model_info = load_models_for_scoring(config)
 
-    tables, as_of = load_tables_as_of(config)
+    tables, as_of = load_tables_as_of(config, tables)
     label = sc.month_label(as_of)
     features = build_snapshot(tables, config, as_of)
     check_model_features(churn_model, features)
@@ -253,14 +255,17 @@ def model_version(uri: str, config: Config) -> str | None:
     return None
 
 
-def load_tables_as_of(config: Config) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
-    """The input tables as they were before the as-of month, and that month (default: the
-    month after the latest data). ConfigError for a month after that or before any order."""
+def load_tables_as_of(
+    config: Config, tables: dict[str, pd.DataFrame] | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
+    """The input tables (loaded when not given) as they were before the as-of month, and that
+    month (default: the month after the latest data). ConfigError for a month after that or
+    before any order."""
     from churnml.data.contract import as_seen_at
     from churnml.features import data_end
     from churnml.stages.model_inputs import load_tables_for
 
-    tables = load_tables_for(config)
+    tables = load_tables_for(config) if tables is None else tables
     end = pd.Timestamp(data_end(tables))
     if config.score.as_of in (None, ""):
         as_of = end

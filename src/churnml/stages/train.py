@@ -49,11 +49,17 @@ class Published:
 
 
 def run_stage(ctx: RunContext) -> None:
+    train_and_publish(ctx.config, ctx.params, ctx.output_dir)
+
+
+def train_and_publish(config: Config, params: Mapping[str, Any], output_dir: Path | None,
+                      tables=None, frame=None) -> Published:
+    """The whole `train` stage; `tables` and their features `frame` are loaded and built when
+    not given (`churnml run` passes the ones it already has)."""
     from churnml.stages.model_inputs import load_model_inputs
 
     started = time.perf_counter()
-    config = ctx.config
-    inputs = load_model_inputs(config)
+    inputs = load_model_inputs(config, tables, frame)
     result = train_models(
         inputs.frame,
         inputs.features,
@@ -64,7 +70,7 @@ def run_stage(ctx: RunContext) -> None:
         inputs.true_switching_cost,
     )
     _print_summary(result)
-    published = publish(result, inputs, config, ctx.params, ctx.output_dir)
+    published = publish(result, inputs, config, params, output_dir)
     log.info(
         "train done in %.1fs: run %s, %s version %s is @%s",
         time.perf_counter() - started,
@@ -73,6 +79,7 @@ def run_stage(ctx: RunContext) -> None:
         published.churn_version,
         published.alias,
     )
+    return published
 
 
 def publish(

@@ -49,13 +49,17 @@ def require_tables(data) -> None:
 
 def run_stage(ctx: RunContext) -> None:
     from churnml.data.load import load_tables
-    from churnml.data.summary import summarize_tables, top_revenue_share
 
     config = ctx.config
-    data = config.data
     today, as_of = today_from_config(config), as_of_from_config(config)
-    require_tables(data)
-    tables = load_tables(data, as_of=as_of, today=today)
+    require_tables(config.data)
+    report_tables(load_tables(config.data, as_of=as_of, today=today), config.data, as_of)
+
+
+def report_tables(tables: dict[str, pd.DataFrame], data, as_of: pd.Timestamp | None = None) -> None:
+    """Print and log the summary of tables that passed the contract."""
+    from churnml.data.summary import summarize_tables, top_revenue_share
+
     summary = summarize_tables(tables)
     share = top_revenue_share(tables)
     _print_summary(summary, share, where=_describe_source(data), as_of=as_of)
