@@ -124,3 +124,11 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: Path, fmt: str = "csv"
         else:
             frame.to_parquet(folder / f"{name}.parquet", index=False)
     return folder
+
+
+def find(problems: list, table: str, column: str | None, words: str):
+    """The problem of `table.column` whose text contains `words`; fails listing every problem."""
+    hits = [p for p in problems if p.table == table and p.column == column and words in p.problem]
+    listing = "\n".join(p.render() for p in problems)
+    assert hits, f"no problem {table}.{column} '{words}' in:\n{listing}"
+    return hits[0]

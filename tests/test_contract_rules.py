@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from contract_frames import TODAY, tiny_tables
+from contract_frames import TODAY, find, tiny_tables
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -20,13 +20,6 @@ def problems_of(tables: dict[str, pd.DataFrame], today: date = TODAY) -> list[Pr
     with pytest.raises(ContractError) as caught:
         validate_tables(tables, today)
     return caught.value.problems
-
-
-def find(problems: list[Problem], table: str, column: str | None, words: str) -> Problem:
-    hits = [p for p in problems if p.table == table and p.column == column and words in p.problem]
-    listing = "\n".join(p.render() for p in problems)
-    assert hits, f"no problem {table}.{column} '{words}' in:\n{listing}"
-    return hits[0]
 
 
 def example_rows(problem: Problem) -> list[int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from contract_frames import TODAY, tiny_tables, write_tables
+from contract_frames import TODAY, find, tiny_tables, write_tables
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,13 +28,6 @@ def problems_loading(folder: Path, fmt: str = "csv", **kwargs) -> list[Problem]:
     with pytest.raises(ContractError) as caught:
         load(folder, fmt, **kwargs)
     return caught.value.problems
-
-
-def find(problems: list[Problem], table: str, column: str | None, words: str) -> Problem:
-    hits = [p for p in problems if p.table == table and p.column == column and words in p.problem]
-    listing = "\n".join(p.render() for p in problems)
-    assert hits, f"no problem {table}.{column} '{words}' in:\n{listing}"
-    return hits[0]
 
 
 def write_sqlite(tables: dict[str, pd.DataFrame], path: Path) -> Path:
