@@ -61,8 +61,27 @@ class Naive:
         self.scope = lru_cache(maxsize=None)(self._in_scope)
         self.first_order = lru_cache(maxsize=None)(self._first_order)
         self.exists = lru_cache(maxsize=None)(self._exists)
+        self.bgnbd = lru_cache(maxsize=None)(self._bgnbd)
         self._by_account = {a: g for a, g in self.orders.groupby("account_id")}
         self._empty = self.orders.iloc[:0]
+
+    def btyd_history(self, acc: str, t: pd.Timestamp) -> tuple[float, float, float]:
+        """BG/NBD's (x, t_x, T) in weeks from the distinct order days before t."""
+        o = self.o(acc)
+        order_days = sorted(o.loc[o["order_date"] < t, "order_date"].dt.normalize().unique())
+        first, last = order_days[0], order_days[-1]
+        return len(order_days) - 1.0, days(last, first) / 7, days(t, first) / 7
+
+    def _bgnbd(self, t: pd.Timestamp):
+        """BG/NBD fitted on every account with an order before t (accounts table order)."""
+        from churnml.features.bgnbd import fit_bgnbd
+
+        hist = [self.btyd_history(a, t) for a in self.t["accounts"]["account_id"]
+                if (self.o(a)["order_date"] < t).any()]
+        if not hist:
+            return None
+        x, t_x, T = (np.array(v) for v in zip(*hist))
+        return fit_bgnbd(x, t_x, T)
 
     # --- orders-derived basics -----------------------------------------------------------------
     def o(self, acc: str) -> pd.DataFrame:
@@ -208,6 +227,34 @@ class Naive:
         since = self.accounts.at[acc, "since"]
         starts = [d for d in (since, self.first_order(acc, t)) if d is not None and pd.notna(d) and d < t]
         r["tenure_months"] = days(t, min(starts)) / DPM if starts else np.nan
+        first_ever = o["order_date"].min()
+        since_known = pd.notna(since) and since.normalize() < first_ever.normalize()
+        censored = first_ever.to_period("M").to_timestamp() == self.data_start and not since_known
+        r["tenure_is_lower_bound"] = float(censored) if first_ever < t else np.nan
+        r["history_months"] = float(month_no(t) - month_no(self.data_start))
+        H = self.l.horizon_months
+        usual_h = r["usual_monthly_revenue"] * H
+        r["revenue_same_months_last_year"] = (
+            self.rev(acc, months_ago(t, 12), months_ago(t, 12 - H)) / usual_h
+            if months_ago(t, 12) >= self.data_start and usual_h > 0 else np.nan
+        )
+        order_days = sorted(before["order_date"].dt.normalize().unique())
+        for w in (3, 12):
+            r[f"order_days_{w}m"] = float(sum(d >= months_ago(t, w) for d in order_days))
+        gaps = np.diff(np.array(order_days, dtype="datetime64[D]").astype(np.int64)).astype(float)
+        mean_gap = gaps.mean() if len(gaps) else np.nan
+        r["order_gap_mean_days"] = mean_gap if len(gaps) else np.nan
+        r["order_gap_cv"] = gaps.std() / mean_gap if len(gaps) >= 2 and mean_gap > 0 else np.nan
+        r["days_since_order_vs_gap"] = days(t, order_days[-1]) / mean_gap if len(gaps) and mean_gap > 0 else np.nan
+        model = self.bgnbd(t)
+        if order_days and model is not None:
+            x, t_x, T = self.btyd_history(acc, t)
+            r["bgnbd_p_alive"] = float(model.p_alive(x, t_x, T))
+            r["bgnbd_expected_order_days"] = float(model.expected_purchases(H * DPM / 7, x, t_x, T))
+        else:
+            r["bgnbd_p_alive"] = r["bgnbd_expected_order_days"] = np.nan
+        pace = r["order_days_12m"] / known * H if known > 0 else 0.0
+        r["bgnbd_expected_vs_pace"] = r["bgnbd_expected_order_days"] / pace if pace > 0 else np.nan
         r["product_lines_12m"] = float(win12["product_line"].nunique())
         if months_ago(t, 12) >= self.data_start:
             last6 = between(o, "order_date", months_ago(t, 6), t)["product_line"].nunique()

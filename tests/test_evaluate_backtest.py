@@ -32,7 +32,7 @@ def test_origins_are_the_last_labelled_snapshots_and_fits_end_before_them(folds)
     assert sorted(result["origin"].unique()) == labelled[-3:]
     for row in result.itertuples():
         assert row.train_to + pd.DateOffset(months=6) <= row.origin
-    assert set(result["scorer"]) == {"model", "baseline_rule", "baseline_rfm", "oracle"}
+    assert set(result["scorer"]) == {"model", "baseline_rule", "baseline_rfm", "baseline_recency", "oracle"}
 
 
 def test_summary_has_mean_and_spread_for_every_scorer(folds):

@@ -10,9 +10,9 @@ from churn_frames import FEATURES, feature_frame
 from churnml.config import ModelConfig
 from churnml.errors import ConfigError
 from churnml.evaluate import evaluate_split
-from churnml.models.churn import fit_churn, refit_churn, to_matrix, training_rows
+from churnml.models.churn import fit_churn, to_matrix, training_rows
 from churnml.models.pyfunc import ChurnModel, population_stability, training_reference
-from churnml.models.split import plan_split
+from churnml.models.split import plan_evaluation
 from churnml.models.switching import NoOffers, fit_switching, switching_rows
 
 
@@ -20,7 +20,7 @@ from churnml.models.switching import NoOffers, fit_switching, switching_rows
 def world():
     frame, offers, true_cost = feature_frame(n_accounts=300, n_snapshots=30, seed=1)
     rows = training_rows(frame)
-    split = plan_split(rows["snapshot"].unique(), 6, ModelConfig(num_threads=1).split)
+    split = plan_evaluation(rows["snapshot"].unique(), 6, ModelConfig(num_threads=1).split, seed=42)
     return frame, offers, true_cost, rows, split
 
 
@@ -31,15 +31,14 @@ def test_training_is_deterministic(world):
     second = fit_churn(rows, FEATURES, split, cfg)
     assert first.n_trees == second.n_trees
     np.testing.assert_array_equal(first.predict_proba(frame), second.predict_proba(frame))
-    refit_a, refit_b = refit_churn(rows, first, cfg), refit_churn(rows, second, cfg)
-    np.testing.assert_array_equal(refit_a.predict_proba(frame), refit_b.predict_proba(frame))
 
 
 def test_model_learns_signal_and_beats_the_baselines(world):
     frame, _, _, _, split = world
     result = evaluate_split(frame, FEATURES, split, ModelConfig(num_threads=1))
     model = result.metrics["model"]
-    assert set(result.metrics) == {"model", "baseline_rule", "baseline_rfm"}
+    # No BG/NBD columns in this frame: that baseline is skipped, the others are there.
+    assert set(result.metrics) == {"model", "baseline_rule", "baseline_rfm", "baseline_recency"}
     assert model["auc"] > 0.6
     assert model["auc"] > max(result.metrics[b]["auc"] for b in ("baseline_rule", "baseline_rfm"))
     # Only held-out rows are scored.
@@ -47,15 +46,12 @@ def test_model_learns_signal_and_beats_the_baselines(world):
     assert 0 <= result.scores["model"].min() and result.scores["model"].max() <= 1
 
 
-def test_refit_uses_every_labelled_snapshot_with_the_evaluated_tree_count(world):
+def test_every_snapshot_the_plan_allows_feeds_the_fit(world):
     _, _, _, rows, split = world
-    cfg = ModelConfig(num_threads=1)
-    evaluated = fit_churn(rows, FEATURES, split, cfg)
-    final = refit_churn(rows, evaluated, cfg)
-    assert final.booster.num_trees() == evaluated.n_trees
-    assert set(final.fitted_snapshots) == set(rows["snapshot"].unique())
-    assert set(split.test) <= set(final.fitted_snapshots)
-    assert final.calibrator is evaluated.calibrator
+    fit = fit_churn(rows, FEATURES, split, ModelConfig(num_threads=1))
+    assert fit.fitted_snapshots == split.fit
+    assert fit.n_rows == int(split.fit_mask(rows).sum())
+    assert fit.booster.num_trees() == fit.n_trees
 
 
 @pytest.mark.parametrize("method", ["isotonic", "platt"])
@@ -63,10 +59,11 @@ def test_calibration_methods_give_probabilities(world, method):
     frame, _, _, rows, split = world
     cfg = ModelConfig(num_threads=1, calibration=method)
     fit = fit_churn(rows, FEATURES, split, cfg)
-    p = fit.predict_proba(rows[rows["snapshot"].isin(split.calib)])
-    # Calibrated on that slice: the mean probability matches the churn rate there.
-    rate = rows.loc[rows["snapshot"].isin(split.calib), "churn"].mean()
-    assert p.mean() == pytest.approx(rate, abs=0.01)
+    test = rows[split.test_mask(rows)]
+    p = fit.predict_proba(test)
+    assert ((0 <= p) & (p <= 1)).all()
+    # Calibrated on out-of-fold scores: on rows it never saw, the mean probability is near the rate.
+    assert p.mean() == pytest.approx(test["churn"].mean(), abs=0.04)
 
 
 def test_unknown_calibration_is_a_config_error(world):
@@ -180,21 +177,22 @@ def test_gate_refits_the_champion_recipe_when_its_evaluation_saw_the_new_test(wo
     from dataclasses import asdict, replace
 
     from churnml.models.gate import champion_gate
-    from churnml.models.split import plan_split as plan
+    from churnml.models.split import oot_plan
 
     _, _, _, rows, split = world
     cfg = ModelConfig(num_threads=1)
     evaluated = fit_churn(rows, FEATURES, split, cfg)
     champion = ChurnModel(evaluated, evaluated, {}, {}, {}, {"recipe": {"lgbm": asdict(cfg.churn), "calibration": "isotonic"}})
     # A later run holds out more snapshots: the champion's evaluation was fitted on some of them.
-    wider = plan(rows["snapshot"].unique(), 6, replace(cfg.split, test_snapshots=6))
+    snaps = sorted(rows["snapshot"].unique())
+    wider = oot_plan(snaps, snaps[-6:], 6, seed=42)
     assert evaluated.label_end > wider.test[0]
     decision = champion_gate(0.0, ("1", champion), rows, wider, cfg)
-    assert decision.method == "champion's recipe refitted on this split"
+    assert decision.method == "champion's recipe refitted on this plan"
     assert decision.alias == "challenger" and decision.champion_auc > 0.5
     # On the same split its own evaluation model is used, and a tie goes to the new model.
     same = champion_gate(0.0, ("1", champion), rows, split, cfg)
-    assert same.method == "champion's evaluation model"
+    assert same.method == "champion's evaluated model"
     tie = champion_gate(same.champion_auc, ("1", champion), rows, split, cfg)
     assert tie.alias == "champion"
 
@@ -202,9 +200,9 @@ def test_gate_refits_the_champion_recipe_when_its_evaluation_saw_the_new_test(wo
 def test_nothing_after_the_fitting_slices_reaches_the_evaluation_model(world):
     _, _, _, rows, split = world
     cfg = ModelConfig(num_threads=1)
-    # Scramble every label and feature from the first gap snapshot on: the evaluation model,
-    # its tree count and its calibrator must not change at all.
-    later = rows["snapshot"] > max(split.calib)
+    # Scramble every label and feature after the last fitting snapshot: the model, its tree count
+    # and its calibrator must not change at all.
+    later = rows["snapshot"] > max(split.fit)
     scrambled = rows.copy()
     scrambled.loc[later, "churn"] = 1.0 - scrambled.loc[later, "churn"]
     scrambled.loc[later, "revenue_3m"] = 0.0

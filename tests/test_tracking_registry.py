@@ -66,7 +66,8 @@ def test_first_model_is_champion_tracked_and_exported(store, first):
     client = MlflowClient(config.mlflow.tracking_uri)
     run = client.get_run(published.run_id)
     assert run.data.params["model.seed"] == "42"
-    assert run.data.params["split.test"].count(",") == 2
+    assert run.data.params["plan.test"].count(",") == 2
+    assert run.data.params["plan.kind"] == "oot" and run.data.tags["evaluation.plan"] == "oot"
     assert run.data.metrics["oot/auc"] == pytest.approx(result.metrics["oot/auc"])
     assert "baseline_rfm/oot/auc" in run.data.metrics
     assert run.info.artifact_uri.startswith("file:///"), "absolute artifact location"
@@ -84,6 +85,10 @@ def test_first_model_is_champion_tracked_and_exported(store, first):
     registered = tracking.load_churn_model("models:/churnml-churn@champion", config.mlflow.tracking_uri)
     np.testing.assert_array_equal(registered.predict_proba(sample), exported.predict_proba(sample))
     assert exported.metrics["oot/auc"] == pytest.approx(result.metrics["oot/auc"])
+    # The registered model is the measured one: the calibrator whose error oot/ece reports.
+    scores = result.evaluation.scores
+    test = frame.merge(scores[["account_id", "snapshot"]], on=["account_id", "snapshot"])
+    np.testing.assert_array_equal(exported.predict_proba(test), scores["model"].to_numpy())
     switching = tracking.load_switching_model(str(models / "switching"))
     assert switching.switching_cost(sample).notna().all()
     # The signature takes text for categories and no personal columns.
@@ -105,7 +110,7 @@ def test_a_worse_model_does_not_take_the_champion_alias(store, first):
     published = publish(result, _inputs(frame, offers, cost, weak), config, {}, hydra)
     assert published.alias == "challenger"
     assert published.gate.champion_auc > published.gate.new_auc
-    assert published.gate.method == "champion's evaluation model"
+    assert published.gate.method == "champion's evaluated model"
     assert tracking.alias_version("churnml-churn", "champion") == champion.churn_version
     assert tracking.alias_version("churnml-churn", "challenger") == published.churn_version
     # Nothing exported for a challenger.
@@ -115,7 +120,7 @@ def test_a_worse_model_does_not_take_the_champion_alias(store, first):
     from mlflow import MlflowClient
 
     tags = MlflowClient(config.mlflow.tracking_uri).get_run(published.run_id).data.tags
-    assert tags["gate.test_snapshots"] == ",".join(s.strftime("%Y-%m") for s in result.split.test)
+    assert tags["gate.test_snapshots"] == ",".join(s.strftime("%Y-%m") for s in result.plan.test)
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from churnml.config import Config, LgbmParams, MlflowConfig, ModelConfig, PathsConfig, TuneConfig
 from churnml.errors import ConfigError
 from churnml.models.churn import training_rows
-from churnml.models.split import plan_split
+from churnml.models.split import plan_evaluation
 from churnml.models.training import ModelInputs
 from churnml.stages.tune import check_space, search, tune
 
@@ -25,7 +25,7 @@ SPACE = {
 def data():
     frame, offers, _ = feature_frame(n_accounts=200, n_snapshots=30, seed=5)
     rows = training_rows(frame)
-    return frame, offers, rows, plan_split(rows["snapshot"].unique(), 6, Config().model.split)
+    return frame, offers, rows, plan_evaluation(rows["snapshot"].unique(), 6, Config().model.split, seed=42)
 
 
 def test_study_is_deterministic_and_never_touches_the_test(data):

@@ -70,7 +70,7 @@ class FeaturesConfig:
         ]
     )
     # Snapshots start once this many months of history exist, so windows are not all empty.
-    min_history_months: int = 6
+    min_history_months: int = 1  # first snapshot this many months after the first order
     # peers: an account with at least this influence is a leader others follow.
     peer_leader_influence: float = 0.7
     # Features left out of the frame. `contract_months_remaining` comes from today's master
@@ -105,10 +105,10 @@ class LgbmParams:
 
 @dataclass
 class SplitConfig:
-    test_snapshots: int = 3  # last labelled snapshots held out for the out-of-time test
-    calib_snapshots: int = 2
-    valid_snapshots: int = 2
-    min_train_snapshots: int = 3
+    test_snapshots: int = 3  # latest labelled snapshots held out (shrinks to 1 on short extracts)
+    min_fit_snapshots: int = 6  # an out-of-time test needs this many snapshots to fit on
+    folds: int = 3  # inner folds: tree count and out-of-fold scores for the calibrator
+    holdout_share: float = 0.3  # share of the accounts held out when the extract is too short
 
 
 @dataclass

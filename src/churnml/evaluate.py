@@ -1,4 +1,4 @@
-"""Metrics, out-of-time comparison against the baselines, and the rolling-origin backtest.
+"""Metrics, the model against the baselines on an evaluation plan, and the rolling-origin backtest.
 
 Every metric takes the labels `y` (0/1), a score `p` (higher = more likely to churn; a
 probability for Brier and calibration error) and, where it matters, the revenue of each row.
@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from churnml.config import ModelConfig
-from churnml.models.split import TimeSplit
+from churnml.models.split import Plan
 
 log = logging.getLogger(__name__)
 
@@ -124,52 +124,53 @@ def flatten(metrics: dict[str, dict[str, float]], prefix: str = "") -> dict[str,
 
 
 # ----------------------------------------------------------------------------------------------
-# Out-of-time comparison on one split
+# The model against the baselines on one evaluation plan
 # ----------------------------------------------------------------------------------------------
 
 
 @dataclass
 class SplitEvaluation:
-    """The fitted churn model of one split and the scores of everyone on its held-out rows."""
+    """The fitted churn model of one plan and the scores of everyone on its held-out rows."""
 
     fit: object  # churnml.models.churn.ChurnFit
     baselines: object  # churnml.models.baselines.Baselines
     scores: pd.DataFrame  # held-out rows: account_id, snapshot, churn, revenue_12m, model, baseline_*
+    plan: Plan
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def evaluate_split(
     frame: pd.DataFrame,
     features: list[str],
-    split: TimeSplit,
+    plan: Plan,
     cfg: ModelConfig,
     oracle: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> SplitEvaluation:
-    """Fit the churn model and both baselines on `split`, score its held-out snapshots with all
-    of them (and the oracle, when given: a function of the held-out rows) and compute the metrics."""
+    """Fit the churn model and the baselines on the plan's fitting rows, score its held-out rows
+    with all of them (and the oracle, when given: a function of the held-out rows) and compute
+    the metrics."""
     from churnml.models.churn import fit_churn, training_rows
 
     rows = training_rows(frame)
-    fit = fit_churn(rows, features, split, cfg)
-    return evaluate_fitted(rows, fit, split.test, oracle)
+    fit = fit_churn(rows, features, plan, cfg)
+    return evaluate_fitted(rows, fit, plan, oracle)
 
 
 def evaluate_fitted(
     frame: pd.DataFrame,
     fit,  # churnml.models.churn.ChurnFit
-    test_snapshots,
+    plan: Plan,
     oracle: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> SplitEvaluation:
-    """Score the `test_snapshots` of `frame` with a churn model fitted before them (e.g. the
-    evaluation model a registered champion carries) and with both baselines, fitted on the same
-    snapshots as `fit`; compute the metrics. What `evaluate_split` does after fitting."""
+    """Score the held-out rows of `plan` with a churn model that never saw them (e.g. the model
+    a registered champion carries) and with the baselines fitted on the plan's fitting rows;
+    compute the metrics. What `evaluate_split` does after fitting."""
     from churnml.models.baselines import fit_baselines
     from churnml.models.churn import training_rows
 
     rows = training_rows(frame)
-    test_snapshots = [pd.Timestamp(s) for s in test_snapshots]
-    baselines = fit_baselines(rows[rows["snapshot"].isin(fit.fitted_snapshots)])
-    test = rows[rows["snapshot"].isin(test_snapshots)]
+    baselines = fit_baselines(rows[plan.fit_mask(rows)])
+    test = rows[plan.test_mask(rows)]
     scores = test[["account_id", "snapshot", "churn", "revenue_12m"]].copy()
     scores["model"] = fit.predict_proba(test)
     for name, values in baselines.predict(test).items():
@@ -180,7 +181,7 @@ def evaluate_fitted(
         who: classification_metrics(scores["churn"], scores[who], scores["revenue_12m"])
         for who in scores.columns[4:]
     }
-    return SplitEvaluation(fit=fit, baselines=baselines, scores=scores, metrics=metrics)
+    return SplitEvaluation(fit=fit, baselines=baselines, scores=scores, plan=plan, metrics=metrics)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -199,24 +200,24 @@ def backtest(
     label window ends before it, and score that snapshot. Returns one row per origin and scorer
     (`origin, scorer, <metrics…>, train_from, train_to, n_test`)."""
     from churnml.models.churn import training_rows
-    from churnml.models.split import backtest_splits
+    from churnml.models.split import backtest_plans
     from churnml.progress import track
 
     rows = training_rows(frame)
-    splits = backtest_splits(sorted(rows["snapshot"].unique()), horizon, cfg.split, cfg.backtest_folds)
+    plans = backtest_plans(sorted(rows["snapshot"].unique()), horizon, cfg.split, cfg.backtest_folds, cfg.seed)
     records = []
-    for split in track(splits, "backtest", total=len(splits)):
+    for plan in track(plans, "backtest", total=len(plans)):
         started = time.perf_counter()
-        result = evaluate_split(rows, features, split, cfg, oracle)
-        origin = split.test[0]
+        result = evaluate_split(rows, features, plan, cfg, oracle)
+        origin = plan.test[0]
         for scorer, figures in result.metrics.items():
             records.append(
                 {
                     "origin": origin,
                     "scorer": scorer,
                     **figures,
-                    "train_from": split.train[0],
-                    "train_to": split.calib[-1],
+                    "train_from": plan.fit[0],
+                    "train_to": plan.fit[-1],
                     "n_test": len(result.scores),
                 }
             )
@@ -225,8 +226,8 @@ def backtest(
             origin.strftime("%Y-%m"),
             result.metrics["model"]["auc"],
             len(result.scores),
-            split.train[0].strftime("%Y-%m"),
-            split.calib[-1].strftime("%Y-%m"),
+            plan.fit[0].strftime("%Y-%m"),
+            plan.fit[-1].strftime("%Y-%m"),
             time.perf_counter() - started,
         )
     return pd.DataFrame.from_records(records)

@@ -169,7 +169,8 @@ def label_examples(
     evidence: pd.DataFrame, min_history_months: int = 12
 ) -> dict[str, tuple[str, pd.Timestamp]]:
     """Accounts that show the cases of the label, as (account_id, snapshot), the account with the
-    most usual revenue in each, preferring snapshots with `min_history_months` of history:
+    most usual revenue in each (a different account for each case), preferring snapshots with
+    `min_history_months` of history:
     `stopped` (bought next to nothing in the window), `partial` (still buying, but below the
     threshold: most of the business moved elsewhere), `recorded` (revenue above the threshold,
     but `outcomes` records the loss) and `retained` (in scope, not churned). `evidence` comes
@@ -187,7 +188,9 @@ def label_examples(
     }
     picks: dict[str, tuple[str, pd.Timestamp]] = {}
     for name, mask in cases.items():
-        part = rows[mask.fillna(False)]
+        # One account per case: each example shows a different account.
+        taken = [acc for acc, _ in picks.values()]
+        part = rows[mask.fillna(False) & ~rows["account_id"].astype(str).isin(taken)]
         if name != "retained":
             part = part.sort_values("snapshot").drop_duplicates("account_id")  # first churn snapshot
         if len(part):

@@ -183,7 +183,7 @@ def build_features(
                      " or ".join(FAMILY_TABLES[family]))
             continue
         if family == "orders":
-            numeric.update(orders.build(panel, op, accounts))
+            numeric.update(orders.build(panel, op, accounts, labels_cfg.horizon_months))
         elif family == "complaints":
             numeric.update(complaints.build(panel, tables["complaints"]))
         elif family == "competitor":

@@ -163,6 +163,45 @@ _add("share_of_wallet", "orders",
      "Revenue of the last 12 months / the account's annual category spend.", "share",
      "share of wallet {value} %",
      reason_missing="no category spend on record to measure share of wallet")
+_add("tenure_is_lower_bound", "orders",
+     "1 when the tenure is only a lower bound: the first order lies in the extract's first month "
+     "and no earlier relationship start (`since`) is known.", "flag",
+     "customer since before the extract began", actionable=False)
+_add("history_months", "orders",
+     "Months of order data before the snapshot: how far back the extract shows the account.",
+     "months", "{value} months of order history in the data", actionable=False, grain="extract")
+_add("revenue_same_months_last_year", "orders",
+     "Revenue in the months a year before the coming label window, against the usual monthly "
+     "revenue times the window (a seasonal buyer's quiet months are not a loss).", "ratio",
+     "bought {percent} % of its usual in these months last year",
+     reason_missing="no order data a year earlier")
+for _w in (3, 12):
+    _add(f"order_days_{_w}m", "orders", f"Distinct days with an order in the last {_w} months.", "count",
+         f"ordered on {{value}} day{{s}} in the last {_w} months",
+         reason_zero=f"no order in the last {_w} months")
+_add("order_gap_mean_days", "orders",
+     "Average days between consecutive order days, over all order history before the snapshot.",
+     "days", "orders every {value} days on average", reason_missing="fewer than two order days on record",
+     actionable=False)
+_add("order_gap_cv", "orders",
+     "Coefficient of variation of the days between consecutive order days (how regular it buys).",
+     "ratio", "irregular ordering: gaps vary by {percent} %", reason_missing="fewer than three order days on record")
+_add("days_since_order_vs_gap", "orders",
+     "Days since the last order divided by the account's average days between order days.",
+     "ratio", "no order for {value} times its usual gap between orders",
+     reason_missing="fewer than two order days on record")
+_add("bgnbd_p_alive", "orders",
+     "BG/NBD probability that the account is still buying, fitted at the snapshot on the order "
+     "days before it.", "share", "BG/NBD gives it {value} % chance of still buying",
+     reason_missing="no order on record")
+_add("bgnbd_expected_order_days", "orders",
+     "BG/NBD expected order days over the label window, fitted at the snapshot on the order days "
+     "before it.", "count", "about {value} order day{s} expected over the next months",
+     reason_missing="no order on record", reason_zero="no order expected over the next months")
+_add("bgnbd_expected_vs_pace", "orders",
+     "BG/NBD expected order days over the label window against the account's pace of the last 12 "
+     "months (or since its first order) over as long.", "ratio",
+     "expected to order at {percent} % of its recent pace", reason_missing="no order in the last 12 months")
 
 # --- complaints ---------------------------------------------------------------------------------
 for _w in (3, 12):

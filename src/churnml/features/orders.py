@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from churnml.features.bgnbd import fit_bgnbd
 from churnml.features.panel import (
     DAYS_PER_MONTH,
     NAT_INT,
@@ -44,6 +45,10 @@ class OrdersPanel:
     late_days: np.ndarray | None = None
     lines_12m: np.ndarray | None = None  # (A, M + 1) distinct product lines in 12 months
     lines_6m: np.ndarray | None = None  # (A, M + 1) distinct product lines in 6 months
+    order_days: np.ndarray | None = None  # (A, M) distinct days with an order, by month
+    gap_sum: np.ndarray | None = None  # (A, M) days between consecutive order days, by the later one's month
+    gap_sq: np.ndarray | None = None  # (A, M) squares of those gaps
+    gap_n: np.ndarray | None = None  # (A, M) how many gaps
 
 
 def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
@@ -64,6 +69,7 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
     np.minimum.at(op.first_col, ev.acc, ev.month)
     np.minimum.at(op.first_day, ev.acc, ev.day.astype(np.float64))
     op.first_day[np.isinf(op.first_day)] = np.nan
+    _order_day_rhythm(panel, op, ev)
 
     listed = ev.column(orders, "list_amount").to_numpy(dtype=np.float64, na_value=np.nan)
     has_list = ~np.isnan(listed)
@@ -105,6 +111,42 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
     return op
 
 
+def _order_day_rhythm(panel: Panel, op: OrdersPanel, ev) -> None:
+    """Distinct order days per account and month, and the gaps between consecutive order days
+    (counted in the month of the later one): frequency and rhythm as the order log shows them,
+    however many lines an order has."""
+    if len(ev) == 0:
+        return
+    first, last = int(ev.day.min()), int(ev.day.max())
+    width = last - first + 1
+    combo = ev.acc * width + (ev.day - first)
+    if panel.n_accounts * width <= 2**28:
+        # a bitmap is linear in the rows; np.unique would sort them
+        seen = np.zeros(panel.n_accounts * width, dtype=bool)
+        seen[combo] = True
+        found = np.flatnonzero(seen)
+        del seen
+    else:
+        found = np.unique(combo)
+    del combo
+    acc, day = np.divmod(found, width)
+    day += first
+    month = np.maximum(months_of_days(day) - panel.start, 0)
+    op.order_days = panel.monthly(acc, month).astype(np.float64)
+    later = np.flatnonzero(acc[1:] == acc[:-1]) + 1  # found is sorted by account, then day
+    gap = (day[later] - day[later - 1]).astype(np.float64)
+    op.gap_sum = panel.monthly(acc[later], month[later], gap)
+    op.gap_sq = panel.monthly(acc[later], month[later], gap**2)
+    op.gap_n = panel.monthly(acc[later], month[later]).astype(np.float64)
+
+
+def before(monthly: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Sum of every month before each column (all history), shape `(A, len(cols))`."""
+    total = np.zeros((monthly.shape[0], monthly.shape[1] + 1))
+    np.cumsum(monthly, axis=1, out=total[:, 1:])
+    return total[:, np.minimum(cols, monthly.shape[1])]
+
+
 def usual_monthly_revenue(panel: Panel, op: OrdersPanel, cols: np.ndarray) -> np.ndarray:
     """Average monthly net revenue over the 12 months before each column, or since the first
     order when that is shorter; NaN before the first order. Shape `(A, len(cols))`."""
@@ -112,8 +154,9 @@ def usual_monthly_revenue(panel: Panel, op: OrdersPanel, cols: np.ndarray) -> np
     return ratio(window_sum(op.revenue, cols - 12, 12), months_known.astype(np.float64))
 
 
-def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Order features at the snapshot columns, each of shape `(A, J)`."""
+def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame, horizon: int) -> dict[str, np.ndarray]:
+    """Order features at the snapshot columns, each of shape `(A, J)`; `horizon` is the label
+    window in months (seasonality and BG/NBD look that far ahead)."""
     c = panel.cols
     R, L = op.revenue, op.lines
     out: dict[str, np.ndarray] = {}
@@ -159,6 +202,17 @@ def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> dict[str, np
     months_known = np.clip(c[None, :] - op.first_col[:, None], 0, 12).astype(np.float64)
     out["recency_vs_usual_gap"] = ratio(since_last, ratio(months_known, active))
     out["tenure_months"] = tenure_months(panel, op, accounts)
+    out["tenure_is_lower_bound"] = tenure_censored(panel, op, accounts)
+    # How much of the past the extract shows at this snapshot (the same for every account).
+    out["history_months"] = np.broadcast_to((c - panel.orders_start).astype(np.float64), rev3.shape).copy()
+    # What the account bought in the coming months' counterpart a year ago, against its usual:
+    # a seasonal buyer's quiet months are not a loss.
+    last_year = window_sum(R, c - 12, horizon)
+    out["revenue_same_months_last_year"] = np.where(
+        inside(c - 12), ratio(last_year, out["usual_monthly_revenue"] * horizon), np.nan
+    )
+    if op.order_days is not None:
+        out.update(rhythm(panel, op, c, horizon))
 
     if op.lines_12m is not None:
         out["product_lines_12m"] = op.lines_12m[:, c].astype(np.float64)
@@ -188,6 +242,59 @@ def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> dict[str, np
     if not np.isnan(spend).all():
         out["share_of_wallet"] = ratio(rev12, np.nan_to_num(spend, nan=-1.0)[:, None])
     return out
+
+
+def rhythm(panel: Panel, op: OrdersPanel, c: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
+    """Frequency in distinct order days, inter-order gaps against the account's own rhythm, and
+    BG/NBD's P(alive) and expected order days over the horizon, fitted at each snapshot on the
+    order days before it. Each of shape `(A, J)`."""
+    out: dict[str, np.ndarray] = {}
+    for w in (3, 12):
+        out[f"order_days_{w}m"] = window_sum(op.order_days, c - w, w)
+    days_before = before(op.order_days, c)
+    gap_n = before(op.gap_n, c)
+    gap_mean = ratio(before(op.gap_sum, c), gap_n)
+    gap_var = np.clip(ratio(before(op.gap_sq, c), gap_n) - gap_mean**2, 0.0, None)
+    out["order_gap_mean_days"] = gap_mean
+    out["order_gap_cv"] = np.where(gap_n >= 2, ratio(np.sqrt(gap_var), gap_mean), np.nan)
+    t = panel.snapshot_days[None, :]
+    last = op.last_day[:, c]
+    out["days_since_order_vs_gap"] = ratio(t - last, gap_mean)
+
+    weeks = 7.0
+    x = days_before - 1
+    t_x = (last - op.first_day[:, None]) / weeks
+    T = (t - op.first_day[:, None]) / weeks
+    ahead = horizon * DAYS_PER_MONTH / weeks
+    p_alive = np.full(x.shape, np.nan)
+    expected = np.full(x.shape, np.nan)
+    for j in range(len(c)):
+        # Each snapshot fitted from scratch: a feature at t depends on nothing but the rows before t.
+        known = days_before[:, j] > 0
+        model = fit_bgnbd(x[known, j], t_x[known, j], T[known, j])
+        if model is None:
+            continue
+        p_alive[known, j] = model.p_alive(x[known, j], t_x[known, j], T[known, j])
+        expected[known, j] = model.expected_purchases(ahead, x[known, j], t_x[known, j], T[known, j])
+    out["bgnbd_p_alive"] = p_alive
+    out["bgnbd_expected_order_days"] = expected
+    # Against the account's own pace over the last 12 months (or since its first order).
+    months_known = np.clip(c[None, :] - op.first_col[:, None], 0, 12).astype(np.float64)
+    pace = ratio(out["order_days_12m"], months_known) * horizon
+    out["bgnbd_expected_vs_pace"] = ratio(expected, pace)
+    return out
+
+
+def tenure_censored(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> np.ndarray:
+    """1 where the tenure is only a lower bound: the first order lies in the extract's first
+    month and no earlier `since` is known (the account was buying before the extract began);
+    0 otherwise, NaN before the account's first order. Shape `(A, J)`."""
+    t = panel.snapshot_days[None, :]
+    since = days_or_nan(accounts["since"])
+    known_start = np.isfinite(since) & (since < op.first_day)
+    censored = (op.first_col == panel.orders_start) & ~known_start
+    started = op.first_day[:, None] < t
+    return np.where(started, censored[:, None].astype(np.float64), np.nan)
 
 
 def tenure_months(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> np.ndarray:

@@ -1,10 +1,15 @@
-"""The two baselines the churn model has to beat, fitted on the same rows as the model.
+"""The baselines the churn model has to beat, fitted on the same rows as the model.
 
 - `baseline_rule`: "revenue of the last 3 months below half of the 3 months before". Its score
   is the churn rate observed among flagged and among unflagged rows when it was fitted, so its
   Brier score and calibration error mean something; its ranking is the rule itself.
 - `baseline_rfm`: a logistic regression on recency (months since the last order), frequency
   (order lines in 12 months, log) and monetary value (revenue in 12 months, log).
+- `baseline_recency`: recency alone (months since the last order), as a logistic regression.
+- `baseline_bgnbd`: the standard model of a non-contractual customer base. BG/NBD's P(alive) and
+  its expected order days over the horizon (absolute and against the account's own pace), fitted
+  point in time at each snapshot (`churnml.features.bgnbd`), turned into a churn probability by
+  a logistic regression. Skipped when the data has no such columns (features excluded).
 """
 
 from __future__ import annotations
@@ -25,8 +30,12 @@ REVENUE_LAST_6M = "revenue_6m"
 RECENCY = "months_since_last_order"
 FREQUENCY = "lines_12m"
 MONETARY = "revenue_12m"
+P_ALIVE = "bgnbd_p_alive"
+EXPECTED = "bgnbd_expected_order_days"
+EXPECTED_VS_PACE = "bgnbd_expected_vs_pace"
 # Recency of an account that never ordered in the window: a year and a bit.
 _RECENCY_FILL = 13.0
+NAMES = ("baseline_rule", "baseline_rfm", "baseline_recency", "baseline_bgnbd")
 
 
 def _need(frame: pd.DataFrame, columns: list[str], who: str) -> None:
@@ -58,28 +67,50 @@ def rfm_matrix(frame: pd.DataFrame) -> np.ndarray:
     )
 
 
+def recency_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """Months since the last order as a one-column matrix."""
+    return rfm_matrix(frame)[:, :1]
+
+
+def bgnbd_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """Logit of P(alive), log expected order days and log expected against the pace."""
+    _need(frame, [P_ALIVE, EXPECTED, EXPECTED_VS_PACE], "BG/NBD")
+    p = np.clip(np.nan_to_num(frame[P_ALIVE].to_numpy(dtype=float), nan=0.0), 1e-6, 1 - 1e-6)
+    expected = np.clip(np.nan_to_num(frame[EXPECTED].to_numpy(dtype=float), nan=0.0), 0, None)
+    vs_pace = np.clip(np.nan_to_num(frame[EXPECTED_VS_PACE].to_numpy(dtype=float), nan=0.0), 0, None)
+    return np.column_stack([np.log(p / (1 - p)), np.log1p(expected), np.log1p(vs_pace)])
+
+
+_MATRICES = {"baseline_rfm": rfm_matrix, "baseline_recency": recency_matrix, "baseline_bgnbd": bgnbd_matrix}
+
+
 @dataclass
 class Baselines:
-    """Both fitted baselines."""
+    """The fitted baselines."""
 
     rule_rates: tuple[float, float]  # churn rate among (unflagged, flagged) rows
-    rfm: Pipeline
+    regressions: dict[str, Pipeline]  # name -> logistic regression on its matrix
 
     def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Churn probabilities of each baseline: `{"baseline_rule": .., "baseline_rfm": ..}`."""
+        """Churn probabilities of each baseline: `{"baseline_rule": .., "baseline_rfm": .., …}`."""
         flag = rule_flag(frame)
-        return {
-            "baseline_rule": np.where(flag, self.rule_rates[1], self.rule_rates[0]),
-            "baseline_rfm": self.rfm.predict_proba(rfm_matrix(frame))[:, 1],
-        }
+        out = {"baseline_rule": np.where(flag, self.rule_rates[1], self.rule_rates[0])}
+        for name, model in self.regressions.items():
+            out[name] = model.predict_proba(_MATRICES[name](frame))[:, 1]
+        return out
 
 
 def fit_baselines(rows: pd.DataFrame) -> Baselines:
-    """Fit both baselines on labelled rows (`churn` 0/1)."""
+    """Fit every baseline whose columns `rows` has, on labelled rows (`churn` 0/1)."""
     y = rows["churn"].to_numpy(dtype=float)
     flag = rule_flag(rows)
     overall = float(y.mean())
     rates = tuple(float(y[flag == f].mean()) if (flag == f).any() else overall for f in (False, True))
-    rfm = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    rfm.fit(rfm_matrix(rows), y.astype(int))
-    return Baselines(rule_rates=rates, rfm=rfm)
+    regressions = {}
+    for name, matrix in _MATRICES.items():
+        if name == "baseline_bgnbd" and P_ALIVE not in rows.columns:
+            continue
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        model.fit(matrix(rows), y.astype(int))
+        regressions[name] = model
+    return Baselines(rule_rates=rates, regressions=regressions)

@@ -1,10 +1,11 @@
-"""The churn model: LightGBM on the time-ordered split, a calibrator, and the refit on everything.
+"""The churn model: LightGBM on the plan's fitting rows, calibrated on out-of-fold scores.
 
-`fit_churn` grows trees on the train slice, stops early on the validation slice and fits the
-calibrator on the calibration slice (see `churnml.models.split`). `refit_churn` then trains the
-model that is registered for scoring on every labelled snapshot, with the tree count and the
-calibrator settled by that evaluation: the newest behaviour matters most, and its out-of-time
-figures are those of the evaluation.
+`fit_churn` takes every fitting row of the evaluation plan (see `churnml.models.split`): inner
+folds choose the tree count (the best mean validation AUC across folds) and give out-of-fold
+scores, the calibrator is fitted on those, and the booster is then fitted on all fitting rows
+with that tree count. No row is reserved only for early stopping or calibration. The fitted
+model is the one that is measured on the held-out rows and the one that is registered, so the
+calibration scoring uses is the one that was measured.
 
 Categorical columns are pandas categories with the levels fixed at training; LightGBM handles
 them natively. A level never seen in training becomes missing.
@@ -22,11 +23,10 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from churnml.config import LgbmParams, ModelConfig
 from churnml.errors import ConfigError
-from churnml.models.split import TimeSplit
+from churnml.models.split import Plan, inner_folds
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def _logit(p) -> np.ndarray:
 
 @dataclass
 class ChurnFit:
-    """A fitted churn model: booster (trimmed to its trees), calibrator and what it was fitted on."""
+    """A fitted churn model: booster, calibrator, and the plan whose fitting rows it learnt from."""
 
     booster: lgb.Booster
     calibrator: Calibrator
@@ -174,7 +174,9 @@ class ChurnFit:
     params: dict[str, Any]
     fitted_snapshots: tuple[pd.Timestamp, ...]
     horizon: int
-    valid_auc: float = float("nan")
+    valid_auc: float = float("nan")  # mean validation AUC of the inner folds at `n_trees`
+    plan: Plan | None = None
+    n_rows: int = 0  # fitting rows
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         return to_matrix(frame, self.features, self.levels)
@@ -206,40 +208,61 @@ def _labels(part: pd.DataFrame) -> np.ndarray:
     return part["churn"].to_numpy(dtype=float)
 
 
-def fit_churn(rows: pd.DataFrame, features: list[str], split: TimeSplit, cfg: ModelConfig) -> ChurnFit:
-    """Train on `split.train`, stop early on `split.valid`, calibrate on `split.calib`.
+def _mean_curve(curves: list[list[float]]) -> np.ndarray:
+    """Mean validation AUC per tree count across folds; a fold that stopped early keeps its last value."""
+    longest = max(len(c) for c in curves)
+    padded = np.array([list(c) + [c[-1]] * (longest - len(c)) for c in curves])
+    return padded.mean(axis=0)
 
-    `rows` are training rows (`training_rows`); nothing in `split.test` or the gap is used."""
+
+def fit_churn(rows: pd.DataFrame, features: list[str], plan: Plan, cfg: ModelConfig) -> ChurnFit:
+    """Fit on every fitting row of `plan`: tree count from the inner folds, calibrator on their
+    out-of-fold scores, booster on all fitting rows. `rows` are training rows (`training_rows`);
+    nothing the plan holds out or leaves in its gap is used."""
     _check(cfg)
     started = time.perf_counter()
-    snap = rows["snapshot"]
-    train, valid, calib = (rows[snap.isin(s)] for s in (split.train, split.valid, split.calib))
-    for name, part in (("train", train), ("validation", valid), ("calibration", calib)):
-        if part.empty or part["churn"].nunique() < 2:
-            raise ConfigError(
-                f"the {name} slice ({len(part)} rows) needs both churned and retained accounts; "
-                "use a longer extract or change model.split"
-            )
-    levels = category_levels(rows[snap.isin(split.fit_snapshots)], features)
+    fit_rows = rows[plan.fit_mask(rows)]
+    y = _labels(fit_rows)
+    if len(fit_rows) == 0 or len(np.unique(y)) < 2:
+        raise ConfigError(
+            f"the {len(fit_rows)} rows to fit on ({plan.name}) need both churned and retained "
+            "accounts; use a longer extract or change model.split"
+        )
+    levels = category_levels(fit_rows, features)
     params = lgb_params(cfg.churn, cfg.seed, cfg.num_threads)
-    x_valid = to_matrix(valid, features, levels)
-    dtrain = lgb.Dataset(to_matrix(train, features, levels), label=_labels(train), free_raw_data=True)
-    dvalid = lgb.Dataset(x_valid, label=_labels(valid), reference=dtrain)
-    booster = lgb.train(
-        params,
-        dtrain,
-        num_boost_round=cfg.churn.n_estimators,
-        valid_sets=[dvalid],
-        valid_names=["valid"],
-        callbacks=[lgb.early_stopping(cfg.churn.early_stopping_rounds, verbose=False)],
-    )
-    n_trees = booster.best_iteration or booster.current_iteration()
-    booster = trimmed(booster, n_trees)
-    valid_raw = booster.predict(x_valid)
-    calibrator = Calibrator.fit(
-        cfg.calibration, booster.predict(to_matrix(calib, features, levels)), _labels(calib)
-    )
-    elapsed = time.perf_counter() - started
+    x = to_matrix(fit_rows, features, levels)
+    folds = inner_folds(fit_rows, plan, cfg.split)
+    curves, fold_models = [], []
+    for train, valid in folds.parts:
+        if len(np.unique(y[train])) < 2 or len(np.unique(y[valid])) < 2:
+            continue
+        dtrain = lgb.Dataset(x.iloc[train], label=y[train], free_raw_data=True)
+        dvalid = lgb.Dataset(x.iloc[valid], label=y[valid], reference=dtrain)
+        record: dict = {}
+        booster = lgb.train(
+            params,
+            dtrain,
+            num_boost_round=cfg.churn.n_estimators,
+            valid_sets=[dvalid],
+            valid_names=["valid"],
+            callbacks=[
+                lgb.early_stopping(cfg.churn.early_stopping_rounds, verbose=False),
+                lgb.record_evaluation(record),
+            ],
+        )
+        curves.append(record["valid"]["auc"])
+        fold_models.append((booster, valid))
+    if not curves:
+        raise ConfigError(
+            f"no inner fold of the {len(fit_rows)} rows to fit on has both churned and retained "
+            "accounts on each side; use a longer extract or lower model.split.folds"
+        )
+    mean = _mean_curve(curves)
+    n_trees = int(np.argmax(mean)) + 1
+    out_of_fold = np.concatenate([b.predict(x.iloc[v], num_iteration=n_trees) for b, v in fold_models])
+    oof_y = np.concatenate([y[v] for _, v in fold_models])
+    calibrator = Calibrator.fit(cfg.calibration, out_of_fold, oof_y)
+    booster = lgb.train(params, lgb.Dataset(x, label=y, free_raw_data=True), num_boost_round=n_trees)
     fit = ChurnFit(
         booster=booster,
         calibrator=calibrator,
@@ -247,50 +270,26 @@ def fit_churn(rows: pd.DataFrame, features: list[str], split: TimeSplit, cfg: Mo
         levels=levels,
         n_trees=n_trees,
         params=params,
-        fitted_snapshots=split.fit_snapshots,
-        horizon=split.horizon,
-        valid_auc=float(roc_auc_score(_labels(valid), valid_raw)),
+        fitted_snapshots=tuple(sorted(fit_rows["snapshot"].unique())),
+        horizon=plan.horizon,
+        valid_auc=float(mean[n_trees - 1]),
+        plan=plan,
+        n_rows=len(fit_rows),
     )
     log.info(
-        "churn model: %d trees on %d rows, validation auc %.4f, %s calibration on %d rows (%.1fs)",
+        "churn model: fitted on %d rows (all %d snapshots the %s allows), %d trees chosen by %s "
+        "(validation auc %.4f), %s calibration on %d out-of-fold scores (%.1fs)",
+        len(fit_rows),
+        len(fit.fitted_snapshots),
+        plan.name,
         n_trees,
-        len(train),
+        folds.describe(),
         fit.valid_auc,
         cfg.calibration,
-        len(calib),
-        elapsed,
+        len(out_of_fold),
+        time.perf_counter() - started,
     )
     return fit
-
-
-def refit_churn(rows: pd.DataFrame, evaluated: ChurnFit, cfg: ModelConfig) -> ChurnFit:
-    """The model registered for scoring: the same features, parameters and tree count as
-    `evaluated`, trained on every row of `rows` (all labelled snapshots), with its calibrator."""
-    started = time.perf_counter()
-    features = evaluated.features
-    levels = category_levels(rows, features)
-    dtrain = lgb.Dataset(to_matrix(rows, features, levels), label=_labels(rows), free_raw_data=True)
-    booster = lgb.train(evaluated.params, dtrain, num_boost_round=evaluated.n_trees)
-    elapsed = time.perf_counter() - started
-    log.info(
-        "churn model refitted on all %d labelled rows (%s to %s), %d trees (%.1fs)",
-        len(rows),
-        rows["snapshot"].min().strftime("%Y-%m"),
-        rows["snapshot"].max().strftime("%Y-%m"),
-        evaluated.n_trees,
-        elapsed,
-    )
-    return ChurnFit(
-        booster=booster,
-        calibrator=evaluated.calibrator,
-        features=list(features),
-        levels=levels,
-        n_trees=evaluated.n_trees,
-        params=evaluated.params,
-        fitted_snapshots=tuple(sorted(rows["snapshot"].unique())),
-        horizon=evaluated.horizon,
-        valid_auc=evaluated.valid_auc,
-    )
 
 
 def importance(fit: ChurnFit) -> pd.Series:

@@ -1,24 +1,30 @@
-"""The time-ordered split: train, early-stopping validation, calibration, out-of-time test.
+"""The evaluation plan: which labelled rows a model is fitted on and which it is judged on.
 
-Labels look `horizon` months ahead, so a snapshot `t` "knows" the months `[t, t + H)`. A snapshot
-may be used for fitting (training, early stopping or calibration) only when that window ends at
-or before the first held-out snapshot; the snapshots in between form the gap and are not used.
+Labels look `horizon` (H) months ahead, so a snapshot `t` "knows" the months `[t, t + H)`.
 
-Between train and validation a second gap keeps one churn event (labelled at up to H consecutive
-snapshots, and easy to memorise by account) from sitting on both sides, which would make early
-stopping and calibration trust an overfitted model.
+- **out-of-time** (`oot`), whenever the extract allows it: the latest labelled snapshots are the
+  test; every labelled snapshot whose label window ends by the first of them is fitted on; the
+  ones in between (their window reaches into the test) are the gap. It needs
+  `test + (H - 1) + min_fit_snapshots` labelled snapshots with at least one test snapshot; the
+  test shrinks to one snapshot before the plan gives up.
+- **account-disjoint holdout** (`holdout`), for extracts too short for that: a fixed share of the
+  accounts (chosen by a hash of the account id and the seed, so the same accounts every run) is
+  held out at the latest labelled snapshots; the other accounts are fitted on at every labelled
+  snapshot. No account is on both sides. It is never called out-of-time.
 
-With few labelled snapshots (a short extract) the configured sizes shrink one step at a time,
-largest first, down to one snapshot each, then the inner gap; the split says what it used. Only when even that does
-not fit is training impossible, which is a `ConfigError` (exit 2).
+Inside the fitting rows, `inner_folds` gives the folds that choose the tree count and produce
+the out-of-fold scores the calibrator is fitted on: time-ordered folds (each validation block
+preceded by a gap of H months, so one churn event does not sit on both sides) where the fitting
+snapshots allow it, otherwise folds of whole accounts.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from churnml.config import SplitConfig
@@ -26,47 +32,90 @@ from churnml.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+OOT, HOLDOUT = "oot", "holdout"
+PLAN_NAMES = {OOT: "out-of-time test", HOLDOUT: "account-disjoint holdout"}
+# Fewer training snapshots than this in a time-ordered fold and the folds go by account instead.
+_MIN_FOLD_TRAIN_SNAPSHOTS = 3
+
+
+def account_buckets(ids: pd.Series | pd.Index, n: int, seed: int) -> np.ndarray:
+    """A bucket in `0 .. n - 1` for each account id, from a hash of the id and `seed`: the same
+    id always lands in the same bucket, whatever else is in the data."""
+    key = f"churnml{int(seed):09d}"[-16:]
+    hashed = pd.util.hash_pandas_object(pd.Index(pd.Series(ids).astype(str)), index=False, hash_key=key)
+    return (hashed.to_numpy() % np.uint64(n)).astype(np.int64)
+
+
+def in_holdout(ids: pd.Series | pd.Index, share: float, seed: int) -> np.ndarray:
+    """True for the accounts of the holdout: about `share` of all ids, fixed by id and seed."""
+    return account_buckets(ids, 10_000, seed) < int(round(share * 10_000))
+
 
 @dataclass(frozen=True)
-class TimeSplit:
-    """Snapshots of each slice, oldest first. `gap` are labelled snapshots left out because
-    their label window reaches into the test; `inner_gap` those left out between train and
-    validation so that one churn event (labelled at up to H consecutive snapshots) does not
-    sit on both sides, which would flatter early stopping and calibration."""
+class Plan:
+    """The snapshots fitted on, left out and tested, and for a holdout which accounts are held out.
 
-    train: tuple[pd.Timestamp, ...]
-    inner_gap: tuple[pd.Timestamp, ...]
-    valid: tuple[pd.Timestamp, ...]
-    calib: tuple[pd.Timestamp, ...]
+    `fit` and `test` may share snapshots only in a holdout, where they never share an account."""
+
+    kind: str  # OOT | HOLDOUT
+    fit: tuple[pd.Timestamp, ...]
     gap: tuple[pd.Timestamp, ...]
     test: tuple[pd.Timestamp, ...]
     horizon: int
+    holdout_share: float = 0.0
+    seed: int = 0
+    reason: str = ""  # one sentence: why this plan
 
     @property
-    def fit_snapshots(self) -> tuple[pd.Timestamp, ...]:
-        """Every snapshot something is fitted on (trees, early stopping, calibration)."""
-        return self.train + self.valid + self.calib
+    def name(self) -> str:
+        return PLAN_NAMES[self.kind]
 
-    def describe(self) -> str:
-        """One line for the log: the months of each slice."""
+    def held_out(self, rows: pd.DataFrame) -> np.ndarray:
+        """Mask of the rows' accounts that are held out (every account in an out-of-time test)."""
+        if self.kind == OOT:
+            return np.ones(len(rows), dtype=bool)
+        return in_holdout(rows["account_id"], self.holdout_share, self.seed)
 
-        def span(part: Sequence[pd.Timestamp]) -> str:
-            if not part:
-                return "none"
-            first, last = part[0].strftime("%Y-%m"), part[-1].strftime("%Y-%m")
-            return f"{first}..{last} ({len(part)})" if first != last else f"{first} (1)"
+    def fit_mask(self, rows: pd.DataFrame) -> np.ndarray:
+        """Rows the model may be fitted on."""
+        at = rows["snapshot"].isin(self.fit).to_numpy()
+        return at if self.kind == OOT else at & ~self.held_out(rows)
 
+    def test_mask(self, rows: pd.DataFrame) -> np.ndarray:
+        """Rows the model is judged on."""
+        return rows["snapshot"].isin(self.test).to_numpy() & self.held_out(rows)
+
+    @property
+    def label_end(self) -> pd.Timestamp:
+        """First month after the label window of the newest snapshot fitted on."""
+        return max(self.fit) + pd.DateOffset(months=self.horizon)
+
+    def same_holdout(self, other: "Plan | None") -> bool:
+        """Whether `other` held out the same accounts (same kind, share and seed)."""
         return (
-            f"train {span(self.train)}, gap {span(self.inner_gap)}, valid {span(self.valid)}, "
-            f"calib {span(self.calib)}, gap {span(self.gap)}, test {span(self.test)}"
+            other is not None
+            and other.kind == self.kind
+            and (self.kind == OOT or (other.holdout_share, other.seed) == (self.holdout_share, self.seed))
         )
 
+    def describe(self) -> str:
+        """One line for the log: the plan and the months of each part."""
+        text = f"{self.name}: fit {_span(self.fit)}, gap {_span(self.gap)}, test {_span(self.test)}"
+        if self.kind == HOLDOUT:
+            text += f", {self.holdout_share:.0%} of the accounts held out"
+        return text
+
     def as_params(self) -> dict[str, str]:
-        """The slices as flat strings for tracking (`split.test` -> "2024-03,2024-04")."""
-        return {
-            f"split.{name}": ",".join(s.strftime("%Y-%m") for s in getattr(self, name))
-            for name in ("train", "valid", "calib", "test")
-        }
+        """The plan as flat strings for tracking (`plan.test` -> "2024-03,2024-04")."""
+        months = {f"plan.{name}": ",".join(s.strftime("%Y-%m") for s in getattr(self, name)) for name in ("fit", "test")}
+        return {"plan.kind": self.kind, **months, "plan.holdout_share": str(self.holdout_share), "plan.reason": self.reason}
+
+
+def _span(part: Sequence[pd.Timestamp]) -> str:
+    if not part:
+        return "none"
+    first, last = part[0].strftime("%Y-%m"), part[-1].strftime("%Y-%m")
+    return f"{first}..{last} ({len(part)})" if first != last else f"{first} (1)"
 
 
 def _sorted(snapshots: Sequence) -> list[pd.Timestamp]:
@@ -77,134 +126,122 @@ def _months_later(s: pd.Timestamp, months: int) -> pd.Timestamp:
     return s + pd.DateOffset(months=months)
 
 
-def _arrange(snaps, test, horizon: int, sizes: dict[str, int]) -> TimeSplit | None:
-    """The split for `test` with these sizes, or None when the snapshots do not suffice.
-    `sizes["inner"]` is how many months after a train snapshot validation may start (H = the
-    full label window, 1 = no gap)."""
-    first_test = test[0]
-    usable = [s for s in snaps if s < first_test]
-    pool = [s for s in usable if _months_later(s, horizon) <= first_test]
-    n_calib, n_valid = sizes["calib"], sizes["valid"]
-    if len(pool) < n_calib + n_valid + 1:
-        return None
-    calib = pool[len(pool) - n_calib :]
-    valid = pool[len(pool) - n_calib - n_valid : len(pool) - n_calib]
-    rest = pool[: len(pool) - n_calib - n_valid]
-    train = [s for s in rest if _months_later(s, sizes["inner"]) <= valid[0]]
-    if len(train) < sizes["train"]:
-        return None
-    return TimeSplit(
-        train=tuple(train),
-        inner_gap=tuple(s for s in rest if s not in set(train)),
-        valid=tuple(valid),
-        calib=tuple(calib),
-        gap=tuple(s for s in usable if s not in set(pool)),
-        test=tuple(test),
-        horizon=horizon,
-    )
-
-
-def _shrink(sizes: dict[str, int], names: tuple[str, ...]) -> bool:
-    """Take one step off the largest of `names` above 1 (ties: in the order given); then off the
-    inner gap. False when nothing can shrink any more."""
-    shrinkable = [k for k in names if sizes[k] > 1]
-    if shrinkable:
-        sizes[max(shrinkable, key=lambda k: sizes[k])] -= 1
-        return True
-    if sizes["inner"] > 1:
-        sizes["inner"] -= 1
-        return True
-    return False
-
-
-def _too_few(n: int, snapshots: list[pd.Timestamp], horizon: int) -> ConfigError:
-    span = f"{snapshots[0]:%Y-%m} to {snapshots[-1]:%Y-%m}" if snapshots else "none"
-    return ConfigError(
-        f"Too few labelled snapshots to train: found {n} ({span}). With "
-        f"labels.horizon_months={horizon} at least {horizon + 3} are needed (1 to train, 1 for "
-        f"early stopping, 1 for calibration, {horizon - 1} left out as the gap, 1 to test). "
-        "Use a longer extract, or lower labels.horizon_months or features.min_history_months."
-    )
-
-
-def _check_sizes(cfg: SplitConfig) -> None:
-    for key in ("test_snapshots", "calib_snapshots", "valid_snapshots", "min_train_snapshots"):
+def check_split(cfg: SplitConfig) -> None:
+    """Raise `ConfigError` naming the value when a split setting is not allowed."""
+    for key in ("test_snapshots", "min_fit_snapshots", "folds"):
         value = getattr(cfg, key)
-        if value < 1:
-            raise ConfigError(f"model.split.{key} must be at least 1; got {value}")
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"`model.split.{key}` must be a whole number of at least 1; got {value!r}")
+    if not 0 < cfg.holdout_share < 1:
+        raise ConfigError(f"`model.split.holdout_share` must be a share in (0, 1); got {cfg.holdout_share!r}")
 
 
-def plan_split(snapshots: Sequence, horizon: int, cfg: SplitConfig) -> TimeSplit:
-    """The split of the labelled `snapshots` for training and the out-of-time test, shrinking the
-    configured sizes (largest first, then the gap between train and validation) when there are
-    too few snapshots. Raises `ConfigError` when even the smallest split does not fit."""
-    _check_sizes(cfg)
+def oot_needs(horizon: int, cfg: SplitConfig) -> int:
+    """How many labelled snapshots an out-of-time test needs: 1 to test, H - 1 left out while
+    its label window runs, `min_fit_snapshots` to fit on."""
+    return 1 + (horizon - 1) + cfg.min_fit_snapshots
+
+
+def oot_plan(snaps: list[pd.Timestamp], test: list[pd.Timestamp], horizon: int, seed: int = 0,
+             reason: str = "") -> Plan:
+    """The out-of-time plan testing `test`: fit on every snapshot whose label window ends by it."""
+    fit = [s for s in snaps if _months_later(s, horizon) <= test[0]]
+    gap = [s for s in snaps if s < test[0] and s not in set(fit)]
+    return Plan(OOT, tuple(fit), tuple(gap), tuple(test), horizon, seed=seed, reason=reason)
+
+
+def plan_evaluation(snapshots: Sequence, horizon: int, cfg: SplitConfig, seed: int) -> Plan:
+    """The plan for these labelled `snapshots`: out-of-time whenever at least `min_fit_snapshots`
+    can be fitted on before a test of at least one snapshot, else the account-disjoint holdout.
+    Raises `ConfigError` when there is no labelled snapshot at all."""
+    check_split(cfg)
     snaps = _sorted(snapshots)
-    sizes = {
-        "test": cfg.test_snapshots,
-        "calib": cfg.calib_snapshots,
-        "valid": cfg.valid_snapshots,
-        "train": cfg.min_train_snapshots,
-        "inner": horizon,
-    }
-    wanted = dict(sizes)
-    while True:
-        split = None
-        if len(snaps) > sizes["test"]:
-            split = _arrange(snaps, snaps[-sizes["test"] :], horizon, sizes)
-        if split is not None:
-            break
-        if not _shrink(sizes, ("test", "calib", "valid", "train")):
-            raise _too_few(len(snaps), snaps, horizon)
-    if sizes != wanted:
-        log.warning(
-            "only %d labelled snapshots: the split shrank to test %d, calib %d, valid %d, min train %d, "
-            "train-to-validation gap %d months (configured %d, %d, %d, %d, %d)",
-            len(snaps),
-            *sizes.values(),
-            *wanted.values(),
+    n = len(snaps)
+    if n == 0:
+        raise ConfigError(
+            f"No labelled snapshot to train on: a snapshot is labelled once its {horizon}-month label "
+            "window lies inside the data. Use a longer extract or lower labels.horizon_months."
         )
-    log.info("time split: %s", split.describe())
-    return split
-
-
-def split_before(snapshots: Sequence, test: Sequence, horizon: int, cfg: SplitConfig) -> TimeSplit:
-    """A split whose test is the given `test` snapshots and whose fitting slices use only
-    snapshots with a label window ending by the first of them (shrinking like `plan_split`).
-    Raises `ConfigError` when too few snapshots remain to fit on."""
-    _check_sizes(cfg)
-    snaps, test = _sorted(snapshots), _sorted(test)
-    sizes = {
-        "calib": cfg.calib_snapshots,
-        "valid": cfg.valid_snapshots,
-        "train": cfg.min_train_snapshots,
-        "inner": horizon,
-    }
-    while (split := _arrange(snaps, test, horizon, sizes)) is None:
-        if not _shrink(sizes, ("calib", "valid", "train")):
-            raise ConfigError(
-                f"Too few labelled snapshots before {test[0]:%Y-%m} to fit a model: at least 3 are "
-                f"needed whose {horizon}-month label window ends by then. "
-                "Lower model.backtest_folds or use a longer extract."
+    need = oot_needs(horizon, cfg)
+    for k in range(min(cfg.test_snapshots, n - 1), 0, -1):
+        plan = oot_plan(snaps, snaps[-k:], horizon, seed)
+        if len(plan.fit) >= cfg.min_fit_snapshots:
+            reason = (
+                f"{n} labelled snapshots: out-of-time test on the latest {k}, fitted on the "
+                f"{len(plan.fit)} whose {horizon}-month label window ends before it"
             )
-    return split
+            if k < cfg.test_snapshots:
+                log.warning("only %d labelled snapshots: the out-of-time test shrank to %d (configured %d)",
+                            n, k, cfg.test_snapshots)
+            return replace(plan, reason=reason)
+    k = min(cfg.test_snapshots, n)
+    reason = (
+        f"the extract has {n} labelled snapshot{'s' if n != 1 else ''} ({_span(snaps)}); an "
+        f"out-of-time test at horizon {horizon} needs at least {need} (1 to test, {horizon - 1} "
+        f"left out while its label window runs, {cfg.min_fit_snapshots} to fit on), so "
+        f"{cfg.holdout_share:.0%} of the accounts are held out at the latest {k} instead"
+    )
+    return Plan(HOLDOUT, tuple(snaps), (), tuple(snaps[-k:]), horizon, cfg.holdout_share, seed, reason)
 
 
-def backtest_splits(snapshots: Sequence, horizon: int, cfg: SplitConfig, folds: int) -> list[TimeSplit]:
-    """One split per origin: each of the last `folds` labelled snapshots, tested alone and fitted
-    only on what came (with its whole label window) before it. Origins that leave too little to
-    fit on are dropped with a warning; none left is a `ConfigError`."""
-    if folds < 1:
-        raise ConfigError(f"model.backtest_folds must be at least 1; got {folds}")
+def backtest_plans(snapshots: Sequence, horizon: int, cfg: SplitConfig, folds: int, seed: int = 0) -> list[Plan]:
+    """One out-of-time plan per origin: each of the last `folds` labelled snapshots, tested alone
+    and fitted on every snapshot whose label window ends by it. Origins with fewer than
+    `min_fit_snapshots` to fit on are dropped with a warning; none left is a `ConfigError`."""
+    check_split(cfg)
+    if not isinstance(folds, int) or folds < 1:
+        raise ConfigError(f"`model.backtest_folds` must be a whole number of at least 1; got {folds!r}")
     snaps = _sorted(snapshots)
     out = []
     for origin in snaps[-folds:]:
-        try:
-            out.append(split_before(snaps, [origin], horizon, cfg))
-        except ConfigError as err:
-            log.warning("backtest origin %s skipped: %s", origin.strftime("%Y-%m"), err)
+        plan = oot_plan(snaps, [origin], horizon, seed, reason=f"backtest origin {origin:%Y-%m}")
+        if len(plan.fit) >= cfg.min_fit_snapshots:
+            out.append(plan)
+        else:
+            log.warning("backtest origin %s skipped: only %d snapshots to fit on before it (at least %d)",
+                        origin.strftime("%Y-%m"), len(plan.fit), cfg.min_fit_snapshots)
     if not out:
-        raise _too_few(len(snaps), snaps, horizon)
+        raise ConfigError(
+            f"The extract is too short for a rolling-origin backtest: {len(snaps)} labelled snapshots, "
+            f"an out-of-time origin at horizon {horizon} needs at least {oot_needs(horizon, cfg)}. "
+            "`churnml train` still evaluates on an account-disjoint holdout."
+        )
     if len(out) < min(folds, len(snaps)):
         log.warning("backtest uses %d origins instead of %d", len(out), folds)
     return out
+
+
+@dataclass(frozen=True)
+class Folds:
+    """Positions (into the fitting rows) of each fold's training and validation rows."""
+
+    scheme: str  # "time" | "accounts"
+    parts: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    def describe(self) -> str:
+        word = "time-ordered" if self.scheme == "time" else "account"
+        return f"{len(self.parts)} {word} folds"
+
+
+def inner_folds(fit_rows: pd.DataFrame, plan: Plan, cfg: SplitConfig) -> Folds:
+    """Folds of the fitting rows for the tree count and the out-of-fold calibration scores.
+
+    Time-ordered for an out-of-time plan whose fitting snapshots allow `folds` validation
+    snapshots, each with at least 3 earlier snapshots whose label window ends before it;
+    otherwise `folds` groups of whole accounts (every fitting row gets one out-of-fold score)."""
+    snaps = _sorted(fit_rows["snapshot"].unique())
+    snapshot = fit_rows["snapshot"].to_numpy()
+    if plan.kind == OOT:
+        blocks = snaps[-cfg.folds:]
+        parts = []
+        for valid in blocks:
+            train = [s for s in snaps if _months_later(s, plan.horizon) <= valid]
+            if len(train) < _MIN_FOLD_TRAIN_SNAPSHOTS:
+                break
+            parts.append((np.flatnonzero(np.isin(snapshot, np.array(train, dtype="datetime64[ns]"))),
+                          np.flatnonzero(snapshot == np.datetime64(valid, "ns"))))
+        if len(parts) == len(blocks) and len(blocks) == cfg.folds:
+            return Folds("time", tuple(parts))
+    bucket = account_buckets(fit_rows["account_id"], cfg.folds, plan.seed + 1)
+    parts = tuple((np.flatnonzero(bucket != k), np.flatnonzero(bucket == k)) for k in range(cfg.folds))
+    return Folds("accounts", tuple(p for p in parts if len(p[0]) and len(p[1])))

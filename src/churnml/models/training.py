@@ -1,8 +1,9 @@
 """`train_models`: everything `churnml train` computes, as one pure function of the features frame.
 
-Split → churn model and baselines fitted on it → out-of-time metrics (with the oracle's on the
-synthetic world) → refit on every labelled snapshot → switching-cost model. Tracking,
-registration and export happen in `churnml.stages.train`; this module touches no files.
+Evaluation plan → churn model and baselines fitted on its fitting rows → metrics on its held-out
+rows, under the plan's namespace (`oot/…` or `holdout/…`; with the oracle's on the synthetic
+world) → switching-cost model. The churn model that was measured is the one registered.
+Tracking, registration and export happen in `churnml.stages.train`; this module touches no files.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import pandas as pd
 from churnml.config import ModelConfig
 from churnml.evaluate import SplitEvaluation, evaluate_split, flatten
 from churnml.features.dictionary import FEATURES
-from churnml.models.churn import ChurnFit, refit_churn, training_rows
+from churnml.models.baselines import NAMES as BASELINES
+from churnml.models.churn import ChurnFit, training_rows
 from churnml.models.pyfunc import (
     REFERENCE_SNAPSHOTS,
     ChurnModel,
@@ -28,7 +30,7 @@ from churnml.models.pyfunc import (
     as_text_input,
     training_reference,
 )
-from churnml.models.split import TimeSplit, plan_split
+from churnml.models.split import Plan, plan_evaluation
 from churnml.models.switching import DISCOUNT, NoOffers, SwitchingFit, fit_switching, switching_rows
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,6 @@ TARGETS = {
     "ece_max": 0.03,  # calibration error below 0.03
     "switching_spearman_min": 0.6,  # rank correlation with the true switching cost
 }
-BASELINES = ("baseline_rule", "baseline_rfm")
 
 
 @dataclass
@@ -48,10 +49,10 @@ class TrainResult:
     """What one training produced."""
 
     rows: pd.DataFrame  # training rows (labelled, in scope)
-    split: TimeSplit
+    plan: Plan
     evaluation: SplitEvaluation
-    final: ChurnFit  # refitted on every labelled snapshot: the model registered for scoring
-    metrics: dict[str, float]  # namespaced: oot/auc, baseline_rfm/oot/auc, switching/…, targets/…
+    final: ChurnFit  # the measured model, registered for scoring (the evaluation's fit)
+    metrics: dict[str, float]  # namespaced: oot/auc (or holdout/auc), baseline_rfm/oot/auc, switching/…
     switching: SwitchingFit | None
     switching_note: str  # why the switching model is missing, or what it was fitted on
     switching_costs: pd.Series | None = None  # per account at the latest snapshot
@@ -74,32 +75,31 @@ def train_models(
     oracle: Callable[[pd.DataFrame], np.ndarray] | None = None,
     true_switching_cost: pd.Series | None = None,
 ) -> TrainResult:
-    """Split, evaluate against the baselines (and the oracle), refit, fit the switching model.
+    """Plan, fit and evaluate against the baselines (and the oracle), fit the switching model.
 
     `offers` come from `churnml.models.switching.offers`; `oracle` (held-out rows -> true churn
     probability) and `true_switching_cost` (by account) only exist on the synthetic world."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     rows = training_rows(frame)
-    split = plan_split(rows["snapshot"].unique(), horizon, cfg.split)
-    evaluation = evaluate_split(rows, features, split, cfg, oracle)
+    plan = plan_evaluation(rows["snapshot"].unique(), horizon, cfg.split, cfg.seed)
+    log.info("evaluation plan: %s (%s)", plan.describe(), plan.reason)
+    evaluation = evaluate_split(rows, features, plan, cfg, oracle)
+    final = evaluation.fit
     timings["evaluate_seconds"] = time.perf_counter() - started
 
-    tick = time.perf_counter()
-    final = refit_churn(rows, evaluation.fit, cfg)
-    timings["refit_seconds"] = time.perf_counter() - tick
-
-    metrics = flatten(evaluation.metrics, prefix="oot/")
+    ns = f"{plan.kind}/"
+    metrics = flatten(evaluation.metrics, prefix=ns)
     model_auc = evaluation.metrics["model"]["auc"]
-    metrics["valid/auc"] = evaluation.fit.valid_auc
-    metrics["model/n_trees"] = float(evaluation.fit.n_trees)
-    metrics["oot/auc_margin"] = model_auc - max(evaluation.metrics[b]["auc"] for b in BASELINES)
+    metrics["valid/auc"] = final.valid_auc
+    metrics["model/n_trees"] = float(final.n_trees)
+    metrics[f"{ns}auc_margin"] = model_auc - best_baseline(evaluation.metrics)[1]
     if "oracle" in evaluation.metrics:
-        metrics["oot/auc_vs_oracle"] = model_auc / evaluation.metrics["oracle"]["auc"]
+        metrics[f"{ns}auc_vs_oracle"] = model_auc / evaluation.metrics["oracle"]["auc"]
     metrics.update(
         {
             "data/rows_labelled": float(len(rows)),
-            "data/rows_train": float(rows["snapshot"].isin(split.train).sum()),
+            "data/rows_fit": float(final.n_rows),
             "data/rows_test": float(len(evaluation.scores)),
             "data/churn_rate": float(rows["churn"].mean()),
         }
@@ -130,11 +130,11 @@ def train_models(
         note = f"switching-cost model skipped: {why}"
         log.warning("%s", note)
     timings["switching_seconds"] = time.perf_counter() - tick
-    metrics.update(target_checks(metrics))
+    metrics.update(target_checks(metrics, ns))
     metrics.update({f"timing/{k}": v for k, v in timings.items()})
     return TrainResult(
         rows=rows,
-        split=split,
+        plan=plan,
         evaluation=evaluation,
         final=final,
         metrics=metrics,
@@ -145,13 +145,19 @@ def train_models(
     )
 
 
-def target_checks(metrics: dict[str, float]) -> dict[str, float]:
+def best_baseline(metrics: dict[str, dict[str, float]]) -> tuple[str, float]:
+    """The baseline with the highest AUC among `metrics` (by scorer) and that AUC."""
+    found = [(b, metrics[b]["auc"]) for b in BASELINES if b in metrics and np.isfinite(metrics[b]["auc"])]
+    return max(found, key=lambda item: item[1]) if found else ("none", float("nan"))
+
+
+def target_checks(metrics: dict[str, float], ns: str = "oot/") -> dict[str, float]:
     """The targets and whether they are met (1/0), as metrics under `targets/`."""
     out: dict[str, float] = {f"targets/{k}": v for k, v in TARGETS.items()}
     checks = {
-        "auc_vs_oracle": ("oot/auc_vs_oracle", lambda v: v >= TARGETS["auc_vs_oracle_min"]),
-        "auc_margin": ("oot/auc_margin", lambda v: v >= TARGETS["auc_margin_min"]),
-        "ece": ("oot/ece", lambda v: v < TARGETS["ece_max"]),
+        "auc_vs_oracle": (f"{ns}auc_vs_oracle", lambda v: v >= TARGETS["auc_vs_oracle_min"]),
+        "auc_margin": (f"{ns}auc_margin", lambda v: v >= TARGETS["auc_margin_min"]),
+        "ece": (f"{ns}ece", lambda v: v < TARGETS["ece_max"]),
         "switching_spearman": (
             "switching/spearman_true_cost",
             lambda v: v >= TARGETS["switching_spearman_min"],
@@ -192,14 +198,19 @@ def build_churn_model(
     families: dict[str, str],
     data_fingerprint: dict[str, Any],
 ) -> ChurnModel:
-    """The registered churn model of a training: the refit with its evaluation and metadata."""
-    oot = {k: v for k, v in result.metrics.items() if "oot/" in k}
+    """The registered churn model of a training: the measured model with its figures and metadata."""
+    plan = result.plan
+    held_out = {k: v for k, v in result.metrics.items() if f"{plan.kind}/" in k}
     info = {
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "horizon_months": result.split.horizon,
-        "test_snapshots": [s.strftime("%Y-%m") for s in result.split.test],
-        "fitted_from": result.rows["snapshot"].min().strftime("%Y-%m"),
-        "fitted_to": result.rows["snapshot"].max().strftime("%Y-%m"),
+        "horizon_months": plan.horizon,
+        "evaluation_plan": plan.kind,
+        "evaluation_plan_name": plan.name,
+        "evaluation_reason": plan.reason,
+        "test_snapshots": [s.strftime("%Y-%m") for s in plan.test],
+        "fitted_from": min(result.final.fitted_snapshots).strftime("%Y-%m"),
+        "fitted_to": max(result.final.fitted_snapshots).strftime("%Y-%m"),
+        "fitted_rows": result.final.n_rows,
         "n_trees": result.final.n_trees,
         "calibration": cfg.calibration,
         "recipe": {"lgbm": asdict(cfg.churn), "calibration": cfg.calibration},
@@ -216,7 +227,7 @@ def build_churn_model(
         recent=REFERENCE_SNAPSHOTS, group_level=group_level,
     )
     fams = {f: families.get(f, "other") for f in result.final.features}
-    return ChurnModel(result.final, result.evaluation.fit, oot, fams, reference, info)
+    return ChurnModel(result.final, result.final, held_out, fams, reference, info)
 
 
 def build_switching_model(result: TrainResult) -> SwitchingModel | None:

@@ -2,8 +2,9 @@
 
 1. `load_model_inputs`: the input tables (the synthetic world is generated when its folder is
    empty), the features built from them with this run's config, the competitor offers;
-2. `train_models`: time-ordered split, churn model + baselines, out-of-time metrics (and the
-   oracle's on the synthetic world), refit on every labelled snapshot, switching-cost model;
+2. `train_models`: the evaluation plan (out-of-time, or an account-disjoint holdout on short
+   extracts), churn model + baselines, their metrics on the held-out rows (and the oracle's on
+   the synthetic world), switching-cost model;
 3. `publish`: one MLflow run with the config, metrics, plots, feature list and data
    fingerprint; both models registered; the champion gate; the champion exported to
    `paths.models`. The aliases move last, so a run that fails never moves one.
@@ -22,6 +23,7 @@ import numpy as np
 from churnml import tracking
 from churnml.config import Config
 from churnml.errors import NoModelError
+from churnml.models.baselines import NAMES as BASELINES
 from churnml.models.training import (
     ModelInputs,
     TrainResult,
@@ -98,9 +100,9 @@ def publish(
     churn_model = build_churn_model(result, config.model, inputs.families, data_fingerprint)
     switching_model = build_switching_model(result)
     with tracking.run(mlcfg, "train", params, output_dir, tags={"churnml.stage": "train"}) as run_id:
-        tracking.log_params(result.split.as_params())
+        tracking.log_params(result.plan.as_params())
         tracking.log_metrics(result.metrics)
-        tracking.set_tags({"switching_model": result.switching_note})
+        tracking.set_tags({"switching_model": result.switching_note, "evaluation.plan": result.plan.kind})
         tracking.log_dict(data_fingerprint, "data/fingerprint.json")
         tracking.log_frame(inputs.dictionary, "data/features.csv")
         _log_plots(result, churn_model)
@@ -109,7 +111,7 @@ def publish(
         try:
             champion = tracking.load_champion(mlcfg)
             decision = champion_gate(
-                result.evaluation.metrics["model"]["auc"], champion, result.rows, result.split, config.model
+                result.evaluation.metrics["model"]["auc"], champion, result.rows, result.plan, config.model
             )
         except NoModelError as err:
             # A champion that cannot even be loaded cannot score either: the new model replaces it.
@@ -120,7 +122,8 @@ def publish(
                 None,
                 tracking.alias_version(mlcfg.churn_model_name, tracking.CHAMPION),
                 "champion could not be loaded",
-                tuple(result.split.test),
+                tuple(result.plan.test),
+                result.plan.kind,
             )
         tracking.log_metrics({**decision.as_metrics(), "timing/gate_seconds": time.perf_counter() - tick})
         tracking.set_tags(decision.as_tags())
@@ -165,7 +168,9 @@ def _export(config: Config, run_id, churn_model, switching_model, result, churn_
             "run_id": run_id,
             "trained_at": churn_model.info["trained_at"],
             "test_snapshots": churn_model.info["test_snapshots"],
-            "oot": tracking.finite(churn_model.metrics),
+            "evaluation_plan": churn_model.info["evaluation_plan"],
+            "evaluation_reason": churn_model.info["evaluation_reason"],
+            "metrics": tracking.finite(churn_model.metrics),
         },
         models / "champion.json",
     )
@@ -177,7 +182,7 @@ def _log_plots(result: TrainResult, churn_model) -> None:
 
     tick = time.perf_counter()
     scores = result.evaluation.scores
-    scorers = [c for c in ("model", "baseline_rule", "baseline_rfm", "oracle") if c in scores.columns]
+    scorers = [c for c in ("model", *BASELINES, "oracle") if c in scores.columns]
     tracking.log_figure(plots.roc_figure(scores, scorers), "plots/roc.png")
     tracking.log_figure(plots.gains_figure(scores, scorers), "plots/gains_lift.png")
     tracking.log_figure(plots.calibration_figure(scores, scorers), "plots/calibration.png")
@@ -208,14 +213,14 @@ def _log_plots(result: TrainResult, churn_model) -> None:
 
 
 def _print_summary(result: TrainResult) -> None:
-    """Metrics (rows) of the model, the baselines and the oracle (columns) on the held-out test."""
+    """Metrics (rows) of the model, the baselines and the oracle (columns) on the held-out rows."""
     from rich.console import Console
     from rich.table import Table
 
     from churnml.evaluate import METRIC_NAMES
 
     scorers = list(result.evaluation.metrics)
-    table = Table(title=f"out-of-time test: {result.split.describe()}", box=None)
+    table = Table(title=f"{result.plan.describe()}\n{result.plan.reason}", box=None)
     table.add_column("metric")
     for scorer in scorers:
         table.add_column(scorer, justify="right")

@@ -1,7 +1,7 @@
 """`churnml tune`: search the churn model's hyperparameters with Optuna.
 
-The objective is the validation AUC on the time-ordered split (early stopping's slice, behind
-its own gap after training) — never the out-of-time test. Each trial is a nested MLflow run
+The objective is the mean validation AUC of the inner folds of the evaluation plan's fitting
+rows (the folds that choose the tree count) — never the held-out test. Each trial is a nested MLflow run
 under one `tune` run. The best parameters are written as an experiment config,
 `conf/experiment/<tune.output_experiment>.yaml`, so that `churnml train experiment=tuned` uses
 them. The search space lives in `conf/tune/` (`name: {type: int|float, low, high, log}`).
@@ -76,7 +76,7 @@ def experiment_yaml(churn: LgbmParams, best_auc: float, n_trials: int, run_id: s
     return "\n".join(head) + "\n" + body
 
 
-def tune(rows, features, split, config: Config, space: dict[str, dict[str, Any]], on_trial=None):
+def tune(rows, features, plan, config: Config, space: dict[str, dict[str, Any]], on_trial=None):
     """Run the Optuna study; returns it. `on_trial(trial_number, params, fit)` is called after
     every trial (for tracking)."""
     import optuna
@@ -91,7 +91,7 @@ def tune(rows, features, split, config: Config, space: dict[str, dict[str, Any]]
     def objective(trial) -> float:
         params = suggest(trial, space)
         model_cfg = replace(config.model, churn=replace(config.model.churn, **params))
-        fit = fit_churn(rows, features, split, model_cfg)
+        fit = fit_churn(rows, features, plan, model_cfg)
         trial.set_user_attr("n_trees", fit.n_trees)
         if on_trial is not None:
             on_trial(trial.number, params, fit)
@@ -114,7 +114,7 @@ def search(inputs, config: Config, params: dict[str, Any], output_dir: Path | No
     """Tune on `inputs` (`churnml.models.training.ModelInputs`), track the study with one nested
     run per trial, and write the experiment file. Returns `(study, path of the file)`."""
     from churnml.models.churn import training_rows
-    from churnml.models.split import plan_split
+    from churnml.models.split import plan_evaluation
 
     started = time.perf_counter()
     space = check_space(config.tune.space)
@@ -122,11 +122,11 @@ def search(inputs, config: Config, params: dict[str, Any], output_dir: Path | No
         raise ConfigError(f"tune.n_trials must be at least 1; got {config.tune.n_trials}")
     target = experiment_path(config)
     rows = training_rows(inputs.frame)
-    split = plan_split(rows["snapshot"].unique(), inputs.horizon, config.model.split)
+    plan = plan_evaluation(rows["snapshot"].unique(), inputs.horizon, config.model.split, config.model.seed)
     mlcfg = config.mlflow
 
     with tracking.run(mlcfg, "tune", params, output_dir, tags={"churnml.stage": "tune"}) as run_id:
-        tracking.log_params(split.as_params())
+        tracking.log_params(plan.as_params())
 
         def on_trial(number: int, values: dict[str, Any], fit) -> None:
             with tracking.run(mlcfg, f"trial-{number:03d}", values, nested=True):
@@ -139,7 +139,7 @@ def search(inputs, config: Config, params: dict[str, Any], output_dir: Path | No
                 ", ".join(f"{k}={_short(v)}" for k, v in values.items()),
             )
 
-        study = tune(rows, inputs.features, split, config, space, on_trial)
+        study = tune(rows, inputs.features, plan, config, space, on_trial)
         best = replace(config.model.churn, **study.best_params)
         name = config.tune.output_experiment
         write_text(target, experiment_yaml(best, study.best_value, len(study.trials), run_id, name))
