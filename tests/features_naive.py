@@ -203,19 +203,21 @@ class Naive:
             prev = len(between(o, "order_date", months_ago(t, 6), months_ago(t, 3)))
             r["lines_trend_3v3"] = r["lines_3m"] / prev - 1 if prev > 0 else np.nan
         first = self.first_order(acc, t)
-        edge = months_ago(t, 6)
-        history = month_no(edge) - month_no(first) if first is not None else 0
-        for name, measure in (("revenue", lambda w: w["net_amount"].sum()), ("lines", len)):
-            if history < 6:
-                r[f"{name}_6m_vs_history"] = np.nan
-                continue
-            hist = measure(between(o, "order_date", first.to_period("M").to_timestamp(), edge)) / history
-            r[f"{name}_6m_vs_history"] = r[f"{name}_6m"] / 6 / hist - 1 if hist > 0 else np.nan
-        y = np.array([self.rev(acc, months_ago(t, 12 - k), months_ago(t, 11 - k)) for k in range(12)])
-        mean = y.mean()
-        full = months_ago(t, 12) >= self.data_start
-        r["revenue_slope_12m"] = np.polyfit(np.arange(12), y, 1)[0] / mean if full and mean > 0 else np.nan
-        r["revenue_volatility_12m"] = y.std() / mean if full and mean > 0 else np.nan
+        for w, least in ((6, 6), (3, 2)):
+            edge = months_ago(t, w)
+            history = month_no(edge) - month_no(first) if first is not None else 0
+            for name, measure in (("revenue", lambda w: w["net_amount"].sum()), ("lines", len)):
+                if history < least:
+                    r[f"{name}_{w}m_vs_history"] = np.nan
+                    continue
+                hist = measure(between(o, "order_date", first.to_period("M").to_timestamp(), edge)) / history
+                r[f"{name}_{w}m_vs_history"] = r[f"{name}_{w}m"] / w / hist - 1 if hist > 0 else np.nan
+        ks = [k for k in range(12) if months_ago(t, 12 - k) >= self.data_start]
+        y = np.array([self.rev(acc, months_ago(t, 12 - k), months_ago(t, 11 - k)) for k in ks])
+        mean = y.mean() if len(y) else np.nan
+        enough = len(ks) >= 3 and mean > 0
+        r["revenue_slope_12m"] = np.polyfit(np.array(ks, dtype=float), y, 1)[0] / mean if enough else np.nan
+        r["revenue_volatility_12m"] = y.std() / mean if enough else np.nan
         win12 = between(o, "order_date", months_ago(t, 12), t)
         active = win12["order_date"].dt.to_period("M").nunique()
         r["active_months_12m"] = float(active)

@@ -92,9 +92,9 @@ class LabelsConfig:
 
 @dataclass
 class LgbmParams:
-    num_leaves: int = 15
-    learning_rate: float = 0.05
-    n_estimators: int = 600
+    num_leaves: int = 7
+    learning_rate: float = 0.02
+    n_estimators: int = 1500
     min_child_samples: int = 40
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
@@ -118,7 +118,7 @@ class ModelConfig:
     calibration: str = "isotonic"  # isotonic | platt
     churn: LgbmParams = field(default_factory=LgbmParams)
     switching: LgbmParams = field(
-        default_factory=lambda: LgbmParams(n_estimators=300, num_leaves=4, min_child_samples=20)
+        default_factory=lambda: LgbmParams(n_estimators=300, num_leaves=4, learning_rate=0.05, min_child_samples=20)
     )
     split: SplitConfig = field(default_factory=SplitConfig)
     backtest_folds: int = 4

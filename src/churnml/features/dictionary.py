@@ -93,11 +93,13 @@ _add("revenue_trend_yoy", "orders",
      "orders {updown} {value} % against the same months a year earlier",
      reason_missing="no orders a year earlier to compare with")
 _add("revenue_slope_12m", "orders",
-     "Least-squares slope of the last 12 monthly revenues, as a share of their mean, per month.",
+     "Least-squares slope of the last 12 monthly revenues (of those the data covers, at least 3), "
+     "as a share of their mean, per month.",
      "share", "revenue trending {updown} {value} % a month over the last year",
      reason_missing="no revenue trend over the last year")
 _add("revenue_volatility_12m", "orders",
-     "Coefficient of variation (standard deviation / mean) of the last 12 monthly revenues.",
+     "Coefficient of variation (standard deviation / mean) of the last 12 monthly revenues (of "
+     "those the data covers, at least 3).",
      "ratio", "revenue varies by {percent} % from month to month",
      reason_missing="no revenue over the last year to compare")
 _add("active_months_12m", "orders", "Months with at least one order line among the last 12.",
@@ -141,12 +143,13 @@ _add("custom_revenue_share_12m", "orders",
      "custom products {value} % of revenue",
      reason_missing="no revenue in the last 12 months")
 for _what, _unit in (("revenue", "Net revenue"), ("lines", "Order lines")):
-    _add(f"{_what}_6m_vs_history", "orders",
-         f"{_unit} per month over the last 6 months against the monthly average from the first "
-         "order to 6 months before the snapshot, minus 1 (missing with less than 6 months of "
-         "that history).", "share",
-         ("revenue" if _what == "revenue" else "order lines") + " {updown} {value} % against the account's history",
-         reason_missing="not enough history to compare with")
+    for _w, _least in ((6, 6), (3, 2)):
+        _add(f"{_what}_{_w}m_vs_history", "orders",
+             f"{_unit} per month over the last {_w} months against the monthly average from the "
+             f"first order to {_w} months before the snapshot, minus 1 (missing with less than "
+             f"{_least} months of that history).", "share",
+             ("revenue" if _what == "revenue" else "order lines") + " {updown} {value} % against the account's history",
+             reason_missing="not enough history to compare with")
 _add("lines_trend_3v3", "orders",
      "Order lines of the last 3 months against the 3 months before, minus 1.", "share",
      "order lines {updown} {value} % against the previous quarter",

@@ -174,23 +174,32 @@ def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame, horizon: int) -
     out["revenue_trend_3v3"] = np.where(inside(c - 6), ratio(rev3, window_sum(R, c - 6, 3)) - 1, np.nan)
     out["revenue_trend_yoy"] = np.where(inside(c - 15), ratio(rev3, window_sum(R, c - 15, 3)) - 1, np.nan)
 
-    # Slope and volatility of the last 12 monthly revenues, relative to their mean.
-    mean = rev12 / 12.0
-    slope_num = np.zeros_like(rev12)
-    spread = np.zeros_like(rev12)
+    # Slope and volatility of the last 12 monthly revenues, relative to their mean, over the
+    # months the data covers (at least 3): a short extract still shows a trend.
+    n, sx, sxx, sy, sxy, syy = (np.zeros_like(rev12) for _ in range(6))
     for k in range(12):
-        month = window_sum(R, c - 12 + k, 1)
-        slope_num += (k - 5.5) * month
-        spread += (month - mean) ** 2
-    slope = slope_num / 143.0  # sum over k of (k - 5.5)^2
-    full_year = inside(c - 12)
-    out["revenue_slope_12m"] = np.where(full_year, ratio(slope, mean), np.nan)
-    out["revenue_volatility_12m"] = np.where(full_year, ratio(np.sqrt(spread / 12.0), mean), np.nan)
+        covered = np.broadcast_to((c - 12 + k >= panel.orders_start).astype(np.float64), rev12.shape)
+        month = window_sum(R, c - 12 + k, 1) * covered
+        n += covered
+        sx += k * covered
+        sxx += k * k * covered
+        sy += month
+        sxy += k * month
+        syy += month**2
+    mean = ratio(sy, n)
+    slope = ratio(n * sxy - sx * sy, n * sxx - sx**2)
+    enough = n >= 3
+    out["revenue_slope_12m"] = np.where(enough, ratio(slope, mean), np.nan)
+    spread = np.sqrt(np.clip(ratio(syy, n) - mean**2, 0.0, None))
+    out["revenue_volatility_12m"] = np.where(enough, ratio(spread, mean), np.nan)
 
     # A business that shrinks does so over many months: the last 6 months against the account's
-    # whole history before them (at least 6 months of it). Line counts are steadier than revenue.
-    for name, monthly, recent in (("revenue", R, out["revenue_6m"]), ("lines", L, out["lines_6m"])):
-        out[f"{name}_6m_vs_history"] = _vs_history(monthly, recent, op.first_col, c)
+    # whole history before them (at least 6 months of it), and the last 3 against at least 2
+    # months before them (what a short extract shows). Line counts are steadier than revenue.
+    for name, monthly in (("revenue", R), ("lines", L)):
+        for w, least in ((6, 6), (3, 2)):
+            recent = out[f"{name}_{w}m"]
+            out[f"{name}_{w}m_vs_history"] = _vs_history(monthly, recent, op.first_col, c, w, least)
     out["lines_trend_3v3"] = np.where(
         inside(c - 6), ratio(out["lines_3m"], window_sum(L, c - 6, 3).astype(np.float64)) - 1, np.nan
     )
@@ -308,19 +317,21 @@ def tenure_months(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame) -> np.n
 
 
 
-def _vs_history(monthly: np.ndarray, recent: np.ndarray, first_col: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Monthly average of the last 6 months (`recent`, their sum) against the monthly average of
-    every month from the account's first order to 6 months before the snapshot, minus 1; NaN
-    with fewer than 6 such months or none of them with orders. Shape `(A, len(c))`."""
+def _vs_history(monthly: np.ndarray, recent: np.ndarray, first_col: np.ndarray, c: np.ndarray,
+                window: int = 6, least: int = 6) -> np.ndarray:
+    """Monthly average of the last `window` months (`recent`, their sum) against the monthly
+    average of every month from the account's first order to `window` months before the
+    snapshot, minus 1; NaN with fewer than `least` such months or none of them with orders.
+    Shape `(A, len(c))`."""
     total = np.zeros((monthly.shape[0], monthly.shape[1] + 1))
     np.cumsum(monthly, axis=1, out=total[:, 1:])
-    edge = np.clip(c - 6, 0, monthly.shape[1])[None, :]
+    edge = np.clip(c - window, 0, monthly.shape[1])[None, :]
     first = np.minimum(first_col, monthly.shape[1])[:, None]
     months = (edge - first).astype(np.float64)
     rows = np.arange(monthly.shape[0])[:, None]
     before = total[rows, np.broadcast_to(edge, months.shape)] - total[rows, np.broadcast_to(np.minimum(first, edge), months.shape)]
-    out = ratio(recent / 6.0, ratio(before, months)) - 1
-    return np.where(months >= 6, out, np.nan)
+    out = ratio(recent / float(window), ratio(before, months)) - 1
+    return np.where(months >= least, out, np.nan)
 
 
 def _vs_region(op: OrdersPanel, region: pd.Series, c: np.ndarray) -> np.ndarray:
