@@ -155,8 +155,7 @@ class Naive:
             r.update(self.contact_features(acc, t))
         if "interactions" in self.t:
             r.update(self.switching_features(acc, t))
-        if "outcomes" in self.t:
-            r.update(self.peer_features(acc, t))
+        r.update(self.peer_features(acc, t))
         r.update(self.account_features(acc, t))
         return r
 
@@ -387,26 +386,31 @@ class Naive:
         if pd.isna(industry):
             return {"peer_churn_rate_12m": np.nan, "peer_switch_rate_12m": np.nan, "peer_leader_lost_6m": np.nan,
                     "months_since_peer_leader_lost": np.nan}
-        out = self.t["outcomes"]
+        out = self.t.get("outcomes")
         lost = switched = base = leaders = 0
         for other in self.accounts.index:
             if other == acc or self.accounts.at[other, "industry"] != industry:
                 continue
             was_lost = self.became_gone_within(other, t, 12)
-            mine = between(out[out["account_id"] == other], "lost_at", months_ago(t, 12), t)
-            was_switched = (mine["reason"].astype(object) == "competitor").any()
+            was_switched = False
+            if out is not None:
+                mine = between(out[out["account_id"] == other], "lost_at", months_ago(t, 12), t)
+                was_switched = (mine["reason"].astype(object) == "competitor").any()
             lost += was_lost
             switched += was_switched
             base += self.scope(other, t) or was_lost or was_switched
             influence = self.accounts.at[other, "influence"]
             if pd.notna(influence) and influence >= self.f.peer_leader_influence:
                 leaders += self.became_gone_within(other, t, 6)
-        return {
+        r = {
             "peer_churn_rate_12m": lost / base if base else np.nan,
             "peer_switch_rate_12m": switched / base if base else np.nan,
             "peer_leader_lost_6m": float(leaders > 0),
             "months_since_peer_leader_lost": self.since_leader_lost(acc, industry, t),
         }
+        if out is None:
+            del r["peer_switch_rate_12m"]  # switches need outcomes
+        return r
 
     def since_leader_lost(self, acc: str, industry: str, t: pd.Timestamp) -> float:
         """Months since another leader of the industry, in scope at each of the 6 months before,

@@ -44,6 +44,17 @@ def test_panel_features_equal_the_naive_computation(seed):
     assert_same_as_naive(fast, slow[fast.columns])
 
 
+def test_orders_only_features_equal_the_naive_computation():
+    world = random_tables(2, n_accounts=5, months=20)
+    world = {name: world[name] for name in ("accounts", "orders")}
+    fcfg, lcfg = FeaturesConfig(), LabelsConfig()
+    fast = build_features(world, fcfg, lcfg)
+    # Losses show in the orders: the peer churn rate exists; switches need outcomes.
+    assert "peer_churn_rate_12m" in fast and "peer_switch_rate_12m" not in fast
+    slow = naive_features(world, fcfg, lcfg, list(pd.DatetimeIndex(fast["snapshot"].unique())))
+    assert_same_as_naive(fast, slow[fast.columns])
+
+
 @pytest.mark.slow
 @settings(max_examples=12, deadline=None)
 @given(
@@ -89,15 +100,17 @@ def test_frame_layout_and_dictionary():
     assert not frame.loc[frame["snapshot"] == data_end(world), "labelled"].any()
 
 
-def test_only_accounts_and_orders_give_the_orders_and_account_families():
+def test_only_accounts_and_orders_give_the_orders_account_and_peer_families():
     world = random_tables(2)
     minimal = {"accounts": world["accounts"], "orders": world["orders"]}
     frame = build_features(minimal, FeaturesConfig(), LabelsConfig())
-    assert {FEATURES[n].family for n in feature_columns(frame)} == {"orders", "account"}
+    # Peers: losses among the industry show in the orders alone.
+    assert {FEATURES[n].family for n in feature_columns(frame)} == {"orders", "account", "peers"}
     assert frame["churn"].notna().any()
     # and orders_only switches the other families off even when their tables are there
     narrow = build_features(world, FeaturesConfig(families=["orders", "account"]), LabelsConfig())
-    assert set(feature_columns(narrow)) == set(feature_columns(frame))
+    peers = {n for n in feature_columns(frame) if FEATURES[n].family == "peers"}
+    assert set(feature_columns(narrow)) == set(feature_columns(frame)) - peers
 
 
 def test_a_missing_optional_column_gives_no_feature():

@@ -56,7 +56,7 @@ def test_features_stage_with_only_accounts_and_orders(tmp_path: Path):
     _write({"accounts": world["accounts"], "orders": world["orders"]}, tmp_path / "data" / "raw")
     assert _run(tmp_path) == 0
     frame = pd.read_parquet(tmp_path / "data" / "features" / "features.parquet")
-    assert {FEATURES[c].family for c in feature_columns(frame)} == {"orders", "account"}
+    assert {FEATURES[c].family for c in feature_columns(frame)} == {"orders", "account", "peers"}
     assert frame["churn"].notna().any()
 
 

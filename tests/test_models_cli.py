@@ -52,11 +52,12 @@ def test_train_then_evaluate_from_a_fresh_root(root):
     assert champion["run_id"] == train.info.run_id
 
 
-def test_too_short_an_extract_exits_2_with_a_clear_message(tmp_path, capfd):
-    code = main(["train", f"paths.root={tmp_path}", f"today={TODAY}", "data.accounts=100", "data.months=14"])
+def test_an_extract_shorter_than_the_horizon_exits_2_with_a_clear_message(tmp_path, capfd):
+    # Six months of data and a six-month label window: no snapshot can be labelled.
+    code = main(["train", f"paths.root={tmp_path}", f"today={TODAY}", "data.accounts=100", "data.months=6"])
     assert code == 2
     captured = capfd.readouterr()
-    assert "Too few labelled snapshots" in captured.out + captured.err
+    assert "No labelled snapshot to train on" in captured.out + captured.err
     assert not (tmp_path / "models" / "champion.json").exists()
 
 

@@ -204,9 +204,13 @@ def label_examples(
 # ----------------------------------------------------------------------------------------------
 
 
-def metrics_table(metrics: Mapping[str, float], prefix: str = "oot/") -> pd.DataFrame:
+def metrics_table(metrics: Mapping[str, float], prefix: str | None = None) -> pd.DataFrame:
     """Namespaced metrics (`oot/auc`, `baseline_rfm/oot/auc`, `oracle/oot/auc`, ...) as a table:
-    one row per metric of `churnml.evaluate.METRIC_NAMES`, one column per scorer (model first)."""
+    one row per metric of `churnml.evaluate.METRIC_NAMES`, one column per scorer (model first).
+    `prefix` is the evaluation plan's namespace (default: `holdout/` when the metrics have it,
+    else `oot/`)."""
+    if prefix is None:
+        prefix = "holdout/" if any("holdout/" in k for k in metrics) else "oot/"
     table: dict[str, dict[str, float]] = {}
     for key, value in metrics.items():
         head, _, name = key.rpartition(prefix)
@@ -223,9 +227,9 @@ def champion_evaluation(
     churn_model: Any,
     oracle: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> SplitEvaluation:
-    """The champion's out-of-time test, scored again: its held-out snapshots
-    (`churn_model.info["test_snapshots"]`) scored by the evaluation model it carries (fitted
-    before them) and by both baselines fitted on the same snapshots (and the oracle, if given).
+    """The champion's evaluation, scored again: the held-out rows of its plan (at
+    `churn_model.info["test_snapshots"]`) scored by the model it carries (which never saw them)
+    and by the baselines fitted on the plan's fitting rows (and the oracle, if given).
 
     Raises `ConfigError` when `frame` has no labelled rows at those snapshots (other data)."""
     from churnml.evaluate import evaluate_fitted
@@ -239,7 +243,12 @@ def champion_evaluation(
             f"the champion's held-out snapshots ({months}) have no labelled rows in these data: "
             "review it on the data it was trained on, or retrain with `churnml train`"
         )
-    return evaluate_fitted(rows, churn_model.evaluation, test, oracle)
+    from churnml.models.split import oot_plan
+
+    fit = churn_model.evaluation
+    # Models from before evaluation plans carry none: they were tested out-of-time.
+    plan = getattr(fit, "plan", None) or oot_plan(sorted(fit.fitted_snapshots), test, fit.horizon)
+    return evaluate_fitted(rows, fit, plan, oracle)
 
 
 def story_account(scores: pd.DataFrame, top: float = 0.1) -> str:

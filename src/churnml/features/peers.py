@@ -5,6 +5,8 @@ Without leakage: an account counts as lost at the first snapshot at which its lo
 observable — a loss recorded in `outcomes` before t, or the account dropping out of scope (gone
 quiet by the lost-window test, or nothing bought in the scope window) — never at the time its
 later label window says it churned. Each account's own loss is left out of its peer rates.
+Losses show in the orders alone, so the family needs only orders and an industry; switches
+need `outcomes`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from churnml.features.panel import Panel, ratio, window_sum
 from churnml.labels import AccountStatus, lost_to_competitor
 
 NAME = "peers"
-TABLES = ("outcomes",)
+TABLES = ("orders",)
 WINDOW = 12
 LEADER_MONTHS = 6
 ESTABLISHED_MONTHS = 6
@@ -36,7 +38,7 @@ def build(
     panel: Panel,
     status: AccountStatus,
     accounts: pd.DataFrame,
-    outcomes: pd.DataFrame,
+    outcomes: pd.DataFrame | None,
     leader_influence: float,
 ) -> dict[str, np.ndarray]:
     """Peer features at the snapshot columns, each of shape `(A, J)`; empty without industries."""
@@ -51,19 +53,20 @@ def build(
     # losses that became observable at columns j - WINDOW + 1 .. j (i.e. before each t)
     lost = window_sum(events, c - WINDOW + 1, WINDOW) > 0
 
-    ev = panel.events(outcomes, "lost_at")
-    to_competitor = lost_to_competitor(outcomes, ev)
-    switched_monthly = np.zeros((panel.n_accounts, panel.n_months + 1), dtype=np.int64)
-    # a loss dated in month m is known from column m + 1
-    np.add.at(switched_monthly, (ev.acc[to_competitor], ev.month[to_competitor] + 1), 1)
-    switched = window_sum(switched_monthly, c - WINDOW + 1, WINDOW) > 0
+    switched = np.zeros_like(lost)
+    if outcomes is not None:
+        ev = panel.events(outcomes, "lost_at")
+        to_competitor = lost_to_competitor(outcomes, ev)
+        switched_monthly = np.zeros((panel.n_accounts, panel.n_months + 1), dtype=np.int64)
+        # a loss dated in month m is known from column m + 1
+        np.add.at(switched_monthly, (ev.acc[to_competitor], ev.month[to_competitor] + 1), 1)
+        switched = window_sum(switched_monthly, c - WINDOW + 1, WINDOW) > 0
 
     base = (status.in_scope[:, c] | lost | switched).astype(np.float64)
     others_base = _others(base, industry, K)
-    out = {
-        "peer_churn_rate_12m": ratio(_others(lost.astype(np.float64), industry, K), others_base),
-        "peer_switch_rate_12m": ratio(_others(switched.astype(np.float64), industry, K), others_base),
-    }
+    out = {"peer_churn_rate_12m": ratio(_others(lost.astype(np.float64), industry, K), others_base)}
+    if outcomes is not None:
+        out["peer_switch_rate_12m"] = ratio(_others(switched.astype(np.float64), industry, K), others_base)
     influence = accounts["influence"].to_numpy(dtype=np.float64, na_value=np.nan)
     if not np.isnan(influence).all():
         leader = (influence >= leader_influence)[:, None]

@@ -1,9 +1,9 @@
 """The MLflow model wrappers: what a registered or exported model carries for scoring.
 
-`ChurnModel` holds the refitted booster and its calibrator, the feature names and categorical
-levels, the feature families, the out-of-time metrics of the evaluation, a training reference
-distribution for drift (PSI), and the evaluation model itself (fitted before the held-out
-snapshots) so that a later run can compare it fairly against a challenger.
+`ChurnModel` holds the measured booster and its calibrator, the feature names and categorical
+levels, the feature families, the held-out metrics of its evaluation plan, a training reference
+distribution for drift (PSI), and (as `.evaluation`, the same model) what a later run needs to
+compare it fairly against a challenger.
 
 Both wrappers take categorical features as text (MLflow signatures cannot describe pandas
 categories) and cast them to the levels seen in training.

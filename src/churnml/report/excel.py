@@ -278,7 +278,11 @@ def _model_sheet(wb: Workbook, report: ReportData) -> None:
             ws.append([_text(ws, key.capitalize(), BOLD), _text(ws, str(report.model[key]))])
     ws.append([])
     metrics = report.model.get("metrics") or {}
-    ws.append([_text(ws, "Out-of-time metrics", BOLD)])
+    plan = str(report.model.get("plan") or "out-of-time test")
+    ws.append([_text(ws, "Evaluated on", BOLD), _text(ws, plan)])
+    if report.model.get("plan_reason"):
+        ws.append([_text(ws, "Why this evaluation"), _text(ws, str(report.model["plan_reason"]))])
+    ws.append([_text(ws, f"{plan[0].upper()}{plan[1:]} metrics", BOLD)])
     if metrics:
         for key in sorted(metrics):
             ws.append([_text(ws, key), _cell(ws, metrics[key], Column("m", "m", "float"))])

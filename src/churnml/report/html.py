@@ -297,13 +297,17 @@ def page_html(report: ReportData) -> str:
         changes = "<p>This is the first list: there is no earlier list to compare with.</p>"
 
     metrics = model.get("metrics") or {}
+    plan = str(model.get("plan") or "out-of-time test")
     metric_rows = "".join(
         f"<tr><td>{escape(str(k))}</td><td class='num'>{escape(fmt(v, 'float'))}</td></tr>" for k, v in sorted(metrics.items())
     )
-    metric_table = (
-        f"<table><thead><tr><th>out-of-time metric</th><th>value</th></tr></thead><tbody>{metric_rows}</tbody></table>"
+    plan_note = (
+        f"<p class='note'>Evaluated on an {escape(plan)}" if plan[0] in "aeiou" else f"<p class='note'>Evaluated on a {escape(plan)}"
+    ) + (f": {escape(str(model['plan_reason']))}.</p>" if model.get("plan_reason") else ".</p>")
+    metric_table = plan_note + (
+        f"<table><thead><tr><th>{escape(plan)} metric</th><th>value</th></tr></thead><tbody>{metric_rows}</tbody></table>"
         if metrics
-        else "<p>No out-of-time metrics were recorded with this model.</p>"
+        else "<p>No held-out metrics were recorded with this model.</p>"
     )
     psi_items = sorted(report.psi.items(), key=lambda kv: (-kv[1], kv[0]))[:15]
     psi_rows = "".join(

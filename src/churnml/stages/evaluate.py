@@ -1,6 +1,6 @@
 """`churnml evaluate`: rolling-origin backtest of the churn model against the baselines.
 
-At each of the last `model.backtest_folds` labelled snapshots the model and both baselines are
+At each of the last `model.backtest_folds` labelled snapshots the model and the baselines are
 refitted using only snapshots whose label window ends before it, and scored on it. Every
 metric's mean and spread across the origins is printed and tracked (`backtest/auc_mean`,
 `baseline_rfm/backtest/auc_std`, …); per-origin figures are logged as steps and as a CSV.

@@ -188,7 +188,8 @@ def resolve_model_uri(uri: str, root: str | Path) -> str:
 
 def load_models_for_scoring(config: Config) -> tuple[Any, Any | None, dict[str, Any]]:
     """(churn model, switching model or None, info) where info has the `name`, `uri` and
-    `version` used, the out-of-time `metrics` and the `psi_reference` snapshots. The default
+    `version` used, the held-out `metrics`, the evaluation `plan` and `plan_reason`, and the
+    `psi_reference` snapshots. The default
     `@champion` URI falls back to the export in `paths.models` (jobs without a tracking server).
     NoModelError otherwise."""
     from churnml import tracking
@@ -230,6 +231,9 @@ def load_models_for_scoring(config: Config) -> tuple[Any, Any | None, dict[str, 
         "version": version,
         "metrics": dict(getattr(model, "metrics", {}) or {}),
         "psi_reference": list((getattr(model, "info", {}) or {}).get("psi_reference_snapshots", [])),
+        # Models from before evaluation plans were all tested out-of-time.
+        "plan": (getattr(model, "info", {}) or {}).get("evaluation_plan_name", "out-of-time test"),
+        "plan_reason": (getattr(model, "info", {}) or {}).get("evaluation_reason", ""),
     }
 
 
