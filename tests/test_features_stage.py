@@ -34,7 +34,7 @@ def test_features_stage_writes_the_frame_and_the_dictionary(tmp_path: Path):
     world = random_tables(1)
     _write(world, tmp_path / "data" / "raw")
     assert _run(tmp_path) == 0
-    out = tmp_path / "data" / "features"
+    out = tmp_path / "data" / "features" / "raw"  # data.name: the folder's name
     frame = pd.read_parquet(out / "features.parquet")
     assert list(frame.columns[:5]) == ["account_id", "snapshot", "in_scope", "recently_lost", "labelled"]
     assert {"revenue_12m", "usual_monthly_revenue", "churn", "switch"} <= set(frame.columns)
@@ -55,7 +55,7 @@ def test_features_stage_with_only_accounts_and_orders(tmp_path: Path):
     world = random_tables(2)
     _write({"accounts": world["accounts"], "orders": world["orders"]}, tmp_path / "data" / "raw")
     assert _run(tmp_path) == 0
-    frame = pd.read_parquet(tmp_path / "data" / "features" / "features.parquet")
+    frame = pd.read_parquet(tmp_path / "data" / "features" / "raw" / "features.parquet")
     assert {FEATURES[c].family for c in feature_columns(frame)} == {"orders", "account", "peers"}
     assert frame["churn"].notna().any()
 
@@ -63,7 +63,7 @@ def test_features_stage_with_only_accounts_and_orders(tmp_path: Path):
 def test_features_stage_orders_only_option(tmp_path: Path):
     _write(random_tables(2), tmp_path / "data" / "raw")
     assert _run(tmp_path, "features=orders_only") == 0
-    frame = pd.read_parquet(tmp_path / "data" / "features" / "features.parquet")
+    frame = pd.read_parquet(tmp_path / "data" / "features" / "raw" / "features.parquet")
     assert {FEATURES[c].family for c in feature_columns(frame)} == {"orders", "account"}
 
 

@@ -125,11 +125,11 @@ def test_train_and_score_a_twelve_month_csv_extract_from_the_command_line(small_
     common = [f"paths.root={tmp_path}", "data=files", f"data.dir={folder}", "data.format=csv",
               "today=2026-11-27", "model.num_threads=1"]
     assert main(["train", *common]) == 0
-    champion = json.loads((tmp_path / "models" / "champion.json").read_text())
+    champion = json.loads((tmp_path / "models" / "export" / "champion.json").read_text())
     assert champion["evaluation_plan"] == "holdout" and "needs at least 12" in champion["evaluation_reason"]
     assert "holdout/auc" in champion["metrics"]
     assert main(["score", *common]) == 0
-    (month,) = [p for p in (tmp_path / "data" / "scores").iterdir() if p.is_dir()]
+    (month,) = [p for p in (tmp_path / "data" / "scores" / "export").iterdir() if p.is_dir()]
     page = (month / "report.html").read_text()
     assert "account-disjoint holdout" in page and "out-of-time" not in page.split("account-disjoint holdout")[0][-400:]
     assert Path(month / "risk_list.xlsx").exists()

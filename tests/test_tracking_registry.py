@@ -102,10 +102,29 @@ def exported_signature(path: Path) -> list[str]:
     return Model.load(str(path)).signature.inputs.input_names()
 
 
+def test_a_model_that_loses_to_a_baseline_is_only_a_challenger(store, first, caplog):
+    config, frame, offers, cost, hydra = store
+    _, champion = first
+    weak = ["noise", "lines_12m"]
+    result = train_models(frame, weak, config.model, 6, offers, None, cost)
+    with caplog.at_level("WARNING"):
+        published = publish(result, _inputs(frame, offers, cost, weak), config, {}, hydra)
+    assert published.alias == "challenger" and not published.gate.baseline.passed
+    assert "does not beat the best baseline" in caplog.text and published.gate.baseline.baseline in caplog.text
+    assert tracking.alias_version("churnml-churn", "champion") == champion.churn_version
+
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(config.mlflow.tracking_uri).get_run(published.run_id).data.tags
+    assert tags["gate.beats_baseline"] == "false" and "does not beat" in tags["gate.reason"]
+
+
 def test_a_worse_model_does_not_take_the_champion_alias(store, first):
     config, frame, offers, cost, hydra = store
     _, champion = first
     weak = ["noise", "lines_12m"]
+    # The baseline check off: the champion comparison alone decides.
+    config = replace(config, model=replace(config.model, gate=replace(config.model.gate, min_gain_over_baseline=-1.0)))
     result = train_models(frame, weak, config.model, 6, offers, None, cost)
     published = publish(result, _inputs(frame, offers, cost, weak), config, {}, hydra)
     assert published.alias == "challenger"

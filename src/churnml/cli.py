@@ -46,8 +46,12 @@ def register_configs() -> None:
 
     from churnml import config as c
 
+    from churnml.data.source import source_name
+
     if not OmegaConf.has_resolver("project_root"):
         OmegaConf.register_new_resolver("project_root", lambda: str(project_root()))
+    if not OmegaConf.has_resolver("source_name"):
+        OmegaConf.register_new_resolver("source_name", source_name)
     cs = ConfigStore.instance()
     cs.store(group="paths", name="paths_schema", node=c.PathsConfig)
     cs.store(group="data", name="data_schema", node=c.DataConfig)

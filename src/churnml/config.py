@@ -18,9 +18,10 @@ class PathsConfig:
     root: str = "${project_root:}"
     data: str = "${paths.root}/data"
     raw: str = "${paths.data}/raw"
-    features: str = "${paths.data}/features"
-    scores: str = "${paths.data}/scores"
-    models: str = "${paths.root}/models"
+    # Each data source in its own folder (data.name; empty for the demo world).
+    features: str = "${paths.data}/features/${data.name}"
+    scores: str = "${paths.data}/scores/${data.name}"
+    models: str = "${paths.root}/models/${data.name}"
 
 
 @dataclass
@@ -35,6 +36,8 @@ class TableSource:
 @dataclass
 class DataConfig:
     source: str = "files"  # synthetic | files | sql
+    # Names this data source: its outputs' folders and its registry aliases (churnml.data.source).
+    name: str = ""
     dir: str = "${paths.raw}"
     format: str = "csv"  # csv | parquet
     delimiter: str = ","  # csv: the field separator (';' for many European exports)
@@ -112,6 +115,12 @@ class SplitConfig:
 
 
 @dataclass
+class GateConfig:
+    # A churn model becomes champion only when its AUC beats the best baseline by at least this.
+    min_gain_over_baseline: float = 0.01
+
+
+@dataclass
 class ModelConfig:
     name: str = "lightgbm"
     seed: int = 42
@@ -121,6 +130,7 @@ class ModelConfig:
         default_factory=lambda: LgbmParams(n_estimators=300, num_leaves=4, learning_rate=0.05, min_child_samples=20)
     )
     split: SplitConfig = field(default_factory=SplitConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
     backtest_folds: int = 4
     switching_grid_step: float = 0.005
     # switching cost = smallest discount at which the switching probability reaches this

@@ -314,13 +314,40 @@ def load_switching_model(uri: str, tracking_uri: str | None = None):
     return model
 
 
-def load_champion(cfg: MlflowConfig):
-    """(version, ChurnModel) of the current `@champion` churn model, or None when there is none."""
+def load_champion(cfg: MlflowConfig, alias: str = CHAMPION):
+    """(version, ChurnModel) of the churn model holding `alias` (a data source's champion), or
+    None when there is none."""
     configure(cfg)
-    version = alias_version(cfg.churn_model_name, CHAMPION)
+    version = alias_version(cfg.churn_model_name, alias)
     if version is None:
         return None
     return version, load_churn_model(f"models:/{cfg.churn_model_name}/{version}")
+
+
+def version_tags(name: str, version: str) -> dict[str, str]:
+    """The tags of the run that registered `version` of `name` ({} when unknown)."""
+    client = _mlflow().MlflowClient()
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run_id = client.get_model_version(name, str(version)).run_id
+        return dict(client.get_run(run_id).data.tags) if run_id else {}
+    except MlflowException:
+        return {}
+
+
+def version_of_same_run(name: str, version: str, other: str) -> str | None:
+    """The version of model `other` registered by the run that registered `version` of `name`
+    (the switching model trained beside a churn model), or None."""
+    client = _mlflow().MlflowClient()
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run_id = client.get_model_version(name, str(version)).run_id
+        found = client.search_model_versions(f"name = '{other}' and run_id = '{run_id}'")
+    except MlflowException:
+        return None
+    return str(found[0].version) if found else None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ import pandas as pd
 from churnml.config import ModelConfig
 from churnml.evaluate import SplitEvaluation, evaluate_split, flatten
 from churnml.features.dictionary import FEATURES
-from churnml.models.baselines import NAMES as BASELINES
 from churnml.models.churn import ChurnFit, training_rows
+from churnml.models.gate import BaselineCheck, baseline_check
 from churnml.models.pyfunc import (
     REFERENCE_SNAPSHOTS,
     ChurnModel,
@@ -57,6 +57,7 @@ class TrainResult:
     switching_note: str  # why the switching model is missing, or what it was fitted on
     switching_costs: pd.Series | None = None  # per account at the latest snapshot
     latest: pd.DataFrame | None = None  # in-scope accounts at the newest snapshot, by account_id
+    baseline: BaselineCheck | None = None  # the model against the best baseline
 
 
 def latest_accounts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +94,8 @@ def train_models(
     model_auc = evaluation.metrics["model"]["auc"]
     metrics["valid/auc"] = final.valid_auc
     metrics["model/n_trees"] = float(final.n_trees)
-    metrics[f"{ns}auc_margin"] = model_auc - best_baseline(evaluation.metrics)[1]
+    check = baseline_check(evaluation.metrics, cfg.gate.min_gain_over_baseline)
+    metrics[f"{ns}auc_margin"] = check.gain
     if "oracle" in evaluation.metrics:
         metrics[f"{ns}auc_vs_oracle"] = model_auc / evaluation.metrics["oracle"]["auc"]
     metrics.update(
@@ -142,13 +144,8 @@ def train_models(
         switching_note=note,
         switching_costs=costs,
         latest=latest,
+        baseline=check,
     )
-
-
-def best_baseline(metrics: dict[str, dict[str, float]]) -> tuple[str, float]:
-    """The baseline with the highest AUC among `metrics` (by scorer) and that AUC."""
-    found = [(b, metrics[b]["auc"]) for b in BASELINES if b in metrics and np.isfinite(metrics[b]["auc"])]
-    return max(found, key=lambda item: item[1]) if found else ("none", float("nan"))
 
 
 def target_checks(metrics: dict[str, float], ns: str = "oot/") -> dict[str, float]:
@@ -215,6 +212,7 @@ def build_churn_model(
         "calibration": cfg.calibration,
         "recipe": {"lgbm": asdict(cfg.churn), "calibration": cfg.calibration},
         "fingerprint": data_fingerprint,
+        "baseline_check": result.baseline.as_dict() if result.baseline else None,
         # Drift is measured against the latest labelled snapshots only (like with like).
         "psi_reference_snapshots": [
             pd.Timestamp(s).strftime("%Y-%m")

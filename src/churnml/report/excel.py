@@ -202,6 +202,8 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     version = report.model_label
     if version:
         ws.append([_text(ws, f"Model {version}")])
+    for warning in report.model.get("warnings") or []:
+        ws.append([_text(ws, f"Warning: {warning}", Font(bold=True, color="9C0006"))])
     ws.append([])
     facts = [
         ("Accounts scored", len(rl), "int"),

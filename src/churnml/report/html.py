@@ -252,7 +252,7 @@ def page_html(report: ReportData) -> str:
             _kpi(f"{len(report.left):,}", f"left since {report.previous_as_of}"),
         ]
 
-    alerts = []
+    alerts = [f'<div class="warn">{escape(w)}</div>' for w in report.model.get("warnings") or []]
     if report.drifted:
         names = ", ".join(f"<b>{escape(f)}</b> {v:.2f}" for f, v in report.drifted)
         alerts.append(

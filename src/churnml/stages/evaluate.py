@@ -16,7 +16,8 @@ import pandas as pd
 
 from churnml import tracking
 from churnml.evaluate import METRIC_NAMES, backtest, flatten, summarize_backtest
-from churnml.models.training import BASELINES, TARGETS
+from churnml.models.baselines import NAMES as BASELINES
+from churnml.models.training import TARGETS
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)

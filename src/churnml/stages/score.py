@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from churnml import score as sc
-from churnml.config import Config
+from churnml.config import Config, ScoreConfig
 from churnml.errors import ConfigError, NoModelError
 from churnml.stages import RunContext
 
@@ -186,55 +186,122 @@ def resolve_model_uri(uri: str, root: str | Path) -> str:
     return str(path if path.is_absolute() else Path(root) / path)
 
 
-def load_models_for_scoring(config: Config) -> tuple[Any, Any | None, dict[str, Any]]:
-    """(churn model, switching model or None, info) where info has the `name`, `uri` and
-    `version` used, the held-out `metrics`, the evaluation `plan` and `plan_reason`, and the
-    `psi_reference` snapshots. The default
-    `@champion` URI falls back to the export in `paths.models` (jobs without a tracking server).
-    NoModelError otherwise."""
+def source_uri(uri: str, source) -> str:
+    """`models:/<name>@champion` (or `@challenger`) as this data source's alias
+    (`@champion-<data.name>`); any other URI as it is."""
+    m = re.fullmatch(r"(models:/[^/@]+)@(champion|challenger)", uri)
+    return f"{m.group(1)}@{source.alias(m.group(2))}" if m else uri
+
+
+def _no_champion(config: Config, source, tried: str, err: Exception) -> NoModelError:
+    """Why there is no champion to score with: no model yet, or the latest lost the gate."""
     from churnml import tracking
 
+    ml = config.mlflow
+    hint = f"train one with `churnml train`, or point score.model_uri at a registered version or an exported model folder"
+    challenger = tracking.alias_version(ml.churn_model_name, source.alias("challenger")) if _store_exists(config) else None
+    if challenger is not None:
+        reason = tracking.version_tags(ml.churn_model_name, challenger).get("gate.reason", "it did not pass the champion gate")
+        return NoModelError(
+            f"no champion for {source.label}: the latest model, version {challenger} "
+            f"(@{source.alias('challenger')}), was not made champion because {reason}. Improve the data or "
+            f"the model, or score with it anyway: score.model_uri=models:/{ml.churn_model_name}/{challenger}"
+        )
+    return NoModelError(f"no churn model to score {source.label} with ({tried}: {err}); {hint}")
+
+
+def _store_exists(config: Config) -> bool:
+    """False for an SQLite tracking store that does not exist yet (looking would create it)."""
+    uri = config.mlflow.tracking_uri
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):]).is_file()
+    return True
+
+
+def load_models_for_scoring(config: Config) -> tuple[Any, Any | None, dict[str, Any]]:
+    """(churn model, switching model or None, info) where info has the `name`, `uri` and
+    `version` used, the held-out `metrics`, the evaluation `plan` and `plan_reason`, the
+    `psi_reference` snapshots and `warnings` for the page. The default `@champion` URI is this
+    data source's champion and falls back to its export in `paths.models` (jobs without a
+    tracking server). NoModelError (exit 3) when there is none, with the reason; ConfigError
+    (exit 2) for a model of another data source."""
+    from churnml import tracking
+    from churnml.data.source import data_source, describe
+
     cfg, ml = config.score, config.mlflow
-    uri = resolve_model_uri(cfg.model_uri, config.paths.root)
+    source = data_source(config.data)
+    uri = source_uri(resolve_model_uri(cfg.model_uri, config.paths.root), source)
     export = Path(config.paths.models) / "churn"
-    default = f"models:/{ml.churn_model_name}@{tracking.CHAMPION}"
+    default = f"models:/{ml.churn_model_name}@{source.alias(tracking.CHAMPION)}"
     try:
+        if uri.startswith("models:/") and not _store_exists(config):
+            raise NoModelError(f"no tracking store at {ml.tracking_uri}")
         model = tracking.load_churn_model(uri, ml.tracking_uri)
         used = uri
     except NoModelError as err:
-        if uri != default or not (export / "MLmodel").is_file():
-            raise NoModelError(
-                f"no churn model to score with (score.model_uri={cfg.model_uri}): {err}; or point "
-                f"score.model_uri at a registered version (models:/{ml.churn_model_name}/<version>) "
-                f"or an exported model folder ({export})"
-            ) from err
+        if uri != default:
+            raise NoModelError(f"no churn model at score.model_uri={cfg.model_uri}: {err}") from err
+        if not (export / "MLmodel").is_file():
+            raise _no_champion(config, source, uri, err) from err
         log.warning("no %s in the registry (%s); scoring with the export in %s", default, err, export)
         model, used = tracking.load_churn_model(str(export)), str(export)
+    info = getattr(model, "info", {}) or {}
+    recorded = info.get("source")
+    if recorded is not None and not source.matches(recorded):
+        raise ConfigError(
+            f"the churn model {used} was trained on {describe(recorded)}; this run reads {source.label}. "
+            "A model never scores another source's accounts: train one on this data (`churnml train` "
+            "with the same data settings) or point score.model_uri at a model trained on it"
+        )
+    if recorded is None:
+        log.warning("the churn model %s records no data source (trained before sources were recorded)", used)
     version = model_version(used, config)
     log.info("churn model %s%s", used, f" (version {version})" if version else "")
 
-    switching = None
-    sw_uri = resolve_model_uri(cfg.switching_model_uri, config.paths.root) if cfg.switching_model_uri else None
-    if sw_uri:
-        candidates = [sw_uri]
-        if used == str(export):
-            candidates.insert(0, str(Path(config.paths.models) / "switching"))
-        for candidate in candidates:
-            try:
-                switching = tracking.load_switching_model(candidate, ml.tracking_uri)
-                break
-            except NoModelError as err:
-                log.info("no switching-cost model at %s (%s)", candidate, err)
+    switching = _switching_for(config, source, used, version, export)
+    warnings = []
+    check = info.get("baseline_check") or {}
+    if check and not check.get("passed", True):
+        warnings.append(
+            f"This list was scored with a model that did not earn its place: its {check.get('text', '')}. "
+            "Treat its ranking with care; the simple baseline ranks the accounts about as well."
+        )
     return model, switching, {
         "name": ml.churn_model_name if used.startswith("models:/") or used == str(export) else Path(used).name,
         "uri": used,
         "version": version,
         "metrics": dict(getattr(model, "metrics", {}) or {}),
-        "psi_reference": list((getattr(model, "info", {}) or {}).get("psi_reference_snapshots", [])),
+        "psi_reference": list(info.get("psi_reference_snapshots", [])),
         # Models from before evaluation plans were all tested out-of-time.
-        "plan": (getattr(model, "info", {}) or {}).get("evaluation_plan_name", "out-of-time test"),
-        "plan_reason": (getattr(model, "info", {}) or {}).get("evaluation_reason", ""),
+        "plan": info.get("evaluation_plan_name", "out-of-time test"),
+        "plan_reason": info.get("evaluation_reason", ""),
+        "warnings": warnings,
     }
+
+
+def _switching_for(config: Config, source, used: str, version: str | None, export: Path):
+    """The switching-cost model that goes with the churn model `used`: the one registered by
+    the same training run for a registry version, the one beside an exported model folder, or
+    `score.switching_model_uri` when it is set to something else than its default. None when
+    there is none (the list is scored without it)."""
+    from churnml import tracking
+
+    cfg, ml = config.score, config.mlflow
+    if not cfg.switching_model_uri:
+        return None
+    if cfg.switching_model_uri != ScoreConfig().switching_model_uri:
+        candidates = [source_uri(resolve_model_uri(cfg.switching_model_uri, config.paths.root), source)]
+    elif used.startswith("models:/"):
+        sibling = tracking.version_of_same_run(ml.churn_model_name, version, ml.switching_model_name) if version else None
+        candidates = [f"models:/{ml.switching_model_name}/{sibling}"] if sibling else []
+    else:  # an exported folder: its switching model lies beside it
+        candidates = [str(Path(used).parent / "switching")]
+    for candidate in candidates:
+        try:
+            return tracking.load_switching_model(candidate, ml.tracking_uri)
+        except NoModelError as err:
+            log.info("no switching-cost model at %s (%s)", candidate, err)
+    return None
 
 
 def model_version(uri: str, config: Config) -> str | None:

@@ -22,7 +22,9 @@ import numpy as np
 
 from churnml import tracking
 from churnml.config import Config
-from churnml.errors import NoModelError
+from churnml.data.source import account_fingerprint, data_source, describe, run_name
+from churnml.errors import ConfigError, NoModelError
+from churnml.models.gate import CHAMPION, champion_gate
 from churnml.models.baselines import NAMES as BASELINES
 from churnml.models.training import (
     ModelInputs,
@@ -93,13 +95,18 @@ def publish(
 ) -> Published:
     """Track the training in one MLflow run, register both models, decide the aliases with the
     champion gate and export the champion to `paths.models`."""
-    from churnml.models.gate import GateDecision, champion_gate
-
     mlcfg = config.mlflow
+    source = data_source(config.data)
     data_fingerprint = fingerprint(inputs.frame, inputs.features)
     churn_model = build_churn_model(result, config.model, inputs.families, data_fingerprint)
+    churn_model.info["source"] = {**source.as_dict(), **account_fingerprint(inputs.frame["account_id"])}
     switching_model = build_switching_model(result)
-    with tracking.run(mlcfg, "train", params, output_dir, tags={"churnml.stage": "train"}) as run_id:
+    if switching_model is not None:
+        switching_model.info["source"] = churn_model.info["source"]
+    champion = _champion_of(source, mlcfg)
+    tags = {"churnml.stage": "train", "data.kind": source.kind, "data.location": source.location,
+            "data.name": source.name}
+    with tracking.run(mlcfg, run_name("train", source), params, output_dir, tags=tags) as run_id:
         tracking.log_params(result.plan.as_params())
         tracking.log_metrics(result.metrics)
         tracking.set_tags({"switching_model": result.switching_note, "evaluation.plan": result.plan.kind})
@@ -108,25 +115,13 @@ def publish(
         _log_plots(result, churn_model)
 
         tick = time.perf_counter()
-        try:
-            champion = tracking.load_champion(mlcfg)
-            decision = champion_gate(
-                result.evaluation.metrics["model"]["auc"], champion, result.rows, result.plan, config.model
-            )
-        except NoModelError as err:
-            # A champion that cannot even be loaded cannot score either: the new model replaces it.
-            log.warning("the current champion could not be loaded (%s); the new model takes over", err)
-            decision = GateDecision(
-                "champion",
-                result.evaluation.metrics["model"]["auc"],
-                None,
-                tracking.alias_version(mlcfg.churn_model_name, tracking.CHAMPION),
-                "champion could not be loaded",
-                tuple(result.plan.test),
-                result.plan.kind,
-            )
+        decision = champion_gate(
+            result.evaluation.metrics["model"]["auc"], champion, result.rows, result.plan, config.model,
+            result.baseline,
+        )
         tracking.log_metrics({**decision.as_metrics(), "timing/gate_seconds": time.perf_counter() - tick})
         tracking.set_tags(decision.as_tags())
+        _say_gate(decision, source)
 
         tick = time.perf_counter()
         churn = tracking.log_model(
@@ -139,12 +134,13 @@ def publish(
             )
         tracking.log_metrics({"timing/register_seconds": time.perf_counter() - tick})
 
-        if decision.alias == tracking.CHAMPION:
+        if decision.alias == CHAMPION:
             _export(config, run_id, churn_model, switching_model, result, churn.version, switching)
         # Last: an exception anywhere above leaves every alias where it was.
-        tracking.set_alias(churn.name, decision.alias, churn.version)
+        alias = source.alias(decision.alias)
+        tracking.set_alias(churn.name, alias, churn.version)
         if switching is not None:
-            tracking.set_alias(switching.name, decision.alias, switching.version)
+            tracking.set_alias(switching.name, alias, switching.version)
     return Published(
         run_id=run_id,
         churn_version=churn.version,
@@ -152,6 +148,38 @@ def publish(
         alias=decision.alias,
         gate=decision,
     )
+
+
+def _champion_of(source, mlcfg):
+    """(version, model) of the source's champion, or None. A champion of another source under
+    the same name is a configuration mistake, never something to compare with."""
+    try:
+        champion = tracking.load_champion(mlcfg, source.alias(CHAMPION))
+    except NoModelError as err:
+        # A champion that cannot even be loaded cannot score either: the new model replaces it.
+        log.warning("the current champion could not be loaded (%s); the new model takes over", err)
+        return None
+    if champion is None:
+        return None
+    recorded = champion[1].info.get("source")
+    if recorded is None:
+        log.info("champion version %s records no data source (trained before sources were recorded)", champion[0])
+    elif not source.matches(recorded):
+        raise ConfigError(
+            f"data.name={source.name!r} already belongs to another data source: its champion (version "
+            f"{champion[0]}) was trained on {describe(recorded)}, this run reads {source.label}. "
+            "Give this source its own name (data.name=<name>) so the two never mix."
+        )
+    return champion
+
+
+def _say_gate(decision, source) -> None:
+    """Print the gate's decision and its reason on the console (and the log)."""
+    text = f"champion gate ({source.name or 'demo'}): {decision.describe()}"
+    if decision.baseline is not None and not decision.baseline.passed:
+        log.warning("%s. No list will be scored with it unless forced (score.model_uri=...)", text)
+    else:
+        log.info("%s", text)
 
 
 def _export(config: Config, run_id, churn_model, switching_model, result, churn_version, switching) -> None:
@@ -168,6 +196,7 @@ def _export(config: Config, run_id, churn_model, switching_model, result, churn_
             "run_id": run_id,
             "trained_at": churn_model.info["trained_at"],
             "test_snapshots": churn_model.info["test_snapshots"],
+            "source": churn_model.info["source"],
             "evaluation_plan": churn_model.info["evaluation_plan"],
             "evaluation_reason": churn_model.info["evaluation_reason"],
             "metrics": tracking.finite(churn_model.metrics),
