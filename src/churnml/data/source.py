@@ -67,6 +67,10 @@ class DataSource:
     def as_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "location": self.location, "name": self.name}
 
+    def as_tags(self) -> dict[str, str]:
+        """The source as MLflow run tags (`data.kind`, `data.location`, `data.name`)."""
+        return {f"data.{k}": v for k, v in self.as_dict().items()}
+
     def matches(self, recorded: Mapping[str, Any] | None) -> bool:
         """Whether a model's recorded source is this one (same kind and location)."""
         return bool(recorded) and (recorded.get("kind"), recorded.get("location")) == (self.kind, self.location)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from churnml import tracking
+from churnml.data.source import data_source, run_name
 from churnml.evaluate import METRIC_NAMES, backtest, flatten, summarize_backtest
 from churnml.models.baselines import NAMES as BASELINES
 from churnml.models.training import TARGETS
@@ -54,7 +55,9 @@ def evaluate_and_track(inputs, config, params, output_dir) -> tuple[pd.DataFrame
     folds = backtest(inputs.frame, inputs.features, config.model, inputs.horizon, inputs.oracle)
     metrics = backtest_metrics(folds)
     _print(folds)
-    with tracking.run(config.mlflow, "evaluate", params, output_dir, tags={"churnml.stage": "evaluate"}) as run_id:
+    source = data_source(config.data)
+    tags = {"churnml.stage": "evaluate", **source.as_tags()}
+    with tracking.run(config.mlflow, run_name("evaluate", source), params, output_dir, tags=tags) as run_id:
         tracking.log_metrics(metrics)
         for step, (_, part) in enumerate(folds.groupby("origin", sort=True)):
             figures = {row.scorer: {m: getattr(row, m) for m in METRIC_NAMES} for row in part.itertuples(index=False)}

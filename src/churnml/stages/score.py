@@ -474,7 +474,11 @@ def track_scoring(
         "score_histogram": pd.DataFrame({"from": edges[:-1], "to": edges[1:], "accounts": hist}),
         "psi": pd.DataFrame({"feature": list(psi), "psi": list(psi.values())}).sort_values("psi", ascending=False),
     }
+    from churnml.data.source import data_source, run_name
+
+    source = data_source(config.data)
     tags = {
+        **source.as_tags(),
         "churnml.as_of": result.as_of,
         "churnml.model_uri": result.model_uri,
         "churnml.model_version": result.model_version or "",
@@ -489,7 +493,7 @@ def track_scoring(
         artifacts=[result.paths[k] for k in ("csv", "html")],
         tables=tables,
         tags=tags,
-        run_name=f"score-{result.as_of}",
+        run_name=run_name(f"score {result.as_of}", source),
     )
     log.info("tracked scoring run %s", run_id)
     return run_id

@@ -104,8 +104,7 @@ def publish(
     if switching_model is not None:
         switching_model.info["source"] = churn_model.info["source"]
     champion = _champion_of(source, mlcfg)
-    tags = {"churnml.stage": "train", "data.kind": source.kind, "data.location": source.location,
-            "data.name": source.name}
+    tags = {"churnml.stage": "train", **source.as_tags()}
     with tracking.run(mlcfg, run_name("train", source), params, output_dir, tags=tags) as run_id:
         tracking.log_params(result.plan.as_params())
         tracking.log_metrics(result.metrics)

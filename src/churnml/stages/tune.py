@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from churnml import tracking
+from churnml.data.source import data_source, run_name
 from churnml.config import Config, LgbmParams, TuneConfig
 from churnml.errors import ConfigError
 from churnml.io import write_text
@@ -125,7 +126,9 @@ def search(inputs, config: Config, params: dict[str, Any], output_dir: Path | No
     plan = plan_evaluation(rows["snapshot"].unique(), inputs.horizon, config.model.split, config.model.seed)
     mlcfg = config.mlflow
 
-    with tracking.run(mlcfg, "tune", params, output_dir, tags={"churnml.stage": "tune"}) as run_id:
+    source = data_source(config.data)
+    tags = {"churnml.stage": "tune", **source.as_tags()}
+    with tracking.run(mlcfg, run_name("tune", source), params, output_dir, tags=tags) as run_id:
         tracking.log_params(plan.as_params())
 
         def on_trial(number: int, values: dict[str, Any], fit) -> None:

@@ -1,0 +1,159 @@
+"""Models know their data, and a model earns its place: one project holds the demo and a user's
+export without mixing them; a model that does not beat the baselines is never champion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.config import DataConfig, ModelConfig
+from churnml.data.source import DataSource, data_source, source_name
+from churnml.errors import ConfigError
+from churnml.models.gate import baseline_check
+
+TODAY = "2026-11-27"
+SMALL = ["data.accounts=300", "data.months=36", "model.num_threads=1", f"today={TODAY}"]
+
+
+def test_default_names_keep_sources_apart():
+    assert source_name("synthetic", "/x/data/raw", None) == ""
+    assert source_name("files", "/srv/exports/ACME CRM", None) == "acme-crm"
+    assert source_name("sql", None, "postgresql://u:pw@db.local:5432/sales_dw") == "sales_dw"
+    demo = DataSource("synthetic", "/p/data/raw", "")
+    crm = DataSource("files", "/srv/exports/crm", "crm")
+    assert demo.alias("champion") == "champion" and crm.alias("champion") == "champion-crm"
+    assert crm.matches({"kind": "files", "location": "/srv/exports/crm"})
+    assert not crm.matches({"kind": "files", "location": "/srv/other/crm"}) and not crm.matches(None)
+
+
+def test_a_bad_data_name_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="`data.name` must be letters, digits"):
+        data_source(DataConfig(source="files", dir=str(tmp_path), name="my crm/2024"))
+
+
+def test_baseline_check_needs_the_configured_gain():
+    metrics = {"model": {"auc": 0.805}, "baseline_rfm": {"auc": 0.80}, "baseline_recency": {"auc": 0.78},
+               "baseline_rule": {"auc": 0.6}}
+    check = baseline_check(metrics, ModelConfig().gate.min_gain_over_baseline)
+    assert check.baseline == "baseline_rfm" and check.gain == pytest.approx(0.005)
+    assert not check.passed and "does not beat the best baseline, baseline_rfm" in check.describe()
+    assert baseline_check(metrics, 0.0).passed
+
+
+def test_a_model_on_labels_independent_of_its_features_does_not_pass():
+    from churn_frames import FEATURES, feature_frame
+
+    from churnml.models.training import train_models
+
+    frame, offers, cost = feature_frame(n_accounts=300, n_snapshots=30, seed=5)
+    rng = np.random.default_rng(0)
+    labelled = frame["churn"].notna()
+    frame.loc[labelled, "churn"] = (rng.random(int(labelled.sum())) < 0.1).astype(float)
+    result = train_models(frame, FEATURES, ModelConfig(num_threads=1), 6, offers)
+    assert not result.baseline.passed, result.baseline.describe()
+
+
+# ----------------------------------------------------------------------------------------------
+# From the command line, as a user meets it
+# ----------------------------------------------------------------------------------------------
+
+
+def _export(world, folder: Path, months: int = 18, keep=("accounts", "orders")) -> Path:
+    from churnml.data.extracts import cut_extract
+    from churnml.io import write_frame
+
+    folder.mkdir(parents=True)
+    for name, frame in cut_extract(world.tables, months, keep=keep).items():
+        write_frame(frame, folder / f"{name}.csv")
+    return folder
+
+
+def _digest(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "report.html"}
+
+
+@pytest.mark.slow
+def test_the_readme_order_demo_then_an_export_in_the_same_project(tmp_path, capfd, small_world):
+    from churnml.cli import main
+
+    root = tmp_path / "project"
+    assert main(["run", f"paths.root={root}", *SMALL]) == 0
+    (demo_month,) = [p for p in (root / "data" / "scores").iterdir() if p.is_dir()]
+    demo_files = _digest(demo_month)
+    demo_champion = json.loads((root / "models" / "champion.json").read_text())
+
+    # Every table of the key-account file, two years of it.
+    export = _export(small_world, tmp_path / "acme_erp", months=24, keep=tuple(small_world.tables))
+    capfd.readouterr()
+    common = [f"paths.root={root}", "data=files", f"data.dir={export}", "model.num_threads=1", f"today={TODAY}"]
+    assert main(["run", *common]) == 0
+    out = capfd.readouterr()
+    assert "champion gate (acme_erp)" in out.out + out.err
+
+    # The export has its own list, model and alias; the demo's are untouched.
+    (month,) = [p for p in (root / "data" / "scores" / "acme_erp").iterdir() if p.is_dir()]
+    assert (month / "risk_list.parquet").is_file()
+    assert _digest(demo_month) == demo_files
+    assert json.loads((root / "models" / "champion.json").read_text()) == demo_champion
+    mine = json.loads((root / "models" / "acme_erp" / "champion.json").read_text())
+    assert mine["source"]["kind"] == "files" and mine["source"]["location"] == str(export.resolve())
+    assert mine["churn_version"] != demo_champion["churn_version"]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root}/mlflow.db")
+    assert str(client.get_model_version_by_alias("churnml-churn", "champion-acme_erp").version) == mine["churn_version"]
+    assert str(client.get_model_version_by_alias("churnml-churn", "champion").version) == demo_champion["churn_version"]
+    # The export's list was scored by the export's model.
+    runs = client.search_runs([client.get_experiment_by_name("churnml").experiment_id],
+                              "tags.`churnml.stage` = 'score' and tags.`data.name` = 'acme_erp'")
+    assert runs and runs[0].data.tags["churnml.model_version"] == mine["churn_version"]
+    assert runs[0].info.run_name.startswith("score ") and " acme_erp " in runs[0].info.run_name
+
+    # Forcing the demo's model onto the export's accounts is refused, naming both sources.
+    capfd.readouterr()
+    code = main(["score", *common, f"score.model_uri=models:/churnml-churn/{demo_champion['churn_version']}"])
+    out = capfd.readouterr()
+    assert code == 2
+    assert "synthetic" in out.out + out.err and str(export.resolve()) in out.out + out.err
+
+
+@pytest.mark.slow
+def test_no_champion_when_the_model_cannot_beat_the_baselines(tmp_path, capfd, small_world):
+    from churnml.cli import main
+
+    export = _export(small_world, tmp_path / "erp")
+    common = [f"paths.root={tmp_path}", "data=files", f"data.dir={export}", "model.num_threads=1", f"today={TODAY}"]
+    # No model beats the best baseline by 0.5 AUC: the trained one is only a challenger.
+    assert main(["train", *common, "model.gate.min_gain_over_baseline=0.5"]) == 0
+    out = capfd.readouterr()
+    assert "does not beat the best baseline" in out.out + out.err
+    assert not (tmp_path / "models" / "erp" / "champion.json").exists()
+    code = main(["score", *common])
+    out = capfd.readouterr()
+    assert code == 3
+    assert "does not beat the best baseline, baseline_" in out.out + out.err
+    assert "score.model_uri=models:/churnml-churn/1" in out.out + out.err
+    # Forced, it scores, and the page and the workbook say so at the top.
+    assert main(["score", *common, "score.model_uri=models:/churnml-churn/1"]) == 0
+    (month,) = [p for p in (tmp_path / "data" / "scores" / "erp").iterdir() if p.is_dir()]
+    page = (month / "report.html").read_text()
+    assert "did not earn its place" in page[: page.index("<table")]
+    from openpyxl import load_workbook
+
+    summary = load_workbook(month / "risk_list.xlsx")["Summary"]
+    assert any("did not earn its place" in str(c.value) for row in summary.iter_rows(max_row=5) for c in row)
+
+
+@pytest.mark.slow
+def test_a_failed_score_leaves_no_tracking_store_behind(tmp_path, small_world):
+    from churnml.cli import main
+
+    export = _export(small_world, tmp_path / "erp", months=12)
+    code = main(["score", f"paths.root={tmp_path}", "data=files", f"data.dir={export}", f"today={TODAY}"])
+    assert code == 3
+    assert not (tmp_path / "mlflow.db").exists()
+    assert not (tmp_path / "data" / "scores").exists()
