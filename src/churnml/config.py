@@ -31,6 +31,14 @@ class TableSource:
     path: Optional[str] = None  # files: relative to data.dir (default <table>.<format>)
     query: Optional[str] = None  # sql: the SELECT that returns the table
     columns: Dict[str, str] = field(default_factory=dict)  # contract name -> user's column
+    # column -> {the export's value: the contract's}, e.g. category: {"Reklamation Qualität": quality}
+    values: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    # How this table's CSV is written, when it differs from data.<setting> (None: as data.<setting>).
+    delimiter: Optional[str] = None
+    decimal: Optional[str] = None
+    thousands: Optional[str] = None
+    date_format: Optional[str] = None
+    encoding: Optional[str] = None
 
 
 @dataclass
@@ -41,6 +49,10 @@ class DataConfig:
     dir: str = "${paths.raw}"
     format: str = "csv"  # csv | parquet
     delimiter: str = ","  # csv: the field separator (';' for many European exports)
+    decimal: str = "."  # csv: the decimal mark (',' in 1.234,56)
+    thousands: Optional[str] = None  # csv: the thousands separator ('.' in 1.234,56); none by default
+    date_format: Optional[str] = None  # csv: e.g. '%d.%m.%Y'; none: ISO dates (YYYY-MM-DD) or timestamps
+    encoding: str = "utf-8"  # csv: text encoding (a byte-order mark is accepted); e.g. latin-1, cp1252
     url: Optional[str] = None  # sql: an SQLAlchemy URL
     tables: Dict[str, TableSource] = field(default_factory=dict)
 

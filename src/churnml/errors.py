@@ -38,9 +38,12 @@ class Problem:
     column: str | None
     problem: str
     examples: pd.DataFrame | None = field(default=None, repr=False)
+    source_column: str | None = None  # the user's name of `column`, when it is mapped
 
     def render(self) -> str:
         where = f"{self.table}.{self.column}" if self.column else self.table
+        if self.source_column:
+            where += f" ({self.source_column})"
         text = f"- {where}: {self.problem}"
         if self.examples is not None and len(self.examples):
             rows = self.examples.head(5).to_string(index=False, max_colwidth=40)

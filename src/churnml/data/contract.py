@@ -45,6 +45,18 @@ class Column:
     required: bool = False
     # Date columns that may legitimately lie ahead of today (a promised delivery, a contract end).
     future_ok: bool = False
+    # The contract's vocabulary of a text column; any other value counts as "other".
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Formats:
+    """How an export writes numbers and dates (`data.decimal`, `data.thousands`,
+    `data.date_format`, each also per table)."""
+
+    decimal: str = "."
+    thousands: str | None = None
+    date_format: str | None = None  # strftime pattern such as %d.%m.%Y; None: ISO dates
 
 
 @dataclass(frozen=True)
@@ -81,8 +93,8 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
-def _c(name: str, kind: str, required: bool = False, future_ok: bool = False) -> Column:
-    return Column(name, kind, required, future_ok)
+def _c(name: str, kind: str, required: bool = False, future_ok: bool = False, values: tuple[str, ...] = ()) -> Column:
+    return Column(name, kind, required, future_ok, values)
 
 
 TABLES: dict[str, Table] = {
@@ -136,7 +148,7 @@ TABLES: dict[str, Table] = {
                 _c("account_id", TEXT, required=True),
                 _c("opened_at", DATE, required=True),
                 _c("resolved_at", DATE),
-                _c("category", TEXT),
+                _c("category", TEXT, values=("quality", "delivery", "service", "price", "other")),
                 _c("severity", INT),
             ),
         ),
@@ -150,7 +162,7 @@ TABLES: dict[str, Table] = {
                 _c("account_id", TEXT, required=True),
                 _c("observed_at", DATE, required=True),
                 _c("competitor", TEXT),
-                _c("kind", TEXT),
+                _c("kind", TEXT, values=("quote", "visit", "trial_order", "tender_lost", "price_cut", "other")),
                 _c("price_gap", FLOAT),
             ),
         ),
@@ -161,7 +173,8 @@ TABLES: dict[str, Table] = {
             columns=(
                 _c("account_id", TEXT, required=True),
                 _c("occurred_at", DATE, required=True),
-                _c("kind", TEXT, required=True),
+                _c("kind", TEXT, required=True, values=(
+                    "exec_visit", "sales_visit", "business_review", "training", "joint_development", "other")),
             ),
         ),
         Table(
@@ -173,7 +186,7 @@ TABLES: dict[str, Table] = {
             columns=(
                 _c("contact_id", TEXT, required=True),
                 _c("account_id", TEXT, required=True),
-                _c("role", TEXT),
+                _c("role", TEXT, values=("decision_maker", "buyer", "technical", "other")),
                 _c("start_date", DATE),
                 # A departure already announced may be dated ahead.
                 _c("end_date", DATE, future_ok=True),
@@ -186,7 +199,7 @@ TABLES: dict[str, Table] = {
             columns=(
                 _c("account_id", TEXT, required=True),
                 _c("lost_at", DATE, required=True),
-                _c("reason", TEXT),
+                _c("reason", TEXT, values=("competitor", "business_decline", "other")),
                 _c("competitor", TEXT),
             ),
         ),
@@ -241,14 +254,19 @@ _HAS_TZ = r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)? ?(?:Z|[+-][0-9]{2}(?::?
 _NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
 
 
-def _to_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Dates as tz-naive datetime64[ns], plus a mask of values that do not fit that range."""
+def _to_dates(raw: pd.Series, date_format: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """Dates as tz-naive datetime64[ns], plus a mask of values that do not fit that range.
+    Text is ISO (dates or timestamps) unless `date_format` (e.g. %d.%m.%Y) says otherwise."""
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         parsed = raw.dt.tz_localize(None)  # keep the wall-clock date the user wrote
     elif raw.dtype.kind == "M":
         parsed = raw
     else:
         text = raw.astype("str").str.strip()
+        if date_format:
+            # exact=False: a time after the date (31.12.2023 14:05) is allowed and ignored.
+            parsed = pd.to_datetime(text, errors="coerce", format=date_format, exact=False)
+            return parsed.astype("datetime64[ns]"), pd.Series(False, index=raw.index)
         # The pipeline works in calendar months: keep the local date, drop any UTC offset.
         # (Find the few timestamps with an offset first: the replacement is slow per value.)
         with_tz = text.str.contains(_HAS_TZ, regex=True, na=False)
@@ -261,11 +279,16 @@ def _to_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed.astype("datetime64[ns]"), out_of_range
 
 
-def _to_float(raw: pd.Series) -> pd.Series:
+def _to_float(raw: pd.Series, formats: Formats = Formats()) -> pd.Series:
     if raw.dtype.kind in "fiub":
         values = raw.astype("float64")
     else:
-        values = pd.to_numeric(raw.astype("str").str.strip(), errors="coerce").astype("float64")
+        text = raw.astype("str").str.strip()
+        if formats.thousands:
+            text = text.str.replace(formats.thousands, "", regex=False)
+        if formats.decimal != ".":
+            text = text.str.replace(formats.decimal, ".", regex=False)
+        values = pd.to_numeric(text, errors="coerce").astype("float64")
     return values.where(np.isfinite(values))
 
 
@@ -283,22 +306,25 @@ def _to_bool(raw: pd.Series) -> pd.Series:
     return out
 
 
-def _parse(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+def _parse(column: Column, raw: pd.Series, formats: Formats = Formats()) -> tuple[pd.Series, pd.Series, str]:
     """Parse one column; returns (typed values, mask of non-empty values that failed, hint)."""
     if column.kind == TEXT:
         return _to_text(raw), pd.Series(False, index=raw.index), ""
     hint = ""
     if column.kind == DATE:
-        typed, out_of_range = _to_dates(raw)
+        typed, out_of_range = _to_dates(raw, formats.date_format)
         if out_of_range.any():
             hint = " (some are outside the years 1677–2262: a typo?)"
+        elif formats.date_format:
+            hint = f" (expected dates as {formats.date_format}, from data.date_format)"
         else:
             hint = " (expected ISO dates YYYY-MM-DD or timestamps)"
     elif column.kind == FLOAT:
-        typed = _to_float(raw)
-        hint = " (expected numbers with a decimal point)"
+        typed = _to_float(raw, formats)
+        hint = " (expected numbers with a decimal point)" if formats.decimal == "." else (
+            f" (expected numbers with the decimal mark {formats.decimal!r})")
     elif column.kind == INT:
-        values = _to_float(raw)
+        values = _to_float(raw, formats)
         whole = values.isna() | (values == values.round())
         typed = values.where(whole).astype("Int64")
         hint = " (expected whole numbers)"
@@ -308,10 +334,16 @@ def _parse(column: Column, raw: pd.Series) -> tuple[pd.Series, pd.Series, str]:
     else:  # pragma: no cover - TABLES only uses the kinds above
         raise ValueError(f"column kind must be one of {list(DTYPES)}; got {column.kind!r}")
     failed = typed.isna() & ~_blank(raw)
-    # A decimal comma never parses: look for one among the failed values only (not on every load).
-    if column.kind == FLOAT and failed.any():
-        if raw[failed].astype("str").str.strip().str.fullmatch(r"-?\d+,\d+").any():
-            hint = " (expected numbers with a decimal point; values like '12,5' look like a decimal comma)"
+    # Look for an export's own formats among the failed values only (not on every load).
+    if failed.any():
+        bad = raw[failed].astype("str").str.strip()
+        if column.kind == FLOAT and formats.decimal == "." and bad.str.fullmatch(r"-?[\d.]*\d,\d+").any():
+            hint = (" (expected numbers with a decimal point; values like '1.234,56' look like a decimal comma: "
+                    "set \"data.decimal=','\" and \"data.thousands='.'\")")
+        elif column.kind == DATE and not formats.date_format and bad.str.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}.*").any():
+            hint = " (expected ISO dates YYYY-MM-DD; values like '31.12.2023' are day.month.year: set \"data.date_format='%d.%m.%Y'\")"
+        elif column.kind == DATE and not formats.date_format and bad.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}.*").any():
+            hint = " (expected ISO dates YYYY-MM-DD; values like '12/31/2023' need data.date_format, e.g. '%m/%d/%Y' or '%d/%m/%Y')"
     return typed, failed, hint
 
 
@@ -326,7 +358,7 @@ class Conformed:
     problems: list[Problem]
 
 
-def conform(table: str, frame: pd.DataFrame) -> Conformed:
+def conform(table: str, frame: pd.DataFrame, formats: Formats = Formats()) -> Conformed:
     """Bring one table to the contract's columns and dtypes.
 
     Extra columns are dropped, absent optional columns added as all-missing, values that do not
@@ -353,7 +385,7 @@ def conform(table: str, frame: pd.DataFrame) -> Conformed:
         if isinstance(raw, pd.DataFrame):  # the same header twice
             problems.append(Problem(table, column.name, "the column appears more than once"))
             raw = raw.iloc[:, 0]
-        typed, failed, hint = _parse(column, raw)
+        typed, failed, hint = _parse(column, raw, formats)
         raw_cols[column.name] = raw
         typed_cols[column.name] = typed
         unparsed[column.name] = failed
@@ -490,10 +522,12 @@ def check_tables(
     tables: Mapping[str, pd.DataFrame],
     today: date,
     already_reported: Collection[tuple[str, str | None]] = (),
+    formats: Mapping[str, Formats] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     """Conform and check every table; returns (typed tables, every problem found).
 
-    Tables not in the contract are ignored. `already_reported` holds (table, None) for tables
+    Tables not in the contract are ignored; `formats` says how each table's text writes
+    numbers and dates (default: a decimal point, ISO dates). `already_reported` holds (table, None) for tables
     and (table, column) for columns whose absence the caller has reported already (e.g. a file
     that could not be read), so they are not reported twice.
     """
@@ -504,7 +538,7 @@ def check_tables(
             if spec.required and (name, None) not in already_reported:
                 problems.append(Problem(name, None, "required table is missing"))
             continue
-        conformed[name] = done = conform(name, tables[name])
+        conformed[name] = done = conform(name, tables[name], (formats or {}).get(name, Formats()))
         problems += [p for p in done.problems if (p.table, p.column) not in already_reported]
         if spec.required and len(done.typed) == 0:
             problems.append(Problem(name, None, "the table has no rows"))
@@ -542,6 +576,32 @@ def validate_tables(tables: Mapping[str, pd.DataFrame], today: date) -> dict[str
     if problems:
         raise ContractError(problems)
     return typed
+
+
+def unknown_values(tables: Mapping[str, pd.DataFrame], top: int = 5) -> list[Problem]:
+    """Values of the vocabulary columns (complaint category, signal kind, interaction kind,
+    contact role, loss reason) that the contract does not know: they count as "other". One
+    Problem per column, naming the most frequent of them with their counts (a warning, not an
+    error: the data still loads)."""
+    out = []
+    for name, frame in tables.items():
+        for column in TABLES[name].columns if name in TABLES else ():
+            if not column.values or column.name not in frame:
+                continue
+            text = frame[column.name].dropna().astype("str").str.strip().str.lower()
+            unknown = text[~text.isin(column.values)]
+            if unknown.empty:
+                continue
+            counts = frame.loc[unknown.index, column.name].astype("str").str.strip().value_counts()
+            shown = ", ".join(f"{v!r} ({n:,})" for v, n in counts.head(top).items())
+            more = f" and {len(counts) - top} more" if len(counts) > top else ""
+            out.append(Problem(
+                name, column.name,
+                f"{len(unknown):,} row(s) carry {len(counts)} value(s) the contract does not know, counted as "
+                f"'other': {shown}{more}. Known: {', '.join(column.values)}. Map yours with "
+                f"data.tables.{name}.values.{column.name}",
+            ))
+    return out
 
 
 def as_seen_at(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from churnml.data.contract import TABLES, as_seen_at, check_tables
+from churnml.data.contract import TABLES, Formats, as_seen_at, check_tables, unknown_values
 from churnml.errors import ConfigError, ContractError, Problem
 from churnml.io import FORMATS, check_format
 
@@ -42,10 +42,19 @@ class _Read:
     # (table, None) or (table, column) whose absence is already explained by a problem.
     reported: set[tuple[str, str | None]] = field(default_factory=set)
     delimiter: str = ","  # of CSV files, for the wrong-delimiter hint
+    csv: set[str] = field(default_factory=set)  # tables read from CSV: examples give file lines
 
     def fail(self, table: str, column: str | None, text: str) -> None:
         self.problems.append(Problem(table, column, text))
         self.reported.add((table, column))
+
+
+def _setting(data_cfg: Any, table: str, key: str) -> Any:
+    """`data.tables.<table>.<key>` when set, else `data.<key>` (TableSource or plain dict)."""
+    src = (data_cfg.tables or {}).get(table)
+    get = src.get if isinstance(src, Mapping) else (lambda k, d=None: getattr(src, k, d))
+    value = get(key, None) if src is not None else None
+    return value if value is not None else getattr(data_cfg, key, None)
 
 
 def _table_source(data_cfg: Any, table: str) -> tuple[str | None, str | None, dict[str, str]]:
@@ -57,6 +66,22 @@ def _table_source(data_cfg: Any, table: str) -> tuple[str | None, str | None, di
     return get("path"), get("query"), dict(get("columns") or {})
 
 
+def _values(data_cfg: Any, table: str) -> dict[str, dict[str, str]]:
+    """`data.tables.<table>.values`: column -> {the export's value: the contract's}."""
+    src = (data_cfg.tables or {}).get(table)
+    values = (src.get("values") if isinstance(src, Mapping) else getattr(src, "values", None)) if src is not None else None
+    return {str(c): {str(k): str(v) for k, v in (m or {}).items()} for c, m in (values or {}).items()}
+
+
+def formats(data_cfg: Any, table: str) -> Formats:
+    """How `table`'s text writes numbers and dates, from the data config."""
+    return Formats(
+        decimal=_setting(data_cfg, table, "decimal") or ".",
+        thousands=_setting(data_cfg, table, "thousands") or None,
+        date_format=_setting(data_cfg, table, "date_format") or None,
+    )
+
+
 def check_data_config(data_cfg: Any) -> None:
     """Raise `ConfigError` for a data config that cannot work, naming the parameter."""
     if data_cfg.source not in SOURCES:
@@ -65,17 +90,39 @@ def check_data_config(data_cfg: Any) -> None:
         check_format(data_cfg.format)
     if data_cfg.source == "sql" and not data_cfg.url:
         raise ConfigError("data.url must be an SQLAlchemy URL when data.source is sql; got none")
-    delimiter = getattr(data_cfg, "delimiter", ",")
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise ConfigError(f"data.delimiter must be a single character such as ',' or ';'; got {delimiter!r}")
-    for table in data_cfg.tables or {}:
-        if table not in TABLES:
+    for table in [None, *(data_cfg.tables or {})]:
+        if table is not None and table not in TABLES:
             raise ConfigError(f"data.tables.{table}: not a table of the contract; allowed: {', '.join(TABLES)}")
+        where = "data." if table is None else f"data.tables.{table}."
+        get = (lambda key: getattr(data_cfg, key, None)) if table is None else (lambda key: _setting(data_cfg, table, key))
+        for key in ("delimiter", "decimal", "thousands"):
+            value = get(key)
+            if value is not None and (not isinstance(value, str) or len(value) != 1):
+                raise ConfigError(f"`{where}{key}` must be a single character such as ',' or ';'; got {value!r}")
+        if get("decimal") is not None and get("decimal") == get("thousands"):
+            raise ConfigError(f"`{where}thousands` must differ from the decimal mark; got {get('thousands')!r} for both")
+        encoding = get("encoding")
+        if encoding:
+            import codecs
+
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise ConfigError(f"`{where}encoding` must be a text encoding such as utf-8, cp1252 or latin-1; got {encoding!r}") from None
+        if table is None:
+            continue
         allowed = TABLES[table].names
         for name in _table_source(data_cfg, table)[2]:
             if name not in allowed:
                 raise ConfigError(
                     f"data.tables.{table}.columns.{name}: not a column of {table}; allowed: {', '.join(allowed)}"
+                )
+        for name in _values(data_cfg, table):
+            if not TABLES[table].column(name).values if name in allowed else True:
+                vocab = [c.name for c in TABLES[table].columns if c.values]
+                raise ConfigError(
+                    f"`data.tables.{table}.values.{name}` must name a vocabulary column of {table} "
+                    f"({', '.join(vocab) or 'it has none'}); got {name!r}"
                 )
 
 
@@ -150,8 +197,14 @@ def _delimiter_word(read: _Read) -> str:
     return _DELIMITERS.get(read.delimiter, repr(read.delimiter))
 
 
-def _read_csv(path: Path, wanted: set[str], delimiter: str) -> tuple[pd.DataFrame, list[str]]:
-    header = list(pd.read_csv(path, nrows=0, sep=delimiter, encoding="utf-8-sig").columns)
+def _python_encoding(encoding: str) -> str:
+    # utf-8-sig reads UTF-8 with or without a byte-order mark (Excel writes one).
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
+def _read_csv(path: Path, wanted: set[str], delimiter: str, encoding: str = "utf-8") -> tuple[pd.DataFrame, list[str]]:
+    encoding = _python_encoding(encoding)
+    header = list(pd.read_csv(path, nrows=0, sep=delimiter, encoding=encoding).columns)
     # Everything as text: ids keep leading zeros, and the contract parses (and reports) the rest.
     frame = pd.read_csv(
         path,
@@ -160,9 +213,36 @@ def _read_csv(path: Path, wanted: set[str], delimiter: str) -> tuple[pd.DataFram
         usecols=lambda c: c in wanted,
         keep_default_na=False,
         na_values=_NA_TEXT,
-        encoding="utf-8-sig",
+        encoding=encoding,
     )
     return frame, header
+
+
+def encoding_problem(path: Path, encoding: str) -> str:
+    """Why `path` does not read as `encoding`: the first line (header = line 1) that does not
+    decode, and an encoding that reads the whole file."""
+    data = path.read_bytes()
+    line = 0
+    for line, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            raw.decode(_python_encoding(encoding))
+        except UnicodeDecodeError as err:
+            bad = raw[err.start : err.start + 4]
+            break
+    else:  # pragma: no cover - only called after a decode failed
+        bad = b""
+    fits = next((e for e in ("utf-8", "cp1252", "latin-1") if e != encoding and _decodes(data, e)), None)
+    suggestion = f"; it reads as {fits}: set data.encoding={fits}" if fits else ""
+    shown = "UTF-8" if _python_encoding(encoding) == "utf-8-sig" else encoding
+    return f"cannot read {path}: not {shown} text (line {line} has the bytes {bad!r}){suggestion}"
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(_python_encoding(encoding))
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def _read_parquet(path: Path, wanted: set[str]) -> tuple[pd.DataFrame, list[str]]:
@@ -196,9 +276,12 @@ def _read_files(data_cfg: Any) -> _Read:
             if fmt == "parquet":
                 frame, header = _read_parquet(path, wanted)
             else:
-                frame, header = _read_csv(path, wanted, read.delimiter)
-        except UnicodeDecodeError as err:
-            read.fail(table, None, f"cannot read {path}: not UTF-8 text ({err.reason}); save it as UTF-8")
+                delimiter = _setting(data_cfg, table, "delimiter") or ","
+                read.delimiter = delimiter
+                frame, header = _read_csv(path, wanted, delimiter, _setting(data_cfg, table, "encoding") or "utf-8")
+                read.csv.add(table)
+        except UnicodeDecodeError:
+            read.fail(table, None, encoding_problem(path, _setting(data_cfg, table, "encoding") or "utf-8"))
             continue
         except pd.errors.EmptyDataError:
             read.fail(table, None, f"the file {path} is empty")
@@ -209,6 +292,37 @@ def _read_files(data_cfg: Any) -> _Read:
         _pick_columns(read, table, frame, header, mapping)
         log.info("read %s: %d rows from %s in %.2f s", table, len(frame), path, time.perf_counter() - start)
     return read
+
+
+def map_values(tables: dict[str, pd.DataFrame], data_cfg: Any) -> dict[str, pd.DataFrame]:
+    """The vocabulary columns translated from the export's words to the contract's
+    (`data.tables.<table>.values`); values without a mapping stay as they are."""
+    out = dict(tables)
+    for table, frame in tables.items():
+        columns = {c: m for c, m in _values(data_cfg, table).items() if c in frame and m}
+        if columns:
+            frame = frame.copy()
+            for column, mapping in columns.items():
+                text = frame[column].astype("str").str.strip()
+                frame[column] = text.map(mapping).where(text.isin(list(mapping)), frame[column])
+            out[table] = frame
+    return out
+
+
+def _in_users_words(problems: list[Problem], data_cfg: Any, read: _Read) -> list[Problem]:
+    """Problems that name the user's own column beside the contract's, and example rows with the
+    user's column names and, for CSV files, the line in the file (the header is line 1)."""
+    for p in problems:
+        mapping = _table_source(data_cfg, p.table)[2]
+        if p.column and mapping.get(p.column, p.column) != p.column:
+            p.source_column = mapping[p.column]
+        if p.examples is not None and len(p.examples):
+            examples = p.examples.rename(columns={k: v for k, v in mapping.items() if k in p.examples})
+            if p.table in read.csv and "row" in examples:
+                examples = examples.rename(columns={"row": "line"})
+                examples["line"] = examples["line"] + 1
+            p.examples = examples
+    return problems
 
 
 def safe_url(url: str) -> str:
@@ -281,11 +395,18 @@ def load_tables(
     check_data_config(data_cfg)
     start = time.perf_counter()
     read = _read_sql(data_cfg) if data_cfg.source == "sql" else _read_files(data_cfg)
-    tables, problems = check_tables(read.tables, today or date.today(), already_reported=read.reported)
+    raw = map_values(read.tables, data_cfg)
+    tables, problems = check_tables(
+        raw, today or date.today(), already_reported=read.reported,
+        formats={name: formats(data_cfg, name) for name in raw},
+    )
     if read.problems or problems:
         order = list(TABLES)
         # Grouped by table; within one, reading problems first (the sort is stable).
-        raise ContractError(sorted(read.problems + problems, key=lambda p: order.index(p.table)))
+        found = _in_users_words(read.problems + problems, data_cfg, read)
+        raise ContractError(sorted(found, key=lambda p: order.index(p.table)))
+    for note in _in_users_words(unknown_values(tables), data_cfg, read):
+        log.warning("%s", note.render().lstrip("- "))
     if as_of is not None:
         tables = as_seen_at(tables, pd.Timestamp(as_of))
     log.info(

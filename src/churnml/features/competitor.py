@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churnml.data.contract import TABLES as CONTRACT
 from churnml.features.panel import (
     DAYS_PER_MONTH,
     Panel,
@@ -15,7 +16,7 @@ from churnml.features.panel import (
 
 NAME = "competitor"
 TABLES = ("competitor_signals",)
-KINDS = ["quote", "visit", "trial_order", "tender_lost", "price_cut", "other"]
+KINDS = list(CONTRACT["competitor_signals"].column("kind").values)
 PRICE_GAP_MONTHS = 12
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churnml.data.contract import TABLES as CONTRACT
 from churnml.features.panel import Panel, days_or_nan, months_of_days, window_sum
 
 NAME = "complaints"
 TABLES = ("complaints",)
-CATEGORIES = ["quality", "delivery", "service", "price", "other"]
+CATEGORIES = list(CONTRACT["complaints"].column("category").values)
 
 
 def _expand_to_snapshots(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churnml.data.contract import TABLES as CONTRACT
 from churnml.features.panel import (
     DAYS_PER_MONTH,
     NAT_INT,
@@ -22,15 +23,8 @@ from churnml.features.panel import (
 
 NAME = "relationship"
 TABLES = ("interactions", "contacts")  # either one is enough
-INTERACTION_KINDS = [
-    "exec_visit",
-    "sales_visit",
-    "business_review",
-    "training",
-    "joint_development",
-    "other",
-]
-ROLES = ["decision_maker", "buyer", "technical", "other"]
+INTERACTION_KINDS = list(CONTRACT["interactions"].column("kind").values)
+ROLES = list(CONTRACT["contacts"].column("role").values)
 # Counted per year; joint development is in the switching-cost family.
 _PER_YEAR = {
     "exec_visit": "exec_visits_12m",
