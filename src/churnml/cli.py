@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from churnml.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, ChurnmlError
+from churnml.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, ChurnmlError, ServiceUnavailable
 
 log = logging.getLogger("churnml")
 
@@ -126,6 +126,21 @@ def extra_searchpath(overrides: list[str]) -> list[str]:
     return [f"hydra.searchpath=[file://{other}]"]
 
 
+def _traceback_to_log(stage: str) -> None:
+    """Append the current exception's traceback to the run's log file only: the console shows
+    the one-line message, whoever investigates finds the rest in the log."""
+    import traceback
+
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        path = Path(HydraConfig.get().runtime.output_dir) / f"{stage}.log"
+        with path.open("a", encoding="utf-8") as out:
+            out.write(traceback.format_exc())
+    except (OSError, ValueError):  # no run folder: nothing to append to
+        pass
+
+
 def _print_help() -> None:
     from rich.console import Console
     from rich.table import Table
@@ -179,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             STAGE_FUNCTIONS[stage](ctx)
         except ChurnmlError as err:
             log.error("%s", err)
+            if isinstance(err, ServiceUnavailable):  # not the user's mistake: keep the details
+                _traceback_to_log(stage)
             sys.exit(err.exit_code)
         except KeyboardInterrupt:
             log.error("interrupted")

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_MODEL = 3
@@ -22,6 +21,12 @@ class ConfigError(ChurnmlError):
     """A configuration value that is not allowed: names the parameter, what is allowed, what was given."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class ServiceUnavailable(ChurnmlError):
+    """A service churnml needs (the MLflow tracking server, the database) cannot be reached."""
+
+    exit_code = EXIT_UNEXPECTED
 
 
 class NoModelError(ChurnmlError):
@@ -63,9 +68,3 @@ class ContractError(ChurnmlError):
     def render(self) -> str:
         head = f"The input data breaks the contract ({len(self.problems)} problem(s)); nothing was written."
         return "\n".join([head, *(p.render() for p in self.problems)])
-
-
-class NotYetAvailable(ChurnmlError):
-    """A stage that is not built yet."""
-
-    exit_code = EXIT_BAD_INPUT

@@ -27,7 +27,7 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 
 from churnml.config import MlflowConfig
-from churnml.errors import NoModelError
+from churnml.errors import NoModelError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,42 @@ def _mlflow():
 # ----------------------------------------------------------------------------------------------
 
 
+# A server that does not answer fails in seconds, not after MLflow's retries with backoff (minutes).
+_HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+_PROBE_TIMEOUT_S = 5
+
+
+def connect(tracking_uri: str) -> None:
+    """Point MLflow at `tracking_uri`. A server URL is probed first: `ServiceUnavailable` (one
+    line naming the URI and what to check) when it does not answer."""
+    mlflow = _mlflow()
+    if tracking_uri.startswith(("http://", "https://")):
+        for key, value in _HTTP_SETTINGS.items():
+            os.environ.setdefault(key, value)
+        _probe(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+
+
+def _probe(tracking_uri: str) -> None:
+    import requests
+
+    try:
+        requests.get(f"{tracking_uri.rstrip('/')}/health", timeout=_PROBE_TIMEOUT_S)
+    except requests.RequestException as err:
+        why = type(err).__name__.replace("Error", " error").replace("Exception", "").strip().lower()
+        raise ServiceUnavailable(
+            f"cannot reach the MLflow tracking server at {tracking_uri} ({why}): check that the server "
+            "is running and reachable from here and that mlflow.tracking_uri is right, or track locally "
+            "with mlflow=local"
+        ) from err
+
+
 def configure(cfg: MlflowConfig) -> str:
     """Point MLflow at `cfg.tracking_uri` and return the id of `cfg.experiment` (created with the
     absolute `cfg.artifact_location` when it does not exist yet)."""
     mlflow = _mlflow()
-    mlflow.set_tracking_uri(cfg.tracking_uri)
-    mlflow.set_registry_uri(cfg.tracking_uri)
+    connect(cfg.tracking_uri)
     existing = mlflow.get_experiment_by_name(cfg.experiment)
     if existing is not None:
         return existing.experiment_id
@@ -279,8 +309,7 @@ def _load(uri: str, kind: str, tracking_uri: str | None):
             raise NoModelError(f"no {kind} model at {path} (no MLmodel file there); {_TRAIN_HINT}")
         uri = str(path)
     elif tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        connect(tracking_uri)
     try:
         return mlflow.pyfunc.load_model(uri).unwrap_python_model()
     except MlflowException as err:

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from churnml.data.contract import TABLES, Formats, as_seen_at, check_tables, unknown_values
-from churnml.errors import ConfigError, ContractError, Problem
+from churnml.errors import ConfigError, ContractError, Problem, ServiceUnavailable
 from churnml.io import FORMATS, check_format
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,11 @@ SOURCES = ("synthetic", "files", "sql")
 _SUFFIX_FORMAT = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 # Text that means "no value" in exports. Not "NA": that is also a region (North America).
 _NA_TEXT = ["", "NaN", "nan", "NULL", "null", "None", "N/A", "n/a", "#N/A"]
+# How each network driver takes a connection timeout (seconds).
+_CONNECT_TIMEOUT = {
+    "psycopg2": {"connect_timeout": 10}, "psycopg": {"connect_timeout": 10}, "pg8000": {"timeout": 10},
+    "pymysql": {"connect_timeout": 10}, "mysqldb": {"connect_timeout": 10},
+}
 _DELIMITERS = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
 
 
@@ -340,7 +345,9 @@ def _read_sql(data_cfg: Any) -> _Read:
             # Connecting would silently create an empty database file; say what is wrong instead.
             if not url.database.startswith("file:") and not Path(url.database).is_file():
                 raise ConfigError(f"data.url points at an SQLite file that does not exist: {url.database}")
-        engine = sa.create_engine(url)
+        # A database that does not answer fails within seconds (drivers that take the setting).
+        timeout = _CONNECT_TIMEOUT.get(url.get_driver_name(), {})
+        engine = sa.create_engine(url, connect_args=timeout)
     except ConfigError:
         raise
     except Exception as err:  # noqa: BLE001 - a malformed URL or a driver that is not installed
@@ -349,6 +356,14 @@ def _read_sql(data_cfg: Any) -> _Read:
         ) from err
     read = _Read()
     try:
+        try:
+            with engine.connect():
+                pass
+        except sa.exc.DBAPIError as err:  # OperationalError or InterfaceError, by driver
+            raise ServiceUnavailable(
+                f"cannot reach the database at data.url={shown} ({_first_line(err)}): check that it is "
+                "running and reachable from here, and the host, port, database name and credentials"
+            ) from err
         for table, spec in TABLES.items():
             _, query, mapping = _table_source(data_cfg, table)
             if not query:
@@ -360,11 +375,6 @@ def _read_sql(data_cfg: Any) -> _Read:
                 with engine.connect() as conn:
                     # A plain string goes to the driver as is: a ':' in a literal is not a parameter.
                     frame = pd.read_sql_query(query, conn)
-            except sa.exc.OperationalError as err:
-                if "unable to open" in str(err) or "could not connect" in str(err) or "Connection refused" in str(err):
-                    raise ConfigError(f"data.url: cannot connect to {shown} ({_first_line(err)})") from err
-                read.fail(table, None, f"the query failed: {_first_line(err)}")
-                continue
             except Exception as err:  # noqa: BLE001 - any failed query is the user's to fix
                 read.fail(table, None, f"the query failed: {_first_line(err)}")
                 continue

@@ -45,6 +45,7 @@ def backtest_metrics(folds: pd.DataFrame) -> dict[str, float]:
 def run_stage(ctx: RunContext) -> None:
     from churnml.stages.model_inputs import load_model_inputs
 
+    tracking.connect(ctx.config.mlflow.tracking_uri)  # an unreachable server fails now
     inputs = load_model_inputs(ctx.config)
     evaluate_and_track(inputs, ctx.config, ctx.params, ctx.output_dir)
 

@@ -48,6 +48,9 @@ def run_stage(ctx: RunContext) -> None:
         steps.append((name, time.perf_counter() - tick))
         return out
 
+    from churnml import tracking
+
+    tracking.connect(config.mlflow.tracking_uri)  # an unreachable server fails before any work
     # The tables are loaded and their features built once, then handed to each stage.
     step("generate", lambda: ensure_synthetic(config.data, today, config.labels))
     tables = step("validate", lambda: load_tables(config.data, today=today))

@@ -229,6 +229,7 @@ def load_models_for_scoring(config: Config) -> tuple[Any, Any | None, dict[str, 
     from churnml.data.source import data_source, describe
 
     cfg, ml = config.score, config.mlflow
+    tracking.connect(ml.tracking_uri)  # an unreachable server fails now, in seconds
     source = data_source(config.data)
     uri = source_uri(resolve_model_uri(cfg.model_uri, config.paths.root), source)
     export = Path(config.paths.models) / "churn"

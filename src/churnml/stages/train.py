@@ -63,6 +63,7 @@ def train_and_publish(config: Config, params: Mapping[str, Any], output_dir: Pat
     from churnml.stages.model_inputs import load_model_inputs
 
     started = time.perf_counter()
+    tracking.connect(config.mlflow.tracking_uri)  # an unreachable server fails now, not after the work
     inputs = load_model_inputs(config, tables, frame)
     result = train_models(
         inputs.frame,

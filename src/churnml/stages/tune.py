@@ -107,6 +107,7 @@ def run_stage(ctx: RunContext) -> None:
 
     config = ctx.config
     check_space(config.tune.space)
+    tracking.connect(config.mlflow.tracking_uri)  # an unreachable server fails now
     inputs = load_model_inputs(config)
     search(inputs, config, ctx.params, ctx.output_dir)
 
