@@ -54,6 +54,9 @@ def test_stage_help_shows_hydra_help():
     assert proc.returncode == 0
     assert "Configuration groups" in proc.stdout
     assert "experiment:" in proc.stdout
+    # The internal schemas are no choice for a user.
+    assert "_schema" not in proc.stdout and "data: files, sql, synthetic" in proc.stdout
+    assert "--cfg job --resolve" in proc.stdout
 
 
 @pytest.mark.parametrize("stage", ["validate"])

@@ -126,6 +126,32 @@ def extra_searchpath(overrides: list[str]) -> list[str]:
     return [f"hydra.searchpath=[file://{other}]"]
 
 
+def _stage_help(task) -> int:
+    """Hydra's help for a stage without the internal `*_schema` options, and how to see the
+    config resolved."""
+    import contextlib
+    import io
+    import re
+
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        try:
+            task()
+        except SystemExit:
+            pass
+    lines = []
+    for line in captured.getvalue().splitlines():
+        m = re.fullmatch(r"(\w+): (.+)", line)
+        if m and "_schema" in m.group(2):
+            kept = [o for o in m.group(2).split(", ") if not o.endswith("_schema")]
+            line = f"{m.group(1)}: {', '.join(kept)}"
+        lines.append(line)
+        if line.startswith("Override anything in the config"):
+            lines.append("(values shown as written; `--cfg job --resolve` shows them resolved)")
+    print("\n".join(lines))
+    return 0
+
+
 def _traceback_to_log(stage: str) -> None:
     """Append the current exception's traceback to the run's log file only: the console shows
     the one-line message, whoever investigates finds the rest in the log."""
@@ -209,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     flags = [a for a in rest if a not in overrides]
     overrides += extra_searchpath(overrides)
     sys.argv = [f"churnml {stage}", *flags, f"hydra.job.name={stage}", *overrides]
+    if "--help" in flags or "-h" in flags:
+        return _stage_help(task)
     try:
         task()
     except SystemExit as done:

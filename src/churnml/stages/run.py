@@ -90,7 +90,7 @@ def print_outputs(scored, config) -> None:
         console.print(f"  {name:<18} {path}")
     console.print(f"  {'features':<18} {config.paths.features}/features.parquet")
     console.print(f"  {'exported model':<18} {config.paths.models}")
-    console.print(f"  {'MLflow':<18} {config.mlflow.tracking_uri}  (mlflow ui --backend-store-uri {config.mlflow.tracking_uri})")
+    console.print(f"  {'MLflow':<18} {config.mlflow.tracking_uri}  (.venv/bin/mlflow ui --backend-store-uri {config.mlflow.tracking_uri})")
 
 
 def _cell(value, fmt: str) -> str:
