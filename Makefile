@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/score.py
+	$(BIN)/python bench/real_extracts.py
 
 clean:
 	rm -rf $(VENV) outputs multirun

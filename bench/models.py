@@ -3,8 +3,8 @@
 For the default world (2,000 accounts x 48 months) and the large one (20,000 x 60), each in its
 own subprocess so that its peak memory is its own: generate the world, build the features (not
 timed as training), then time
-  train      `train_models`: split, churn model + baselines + out-of-time metrics, refit on all
-             labelled snapshots, switching-cost model
+  train      `train_models`: evaluation plan, churn model (inner folds, then every fitting row)
+             + baselines + out-of-time metrics, switching-cost model
   publish    one MLflow run (SQLite in a temporary folder): metrics, plots, both models logged and
              registered, champion gate, export
   baseline   one plain LightGBM fit of the same parameters and tree count on every labelled row,
@@ -117,7 +117,7 @@ def measure(size: str, evaluate: bool, threads: int | None, seed: int = 42) -> d
         out["backtest_s"] = time.perf_counter() - began
 
     out["metrics"] = {k: v for k, v in result.metrics.items() if not k.startswith("timing/")}
-    out["split"] = result.split.describe()
+    out["split"] = result.plan.describe()
     out["targets"] = TARGETS
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     return out
@@ -146,7 +146,7 @@ def report(r: dict) -> None:
     )
     print(f"  split      {r['split']}")
     print(f"  generate   {r['generate_s']:7.1f} s   features {r['features_s']:.1f} s   (not part of training)")
-    print(f"  train      {r['train_s']:7.1f} s   split fit, baselines, metrics, refit, switching model")
+    print(f"  train      {r['train_s']:7.1f} s   folds and fit, baselines, metrics, switching model")
     print(f"  publish    {r['publish_s']:7.1f} s   MLflow run, plots, two registered models, gate, export (@{r['alias']})")
     print(f"  baseline   {r['baseline_s']:7.1f} s   one plain LightGBM fit, same parameters and trees, all labelled rows")
     print(f"  ratio      {total / r['baseline_s']:7.1f}     (train + publish) / baseline")

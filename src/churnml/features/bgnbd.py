@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import gammaln, hyp2f1
+from scipy.special import digamma, gammaln, hyp2f1
 
 # Accounts used to fit the population's parameters at most (a random but fixed subset): the four
 # parameters are population figures, and more rows only cost time.
@@ -68,6 +68,31 @@ def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.nda
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
+def _loss_and_gradient(log_params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
+    """Mean negative log-likelihood and its gradient in the log parameters (closed form: far
+    fewer evaluations than finite differences)."""
+    r, alpha, a, b = np.exp(log_params)
+    repeat = x > 0
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a4 = np.where(repeat, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf)
+    mix = np.logaddexp(a3, a4)
+    w3, w4 = np.exp(a3 - mix), np.where(repeat, np.exp(a4 - mix), 0.0)
+    ll = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+          + gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x) + mix)
+    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + t_x)
+    d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
+    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_b = (digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x)
+               - np.where(repeat, w4 / np.maximum(b + x - 1, 1e-300), 0.0))
+    grad = -np.array([d_r.mean() * r, d_alpha.mean() * alpha, d_a.mean() * a, d_b.mean() * b])
+    value = -ll.mean()
+    if not np.isfinite(value) or not np.isfinite(grad).all():
+        return 1e100, np.zeros(4)
+    return float(value), grad
+
+
 def fit_bgnbd(x, t_x, T, start: np.ndarray | None = None, seed: int = 0) -> BgNbd | None:
     """Maximum-likelihood BG/NBD parameters for accounts with histories (x, t_x, T); `start`
     (log parameters) warm-starts the search. None when there is nothing to fit on."""
@@ -80,11 +105,8 @@ def fit_bgnbd(x, t_x, T, start: np.ndarray | None = None, seed: int = 0) -> BgNb
         pick = np.random.default_rng(seed).choice(len(x), MAX_FIT_ACCOUNTS, replace=False)
         x, t_x, T = x[pick], t_x[pick], T[pick]
 
-    def loss(log_params: np.ndarray) -> float:
-        value = -log_likelihood(np.exp(log_params), x, t_x, T).mean()
-        return float(value) if np.isfinite(value) else 1e100
-
-    result = minimize(loss, _START if start is None else start, method="L-BFGS-B",
-                      bounds=[(-10.0, 10.0)] * 4, options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8})
+    result = minimize(_loss_and_gradient, _START if start is None else start, args=(x, t_x, T), jac=True,
+                      method="L-BFGS-B", bounds=[(-10.0, 10.0)] * 4,
+                      options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8})
     r, alpha, a, b = np.exp(result.x)
     return BgNbd(float(r), float(alpha), float(a), float(b))
