@@ -26,8 +26,25 @@ def test_default_names_keep_sources_apart():
     demo = DataSource("synthetic", "/p/data/raw", "")
     crm = DataSource("files", "/srv/exports/crm", "crm")
     assert demo.alias("champion") == "champion" and crm.alias("champion") == "champion-crm"
-    assert crm.matches({"kind": "files", "location": "/srv/exports/crm"})
-    assert not crm.matches({"kind": "files", "location": "/srv/other/crm"}) and not crm.matches(None)
+    # Identity is kind and name: next month's export may land in another folder.
+    assert crm.matches({"kind": "files", "location": "/srv/exports/2024-08/crm", "name": "crm"})
+    assert not crm.matches({"kind": "synthetic", "name": "crm"}) and not crm.matches(None)
+
+
+def test_the_account_sketch_tells_the_same_accounts_from_other_ones():
+    from churnml.data.source import account_fingerprint, check_same_accounts, share_of_accounts_present
+
+    ids = pd.Series([f"K{i:05d}" for i in range(5000)])
+    recorded = {"kind": "files", "location": "/x", "name": "crm", **account_fingerprint(ids)}
+    assert len(recorded["accounts_sketch"]) == 256 and recorded["accounts"] == 5000
+    # Next month: a few accounts gone, a few new ones.
+    later = pd.concat([ids.iloc[300:], pd.Series([f"N{i}" for i in range(400)])])
+    assert share_of_accounts_present(recorded, later) > 0.85
+    check_same_accounts(recorded, later, "the model")
+    other = pd.Series([f"X{i:05d}" for i in range(5000)])
+    assert share_of_accounts_present(recorded, other) == 0.0
+    with pytest.raises(ConfigError, match="only about 0% of its accounts are in this data"):
+        check_same_accounts(recorded, other, "the model")
 
 
 def test_a_bad_data_name_is_a_config_error(tmp_path):
@@ -119,6 +136,16 @@ def test_the_readme_order_demo_then_an_export_in_the_same_project(tmp_path, capf
     out = capfd.readouterr()
     assert code == 2
     assert "synthetic" in out.out + out.err and str(export.resolve()) in out.out + out.err
+    # Other accounts under the export's name (another business unit's file in that folder) too.
+    from churnml.data.synthetic import generate_world
+
+    other = generate_world(accounts=300, months=36, seed=11, today=TODAY)
+    for name in ("accounts", "orders"):
+        other.tables[name]["account_id"] = "X" + other.tables[name]["account_id"].astype(str)
+    moved = _export(other, tmp_path / "elsewhere" / "acme_erp", months=24)
+    code = main(["score", f"paths.root={root}", "data=files", f"data.dir={moved}", f"today={TODAY}"])
+    out = capfd.readouterr()
+    assert code == 2 and "of its accounts are in this data" in out.out + out.err
 
 
 @pytest.mark.slow

@@ -1,12 +1,14 @@
 """Which data a model was trained on, so that a project can hold the demo and a user's own data
 side by side without ever mixing them.
 
-A data source is its kind (`synthetic`, `files`, `sql`), its location (the folder, or the
-database URL without a password) and its name, `data.name`: empty for the built-in demo world,
-by default the folder's (or database's) name for the others. The name keeps everything of a
-source apart: features in `data/features/<name>/`, lists in `data/scores/<name>/`, the export in
-`models/<name>/`, and the registry aliases `champion-<name>` / `challenger-<name>` (the demo keeps
-plain `champion`). Every model records its source and a fingerprint of the accounts it saw.
+A data source is its kind (`synthetic`, `files`, `sql`) and its name, `data.name`: empty for the
+built-in demo world, by default the folder's (or database's) name for the others. The name keeps
+everything of a source apart: features in `data/features/<name>/`, lists in `data/scores/<name>/`,
+the export in `models/<name>/`, and the registry aliases `champion-<name>` / `challenger-<name>`
+(the demo keeps plain `champion`). Every model records its source, where it was read (the folder,
+or the database URL without a password: shown, not compared, since a monthly export may land in
+a new folder each month) and a fingerprint of its accounts, whose sketch tells later whether
+other data holds the same accounts.
 """
 
 from __future__ import annotations
@@ -72,8 +74,8 @@ class DataSource:
         return {f"data.{k}": v for k, v in self.as_dict().items()}
 
     def matches(self, recorded: Mapping[str, Any] | None) -> bool:
-        """Whether a model's recorded source is this one (same kind and location)."""
-        return bool(recorded) and (recorded.get("kind"), recorded.get("location")) == (self.kind, self.location)
+        """Whether a model's recorded source is this one (same kind and name)."""
+        return bool(recorded) and (recorded.get("kind"), recorded.get("name", "")) == (self.kind, self.name)
 
 
 def data_source(data_cfg: Any) -> DataSource:
@@ -95,12 +97,43 @@ def describe(recorded: Mapping[str, Any] | None) -> str:
     return DataSource(recorded.get("kind", "?"), recorded.get("location", "?"), recorded.get("name", "")).label
 
 
+SKETCH_SIZE = 256  # account hashes kept with a model: enough to tell 50 % overlap from 90 %
+SAME_ACCOUNTS_MIN = 0.5  # at least this share of a model's accounts must be in data it compares or scores
+
+
+def _hashes(account_ids: pd.Series) -> pd.Index:
+    ids = pd.Index(pd.Series(account_ids).dropna().astype(str).unique())
+    return pd.Index([hashlib.sha256(i.encode("utf-8")).hexdigest()[:16] for i in ids])
+
+
 def account_fingerprint(account_ids: pd.Series) -> dict[str, Any]:
-    """How many distinct accounts, and a hash of their sorted ids (the same accounts give the
-    same hash, whatever their order)."""
-    ids = sorted(set(map(str, account_ids.dropna())))
-    digest = hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()
-    return {"accounts": len(ids), "accounts_sha256": digest}
+    """How many distinct accounts, a hash of all their ids (the same accounts give the same
+    hash, whatever their order), and a sketch: the smallest `SKETCH_SIZE` id hashes, a uniform
+    sample of the accounts that later data can be checked against without the ids themselves."""
+    hashes = _hashes(account_ids).sort_values()
+    digest = hashlib.sha256("\n".join(hashes).encode("utf-8")).hexdigest()
+    return {"accounts": len(hashes), "accounts_sha256": digest, "accounts_sketch": list(hashes[:SKETCH_SIZE])}
+
+
+def share_of_accounts_present(recorded: Mapping[str, Any] | None, account_ids: pd.Series) -> float | None:
+    """The estimated share of a model's accounts (its recorded sketch) that are in `account_ids`;
+    None when the model recorded no sketch."""
+    sketch = (recorded or {}).get("accounts_sketch")
+    if not sketch:
+        return None
+    return float(pd.Index(sketch).isin(_hashes(account_ids)).mean())
+
+
+def check_same_accounts(recorded: Mapping[str, Any] | None, account_ids: pd.Series, what: str) -> None:
+    """Raise `ConfigError` when the data holds too few of the accounts a model was trained on:
+    another company's or business unit's export under the same name."""
+    share = share_of_accounts_present(recorded, account_ids)
+    if share is not None and share < SAME_ACCOUNTS_MIN:
+        raise ConfigError(
+            f"{what} was trained on {describe(recorded)}, but only about {share:.0%} of its accounts are "
+            f"in this data: it is other data under the same name. Give it its own name (data.name=<name>) "
+            "so the two never mix"
+        )
 
 
 def run_name(stage: str, source: DataSource, now: datetime | None = None) -> str:

@@ -90,6 +90,10 @@ def score_month(
     churn_model, switching_model, model_info = load_models_for_scoring(config)
 
     tables, as_of = load_tables_as_of(config, tables)
+    from churnml.data.source import check_same_accounts
+
+    recorded = (getattr(churn_model, "info", {}) or {}).get("source")
+    check_same_accounts(recorded, tables["accounts"]["account_id"], f"the churn model {model_info['uri']}")
     label = sc.month_label(as_of)
     features = build_snapshot(tables, config, as_of)
     check_model_features(churn_model, features)

@@ -22,7 +22,7 @@ import numpy as np
 
 from churnml import tracking
 from churnml.config import Config
-from churnml.data.source import account_fingerprint, data_source, describe, run_name
+from churnml.data.source import account_fingerprint, check_same_accounts, data_source, describe, run_name
 from churnml.errors import ConfigError, NoModelError
 from churnml.models.gate import CHAMPION, champion_gate
 from churnml.models.baselines import NAMES as BASELINES
@@ -104,7 +104,7 @@ def publish(
     switching_model = build_switching_model(result)
     if switching_model is not None:
         switching_model.info["source"] = churn_model.info["source"]
-    champion = _champion_of(source, mlcfg)
+    champion = _champion_of(source, mlcfg, inputs.frame["account_id"])
     tags = {"churnml.stage": "train", **source.as_tags()}
     with tracking.run(mlcfg, run_name("train", source), params, output_dir, tags=tags) as run_id:
         tracking.log_params(result.plan.as_params())
@@ -150,9 +150,10 @@ def publish(
     )
 
 
-def _champion_of(source, mlcfg):
-    """(version, model) of the source's champion, or None. A champion of another source under
-    the same name is a configuration mistake, never something to compare with."""
+def _champion_of(source, mlcfg, account_ids):
+    """(version, model) of the source's champion, or None. A champion of other data under the
+    same name (another kind, or other accounts) is a configuration mistake, never something to
+    compare with."""
     try:
         champion = tracking.load_champion(mlcfg, source.alias(CHAMPION))
     except NoModelError as err:
@@ -170,6 +171,8 @@ def _champion_of(source, mlcfg):
             f"{champion[0]}) was trained on {describe(recorded)}, this run reads {source.label}. "
             "Give this source its own name (data.name=<name>) so the two never mix."
         )
+    else:
+        check_same_accounts(recorded, account_ids, f"the champion of data.name={source.name!r} (version {champion[0]})")
     return champion
 
 
