@@ -107,6 +107,6 @@ def fit_bgnbd(x, t_x, T, start: np.ndarray | None = None, seed: int = 0) -> BgNb
 
     result = minimize(_loss_and_gradient, _START if start is None else start, args=(x, t_x, T), jac=True,
                       method="L-BFGS-B", bounds=[(-10.0, 10.0)] * 4,
-                      options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8})
+                      options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-6})
     r, alpha, a, b = np.exp(result.x)
     return BgNbd(float(r), float(alpha), float(a), float(b))
