@@ -72,7 +72,11 @@ def to_config(cfg: Any):
 
     obj = OmegaConf.to_object(cfg)
     groups = {k: v for k, v in obj.items() if k in Config.__dataclass_fields__}
-    return Config(**groups)
+    config = Config(**groups)
+    # "data/features/" for the demo (empty data.name) reads as "data/features" everywhere.
+    for name in ("root", "data", "raw", "features", "scores", "models"):
+        setattr(config.paths, name, os.path.normpath(getattr(config.paths, name)))
+    return config
 
 
 def compose_config(overrides: list[str] | tuple[str, ...] = ()):

@@ -90,8 +90,10 @@ class GateDecision:
         if self.baseline is not None and not self.baseline.passed:
             return (f"the new model's {self.plan} {self.baseline.describe()}: it takes @{self.alias}, "
                     "not champion")
+        beats = (f"; it beats the best baseline, {self.baseline.baseline}, by {self.baseline.gain:+.4f}"
+                 if self.baseline is not None and np.isfinite(self.baseline.baseline_auc) else "")
         if self.champion_version is None:
-            return f"no champion yet: the new model takes @{self.alias} ({self.plan} auc {self.new_auc:.4f})"
+            return f"no champion yet: the new model takes @{self.alias} ({self.plan} auc {self.new_auc:.4f}{beats})"
         if self.champion_auc is None:
             return (
                 f"champion version {self.champion_version} cannot be measured here ({self.method}): "
@@ -99,7 +101,7 @@ class GateDecision:
             )
         return (
             f"new {self.plan} auc {self.new_auc:.4f} vs champion version {self.champion_version} "
-            f"{self.champion_auc:.4f} on {self.compared} ({self.method}): the new model takes @{self.alias}"
+            f"{self.champion_auc:.4f} on {self.compared} ({self.method}): the new model takes @{self.alias}{beats}"
         )
 
     def as_tags(self) -> dict[str, str]:
