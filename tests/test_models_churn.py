@@ -174,7 +174,7 @@ def test_switching_features_pick_families_and_names_and_fall_back_to_all():
 
 
 def test_gate_refits_the_champion_recipe_when_its_evaluation_saw_the_new_test(world):
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
     from churnml.models.gate import champion_gate
     from churnml.models.split import oot_plan

@@ -202,13 +202,13 @@ def _no_champion(config: Config, source, tried: str, err: Exception) -> NoModelE
     from churnml import tracking
 
     ml = config.mlflow
-    hint = f"train one with `churnml train`, or point score.model_uri at a registered version or an exported model folder"
-    challenger = tracking.alias_version(ml.churn_model_name, source.alias("challenger")) if _store_exists(config) else None
+    hint = "train one with `churnml train`, or point score.model_uri at a registered version or an exported model folder"
+    challenger = tracking.alias_version(ml.churn_model_name, source.alias(tracking.CHALLENGER)) if _store_exists(config) else None
     if challenger is not None:
         reason = tracking.version_tags(ml.churn_model_name, challenger).get("gate.reason", "it did not pass the champion gate")
         return NoModelError(
             f"no champion for {source.label}: the latest model, version {challenger} "
-            f"(@{source.alias('challenger')}), was not made champion because {reason}. Improve the data or "
+            f"(@{source.alias(tracking.CHALLENGER)}), was not made champion because {reason}. Improve the data or "
             f"the model, or score with it anyway: score.model_uri=models:/{ml.churn_model_name}/{challenger}"
         )
     return NoModelError(f"no churn model to score {source.label} with ({tried}: {err}); {hint}")

@@ -24,7 +24,8 @@ from churnml import tracking
 from churnml.config import Config
 from churnml.data.source import account_fingerprint, check_same_accounts, data_source, describe, run_name
 from churnml.errors import ConfigError, NoModelError
-from churnml.models.gate import CHAMPION, champion_gate
+from churnml.models.gate import champion_gate
+from churnml.tracking import CHAMPION
 from churnml.models.baselines import NAMES as BASELINES
 from churnml.models.training import (
     ModelInputs,
