@@ -234,9 +234,10 @@ class Naive:
         r["tenure_is_lower_bound"] = float(censored) if first_ever < t else np.nan
         r["history_months"] = float(month_no(t) - month_no(self.data_start))
         H = self.l.horizon_months
-        usual_h = r["usual_monthly_revenue"] * H
+        width = min(H, 12)
+        usual_h = r["usual_monthly_revenue"] * width
         r["revenue_same_months_last_year"] = (
-            self.rev(acc, months_ago(t, 12), months_ago(t, 12 - H)) / usual_h
+            self.rev(acc, months_ago(t, 12), months_ago(t, 12 - width)) / usual_h
             if months_ago(t, 12) >= self.data_start and usual_h > 0 else np.nan
         )
         order_days = sorted(before["order_date"].dt.normalize().unique())

@@ -122,9 +122,10 @@ def test_bgnbd_baseline_ranks_by_p_alive_and_expected_orders():
     assert scores["baseline_bgnbd"][churn].min() > scores["baseline_bgnbd"][~churn].max()
     # A calibrated probability: near the churn rate of each group.
     assert scores["baseline_bgnbd"][churn].mean() > 0.9 and scores["baseline_bgnbd"][~churn].mean() < 0.1
-    # Without BG/NBD columns that baseline is left out, the others stay.
-    assert set(fit_baselines(rows.drop(columns=["bgnbd_p_alive"])).predict(rows)) == {
-        "baseline_rule", "baseline_rfm", "baseline_recency"}
+    # Without any one of its columns (features.exclude) that baseline is left out, the others stay.
+    for column in ("bgnbd_p_alive", "bgnbd_expected_vs_pace"):
+        assert set(fit_baselines(rows.drop(columns=[column])).predict(rows)) == {
+            "baseline_rule", "baseline_rfm", "baseline_recency"}
 
 
 @pytest.mark.slow

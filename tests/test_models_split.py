@@ -103,8 +103,8 @@ def test_no_labelled_snapshot_is_a_config_error():
 def test_bad_split_settings_name_the_key():
     with pytest.raises(ConfigError, match="`model.split.holdout_share` must be a share in"):
         plan_evaluation(months(20), 6, SplitConfig(holdout_share=1.5), seed=0)
-    with pytest.raises(ConfigError, match="`model.split.folds` must be"):
-        plan_evaluation(months(20), 6, SplitConfig(folds=0), seed=0)
+    with pytest.raises(ConfigError, match="`model.split.folds` must be a whole number of at least 2"):
+        plan_evaluation(months(20), 6, SplitConfig(folds=1), seed=0)
 
 
 def test_gap_with_missing_months_uses_dates_not_positions():

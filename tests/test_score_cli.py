@@ -106,6 +106,17 @@ def test_without_a_registry_the_export_is_used(scored, tmp_path):
     assert f"v{version}" in page and str(tmp_path / "models" / "churn") in page
 
 
+def test_a_tracking_server_that_is_down_falls_back_to_the_export(scored, tmp_path):
+    for name in ("data", "models"):
+        shutil.copytree(scored / name, tmp_path / name)
+    shutil.rmtree(tmp_path / "data" / "scores")
+    down = "mlflow.tracking_uri=http://127.0.0.1:9"
+    # The list still goes out from the exported champion; only its tracking run is missing.
+    assert main(["score", f"paths.root={tmp_path}", f"today={TODAY}", down]) == 0
+    page = (latest_month(tmp_path) / "report.html").read_text()
+    assert str(tmp_path / "models" / "churn") in page
+
+
 def test_no_registry_and_no_export_exits_3(scored, tmp_path, capsys):
     shutil.copytree(scored / "data" / "raw", tmp_path / "data" / "raw")
     assert main(["score", f"paths.root={tmp_path}", f"today={TODAY}"]) == 3

@@ -100,6 +100,14 @@ def test_tenure_is_a_lower_bound_for_accounts_buying_when_the_extract_begins():
     assert (at["history_months"] == 5).all()  # five months of orders before 2024-06
 
 
+def test_seasonality_never_looks_past_the_snapshot_whatever_the_horizon(small_world):
+    tables = validate_tables(cut_extract(small_world.tables, 30), TODAY)
+    twelve = build_features(tables, FeaturesConfig(families=["orders"]), LabelsConfig(horizon_months=12))
+    longer = build_features(tables, FeaturesConfig(families=["orders"]), LabelsConfig(horizon_months=18))
+    # A window of a year ago wider than 12 months would reach into the label window: it stops at 12.
+    pd.testing.assert_series_equal(twelve["revenue_same_months_last_year"], longer["revenue_same_months_last_year"])
+
+
 def test_btyd_world_is_a_customer_base_that_buys_until_it_leaves():
     world = generate_btyd_world(500, 24, seed=1)
     orders, truth = world.tables["orders"], world.truth.set_index("account_id")

@@ -23,6 +23,7 @@ def test_default_names_keep_sources_apart():
     assert source_name("synthetic", "/x/data/raw", None) == ""
     assert source_name("files", "/srv/exports/ACME CRM", None) == "acme-crm"
     assert source_name("sql", None, "postgresql://u:pw@db.local:5432/sales_dw") == "sales_dw"
+    assert source_name("sql", None, "postgresql://u:pw@db.local/crm?sslmode=require") == "crm"
     demo = DataSource("synthetic", "/p/data/raw", "")
     crm = DataSource("files", "/srv/exports/crm", "crm")
     assert demo.alias("champion") == "champion" and crm.alias("champion") == "champion-crm"

@@ -53,8 +53,9 @@ def _mlflow():
 # ----------------------------------------------------------------------------------------------
 
 
-# A server that does not answer fails in seconds, not after MLflow's retries with backoff (minutes).
-_HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+# The probe finds a server that is down in seconds; a server lost mid-run is retried twice, not
+# with MLflow's default backoff of minutes. Uploads keep MLflow's own timeout.
+_HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2"}
 _PROBE_TIMEOUT_S = 5
 
 

@@ -225,29 +225,35 @@ def _read_csv(path: Path, wanted: set[str], delimiter: str, encoding: str = "utf
 
 def encoding_problem(path: Path, encoding: str) -> str:
     """Why `path` does not read as `encoding`: the first line (header = line 1) that does not
-    decode, and an encoding that reads the whole file."""
-    data = path.read_bytes()
-    line = 0
-    for line, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            raw.decode(_python_encoding(encoding))
-        except UnicodeDecodeError as err:
-            bad = raw[err.start : err.start + 4]
-            break
-    else:  # pragma: no cover - only called after a decode failed
-        bad = b""
-    fits = next((e for e in ("utf-8", "cp1252", "latin-1") if e != encoding and _decodes(data, e)), None)
+    decode, and an encoding that reads the start of the file (read line by line: a large export
+    is never held in memory whole)."""
+    line, bad, head = 0, b"", b""
+    with path.open("rb") as stream:
+        for line, raw in enumerate(stream, start=1):
+            if len(head) < _HEAD_BYTES:
+                head += raw
+            try:
+                raw.decode(_python_encoding(encoding))
+            except UnicodeDecodeError as err:
+                bad = raw[err.start : err.start + 4]
+                head += stream.read(_HEAD_BYTES)
+                break
+    fits = next((e for e in ("utf-8", "cp1252", "latin-1") if e != encoding and _decodes(head, e)), None)
     suggestion = f"; it reads as {fits}: set data.encoding={fits}" if fits else ""
     shown = "UTF-8" if _python_encoding(encoding) == "utf-8-sig" else encoding
     return f"cannot read {path}: not {shown} text (line {line} has the bytes {bad!r}){suggestion}"
 
 
+_HEAD_BYTES = 4 * 2**20  # what the suggested encoding is checked on
+
+
 def _decodes(data: bytes, encoding: str) -> bool:
     try:
-        data.decode(_python_encoding(encoding))
+        data.decode(_python_encoding(encoding), errors="strict")
         return True
-    except UnicodeDecodeError:
-        return False
+    except UnicodeDecodeError as err:
+        # A multi-byte character cut at the end of what was read is not an error of the file.
+        return err.start >= len(data) - 3 and err.reason == "unexpected end of data"
 
 
 def _read_parquet(path: Path, wanted: set[str]) -> tuple[pd.DataFrame, list[str]]:

@@ -35,7 +35,8 @@ def source_name(kind: str | None, folder: str | None, url: str | None) -> str:
     if kind == "synthetic":
         return ""
     if kind == "sql" and url:
-        tail = re.split(r"[/:@?]", str(url).rstrip("/"))[-1]
+        base = str(url).split("?", 1)[0].rstrip("/")  # the query string holds options, not the name
+        tail = re.split(r"[/:@]", base)[-1]
         return _slug(Path(tail).stem) or "sql"
     return _slug(Path(str(folder or "")).name) or str(kind or "data")
 

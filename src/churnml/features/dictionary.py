@@ -174,8 +174,8 @@ _add("history_months", "orders",
      "Months of order data before the snapshot: how far back the extract shows the account.",
      "months", "{value} months of order history in the data", actionable=False, grain="extract")
 _add("revenue_same_months_last_year", "orders",
-     "Revenue in the months a year before the coming label window, against the usual monthly "
-     "revenue times the window (a seasonal buyer's quiet months are not a loss).", "ratio",
+     "Revenue in the months a year before the coming label window (at most 12), against the usual "
+     "monthly revenue times as many months (a seasonal buyer's quiet months are not a loss).", "ratio",
      "bought {percent} % of its usual in these months last year",
      reason_missing="no order data a year earlier")
 for _w in (3, 12):

@@ -216,9 +216,11 @@ def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame, horizon: int) -
     out["history_months"] = np.broadcast_to((c - panel.orders_start).astype(np.float64), rev3.shape).copy()
     # What the account bought in the coming months' counterpart a year ago, against its usual:
     # a seasonal buyer's quiet months are not a loss.
-    last_year = window_sum(R, c - 12, horizon)
+    # At most 12 months wide: a longer window would reach past the snapshot.
+    width = min(horizon, 12)
+    last_year = window_sum(R, c - 12, width)
     out["revenue_same_months_last_year"] = np.where(
-        inside(c - 12), ratio(last_year, out["usual_monthly_revenue"] * horizon), np.nan
+        inside(c - 12), ratio(last_year, out["usual_monthly_revenue"] * width), np.nan
     )
     if op.order_days is not None:
         out.update(rhythm(panel, op, c, horizon))

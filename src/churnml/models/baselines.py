@@ -108,7 +108,7 @@ def fit_baselines(rows: pd.DataFrame) -> Baselines:
     rates = tuple(float(y[flag == f].mean()) if (flag == f).any() else overall for f in (False, True))
     regressions = {}
     for name, matrix in _MATRICES.items():
-        if name == "baseline_bgnbd" and P_ALIVE not in rows.columns:
+        if name == "baseline_bgnbd" and not {P_ALIVE, EXPECTED, EXPECTED_VS_PACE} <= set(rows.columns):
             continue
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
         model.fit(matrix(rows), y.astype(int))

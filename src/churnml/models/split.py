@@ -128,10 +128,10 @@ def _months_later(s: pd.Timestamp, months: int) -> pd.Timestamp:
 
 def check_split(cfg: SplitConfig) -> None:
     """Raise `ConfigError` naming the value when a split setting is not allowed."""
-    for key in ("test_snapshots", "min_fit_snapshots", "folds"):
+    for key, least in (("test_snapshots", 1), ("min_fit_snapshots", 1), ("folds", 2)):
         value = getattr(cfg, key)
-        if not isinstance(value, int) or value < 1:
-            raise ConfigError(f"`model.split.{key}` must be a whole number of at least 1; got {value!r}")
+        if not isinstance(value, int) or value < least:
+            raise ConfigError(f"`model.split.{key}` must be a whole number of at least {least}; got {value!r}")
     if not 0 < cfg.holdout_share < 1:
         raise ConfigError(f"`model.split.holdout_share` must be a share in (0, 1); got {cfg.holdout_share!r}")
 

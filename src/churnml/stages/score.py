@@ -30,7 +30,7 @@ import pandas as pd
 
 from churnml import score as sc
 from churnml.config import Config, ScoreConfig
-from churnml.errors import ConfigError, NoModelError
+from churnml.errors import ConfigError, NoModelError, ServiceUnavailable
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,11 @@ def score_month(
         notes=notes,
     )
     if track:
-        result.run_id = track_scoring(config, params or {}, output_dir, result, report, psi)
+        try:
+            result.run_id = track_scoring(config, params or {}, output_dir, result, report, psi)
+        except ServiceUnavailable as err:
+            # The list is out (jobs without a tracking server score from the export); say what is missing.
+            log.warning("the scoring run is not tracked: %s", err)
     log.info("score %s done in %.1f s", label, time.perf_counter() - started)
     return result
 
@@ -233,16 +237,23 @@ def load_models_for_scoring(config: Config) -> tuple[Any, Any | None, dict[str, 
     from churnml.data.source import data_source, describe
 
     cfg, ml = config.score, config.mlflow
-    tracking.connect(ml.tracking_uri)  # an unreachable server fails now, in seconds
     source = data_source(config.data)
     uri = source_uri(resolve_model_uri(cfg.model_uri, config.paths.root), source)
     export = Path(config.paths.models) / "churn"
     default = f"models:/{ml.churn_model_name}@{source.alias(tracking.CHAMPION)}"
     try:
-        if uri.startswith("models:/") and not _store_exists(config):
-            raise NoModelError(f"no tracking store at {ml.tracking_uri}")
+        if uri.startswith(("models:/", "runs:/")):
+            if not _store_exists(config):
+                raise NoModelError(f"no tracking store at {ml.tracking_uri}")
+            tracking.connect(ml.tracking_uri)  # an unreachable server is found in seconds
         model = tracking.load_churn_model(uri, ml.tracking_uri)
         used = uri
+    except ServiceUnavailable as err:
+        # A monthly job still scores with the exported champion while the server is down.
+        if uri != default or not (export / "MLmodel").is_file():
+            raise
+        log.warning("%s; scoring with the export in %s", err, export)
+        model, used = tracking.load_churn_model(str(export)), str(export)
     except NoModelError as err:
         if uri != default:
             raise NoModelError(f"no churn model at score.model_uri={cfg.model_uri}: {err}") from err
