@@ -36,42 +36,34 @@ def test_p_alive_of_hand_worked_customers():
     assert model.p_alive([5.0], [39.0], [40.0])[0] > model.p_alive([5.0], [10.0], [40.0])[0]
 
 
-def test_expected_purchases_match_a_simulation_of_the_process():
-    model = BgNbd(r=2.0, alpha=4.0, a=1.5, b=3.0)
-    rng = np.random.default_rng(0)
-    n, t = 200_000, 10.0
+def simulate(model: BgNbd, n: int, horizon: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Customers of the BG/NBD process from a first purchase at time 0: how many repeat purchases
+    each makes in (0, horizon] and when the last one was (0 without any)."""
+    rng = np.random.default_rng(seed)
     lam = rng.gamma(model.r, 1 / model.alpha, n)
     p = rng.beta(model.a, model.b, n)
-    count = np.zeros(n)
-    clock = np.zeros(n)
+    count, last, clock = np.zeros(n), np.zeros(n), np.zeros(n)
     alive = np.ones(n, dtype=bool)
     while alive.any():
         clock[alive] += rng.exponential(1 / lam[alive])
-        bought = alive & (clock <= t)
+        bought = alive & (clock <= horizon)
         count[bought] += 1
+        last[bought] = clock[bought]
         alive = bought & (rng.random(n) >= p)  # after each purchase the customer may drop out
-    expected = model.expected_purchases(t, [0.0], [0.0], [0.0])[0]
+    return count, last
+
+
+def test_expected_purchases_match_a_simulation_of_the_process():
+    model = BgNbd(r=2.0, alpha=4.0, a=1.5, b=3.0)
+    count, _ = simulate(model, 200_000, 10.0, seed=0)
+    expected = model.expected_purchases(10.0, [0.0], [0.0], [0.0])[0]
     assert count.mean() == pytest.approx(expected, rel=0.01)
 
 
 def test_fit_recovers_the_parameters_of_simulated_customers():
     truth = BgNbd(r=1.5, alpha=6.0, a=0.8, b=4.0)
-    rng = np.random.default_rng(1)
     n, T = 8000, 52.0
-    lam = rng.gamma(truth.r, 1 / truth.alpha, n)
-    p = rng.beta(truth.a, truth.b, n)
-    times = [[] for _ in range(n)]
-    for i in range(n):
-        clock = 0.0
-        while True:  # the first purchase opens the record at time 0; repeat purchases follow
-            clock += rng.exponential(1 / lam[i])
-            if clock > T:
-                break
-            times[i].append(clock)
-            if rng.random() < p[i]:
-                break
-    x = np.array([len(v) for v in times], dtype=float)
-    t_x = np.array([v[-1] if v else 0.0 for v in times])
+    x, t_x = simulate(truth, n, T, seed=1)
     fitted = fit_bgnbd(x, t_x, np.full(n, T))
     # MAX_FIT_ACCOUNTS of them are used: the estimates are close, not exact.
     assert fitted.r == pytest.approx(truth.r, rel=0.25)

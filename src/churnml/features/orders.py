@@ -140,11 +140,16 @@ def _order_day_rhythm(panel: Panel, op: OrdersPanel, ev) -> None:
     op.gap_n = panel.monthly(acc[later], month[later]).astype(np.float64)
 
 
-def before(monthly: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Sum of every month before each column (all history), shape `(A, len(cols))`."""
+def cumulative(monthly: np.ndarray) -> np.ndarray:
+    """Sum of every month before each column, shape `(A, M + 1)` (column 0 is zero)."""
     total = np.zeros((monthly.shape[0], monthly.shape[1] + 1))
     np.cumsum(monthly, axis=1, out=total[:, 1:])
-    return total[:, np.minimum(cols, monthly.shape[1])]
+    return total
+
+
+def before(monthly: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Sum of every month before each column (all history), shape `(A, len(cols))`."""
+    return cumulative(monthly)[:, np.minimum(cols, monthly.shape[1])]
 
 
 def usual_monthly_revenue(panel: Panel, op: OrdersPanel, cols: np.ndarray) -> np.ndarray:
@@ -325,8 +330,7 @@ def _vs_history(monthly: np.ndarray, recent: np.ndarray, first_col: np.ndarray, 
     average of every month from the account's first order to `window` months before the
     snapshot, minus 1; NaN with fewer than `least` such months or none of them with orders.
     Shape `(A, len(c))`."""
-    total = np.zeros((monthly.shape[0], monthly.shape[1] + 1))
-    np.cumsum(monthly, axis=1, out=total[:, 1:])
+    total = cumulative(monthly)
     edge = np.clip(c - window, 0, monthly.shape[1])[None, :]
     first = np.minimum(first_col, monthly.shape[1])[:, None]
     months = (edge - first).astype(np.float64)

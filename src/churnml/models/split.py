@@ -85,11 +85,6 @@ class Plan:
         """Rows the model is judged on."""
         return rows["snapshot"].isin(self.test).to_numpy() & self.held_out(rows)
 
-    @property
-    def label_end(self) -> pd.Timestamp:
-        """First month after the label window of the newest snapshot fitted on."""
-        return max(self.fit) + pd.DateOffset(months=self.horizon)
-
     def same_holdout(self, other: "Plan | None") -> bool:
         """Whether `other` held out the same accounts (same kind, share and seed)."""
         return (
