@@ -97,10 +97,10 @@ def child(kind: str, folder: Path, accounts: int, months: int) -> dict:
     began = time.perf_counter()
     if kind == "generate":
         from churnml.data.synthetic import generate_world
-        from churnml.io import write_world
+        from churnml.io import write_tables
 
         world = generate_world(accounts, months, START, seed=SEED, today=TODAY)
-        write_world(world, folder, "parquet")
+        write_tables(world.tables, folder, "parquet", truth=world.truth)
         out["rows"] = {name: len(frame) for name, frame in world.tables.items()}
     elif kind == "floor":
         import pyarrow.parquet as pq

@@ -1,4 +1,4 @@
-"""Benchmark of the synthetic world: `generate_world` and `write_world`, on the default world and
+"""Benchmark of the synthetic world: `generate_world` and `write_tables`, on the default world and
 on the large one (20,000 accounts x 60 months, about 20 million order lines).
 
 Each size runs in its own subprocess so its peak memory (max RSS) is its own. Printed per size:
@@ -35,8 +35,8 @@ def measure(accounts: int, months: int, figures: bool) -> dict:
     import pyarrow.parquet as pq
 
     from churnml.data.synthetic import generate_world
-    from churnml.data.synthetic_figures import world_figures
-    from churnml.io import write_world
+    from churnml.world_figures import world_figures
+    from churnml.io import write_tables
 
     began = time.perf_counter()
     world = generate_world(accounts, months, "2021-01", seed=42, today=TODAY)
@@ -44,7 +44,7 @@ def measure(accounts: int, months: int, figures: bool) -> dict:
     rows = {name: len(frame) for name, frame in world.tables.items()}
     with tempfile.TemporaryDirectory() as folder:
         began = time.perf_counter()
-        write_world(world, folder, "parquet")
+        write_tables(world.tables, folder, "parquet", truth=world.truth)
         write = time.perf_counter() - began
         began = time.perf_counter()
         pq.write_table(pa.Table.from_pandas(world.tables["orders"], preserve_index=False), Path(folder) / "base.parquet")

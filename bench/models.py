@@ -45,13 +45,12 @@ def measure(size: str, evaluate: bool, threads: int | None, seed: int = 42) -> d
     import lightgbm as lgb
 
     from churnml.config import Config, MlflowConfig, PathsConfig
-    from churnml.data.synthetic import generate_world
+    from churnml.data.synthetic import generate_world, oracle_from_truth
     from churnml.features import build_features, feature_columns
     from churnml.features.dictionary import dictionary_frame
     from churnml.models.churn import to_matrix, category_levels
-    from churnml.models.switching import offers
+    from churnml.features.competitor import training_offers
     from churnml.models.training import ModelInputs, TARGETS, train_models
-    from churnml.stages.model_inputs import oracle_from_truth
     from churnml.stages.train import publish
 
     accounts, months = SIZES[size]
@@ -65,13 +64,11 @@ def measure(size: str, evaluate: bool, threads: int | None, seed: int = 42) -> d
     frame = build_features(world.tables, config.features, config.labels)
     features_s = time.perf_counter() - began
     features = feature_columns(frame)
-    signals = world.tables["competitor_signals"]
-    signals = signals[~signals["kind"].isin(config.labels.switch_signal_kinds)]
     horizon = config.labels.horizon_months
     inputs = ModelInputs(
         frame=frame,
         features=features,
-        offers=offers(signals),
+        offers=training_offers(world.tables["competitor_signals"], config.labels.switch_signal_kinds),
         horizon=horizon,
         dictionary=dictionary_frame(features),
         oracle=oracle_from_truth(world.truth, horizon),
@@ -110,7 +107,7 @@ def measure(size: str, evaluate: bool, threads: int | None, seed: int = 42) -> d
     out["baseline_s"] = time.perf_counter() - began
 
     if evaluate:
-        from churnml.evaluate import backtest
+        from churnml.models.evaluation import backtest
 
         began = time.perf_counter()
         backtest(frame, features, config.model, horizon, inputs.oracle)

@@ -4,8 +4,9 @@
             (the floor: no scoring can be faster than predicting once)
   contribs  `booster.predict(pred_contrib=True)` on the same rows: what the reasons cost LightGBM
             itself (TreeSHAP), before any of our code
-  score     `churnml.score.score_accounts`: calibrated probability, pred_contrib, switching cost
+  score     `churnml.scoring.risk_list.score_accounts`: calibrated probability, pred_contrib, switching cost
             and probability, priority, rank, bands, three reasons in words, actions
+  frames    `churnml.scoring.month.score_frames`: the list plus changes, win-back, drift, report data
   outputs   the four files' bytes (Parquet, CSV, the workbook, the page)
   ratio     score / baseline, score / (baseline + contribs) (our overhead on top of LightGBM's
             two calls; the figure to watch, near 1 is best) and score + outputs / baseline.
@@ -47,7 +48,7 @@ def bench_model(folder: Path, tables: dict, cfg) -> Path:
     from churnml import tracking
     from churnml.features import build_features, data_end, default_snapshots, feature_columns
     from churnml.features.dictionary import dictionary_frame
-    from churnml.models.switching import offers
+    from churnml.features.competitor import training_offers
     from churnml.models.training import (
         build_churn_model,
         build_switching_model,
@@ -66,9 +67,8 @@ def bench_model(folder: Path, tables: dict, cfg) -> Path:
     assert snapshots[-1] <= data_end(tables)
     frame = build_features(tables, cfg.features, cfg.labels, snapshots=snapshots)
     features = feature_columns(frame)
-    signals = tables["competitor_signals"]
-    signals = signals[~signals["kind"].isin(cfg.labels.switch_signal_kinds)]
-    result = train_models(frame, features, cfg.model, cfg.labels.horizon_months, offers(signals))
+    offers = training_offers(tables["competitor_signals"], cfg.labels.switch_signal_kinds)
+    result = train_models(frame, features, cfg.model, cfg.labels.horizon_months, offers)
     families = dict(zip(dictionary_frame(features)["name"], dictionary_frame(features)["family"]))
     tracking.export_model(build_churn_model(result, cfg.model, families, {}), input_example(result), target / "churn")
     switching = build_switching_model(result)
@@ -92,8 +92,10 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
     from churnml import tracking
     from churnml.config import Config, SyntheticDataConfig
     from churnml.features import build_features, data_end
-    from churnml.score import build_report, compare_lists, deepest_recent_discount, score_accounts, win_back_list
-    from churnml.stages.score import output_bytes
+    from churnml.catalog import month_files
+    from churnml.features.competitor import deepest_discount
+    from churnml.scoring.month import score_frames
+    from churnml.scoring.risk_list import score_accounts
 
     fb = _features_bench()
     folder = fb.world_dir(cache, accounts, months)
@@ -108,23 +110,23 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
     t_features, feats = best_of(1, lambda: build_features(tables, cfg.features, cfg.labels, snapshots=[as_of]))
     feats = feats[feats["snapshot"] == as_of]
     scope = feats[feats["in_scope"].astype(bool)]
-    discount = deepest_recent_discount(tables.get("competitor_signals"), as_of)
+    discount = deepest_discount(tables.get("competitor_signals"), as_of)
 
     t_base, _ = best_of(repeat, lambda: churn.fit.booster.predict(churn.fit.matrix(scope)))
     t_shap, _ = best_of(repeat, lambda: churn.fit.booster.predict(churn.fit.matrix(scope), pred_contrib=True))
     t_score, risk = best_of(
         repeat, lambda: score_accounts(feats, churn, switching, tables["accounts"], cfg.score, deepest_discount=discount)
     )
-    changes = compare_lists(risk, None)
-    win_back = win_back_list(feats, tables["accounts"], tables["orders"], as_of)
-    report = build_report(
-        risk, changes, win_back, cfg.score, as_of=as_of.strftime("%Y-%m"),
-        model={"name": "bench", "metrics": churn.metrics}, psi=churn.population_stability(scope).to_dict(),
-        switching_available=switching is not None,
-    )  # fmt: skip
-    t_out, files = best_of(repeat, lambda: output_bytes(risk, report))
+    # The whole month's frames as `churnml score` makes them: list, changes, win-back, drift, report.
+    t_frames, month = best_of(
+        repeat,
+        lambda: score_frames(
+            feats, tables, churn, switching, cfg.score, as_of, model_info={"name": "bench", "metrics": churn.metrics}
+        ),
+    )
+    t_out, files = best_of(repeat, lambda: month_files(month.risk_list, month.report))
     n = len(scope)
-    total = t_features + t_score + t_out
+    total = t_features + t_frames + t_out
     print(f"\n{accounts:,} accounts x {months} months: {n:,} accounts in scope at {as_of:%Y-%m}, "
           f"{len(churn.features)} features, {churn.fit.booster.num_trees()} trees, "
           f"switching model {'yes' if switching is not None else 'no'}")
@@ -132,10 +134,12 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
     print(f"  contribs  {t_shap:7.3f} s  {n / t_shap:>10,.0f} accounts/s   (booster.predict pred_contrib: "
           "the reasons' own floor)")
     print(f"  score     {t_score:7.3f} s  {n / t_score:>10,.0f} accounts/s   (score_accounts)")
+    print(f"  frames    {t_frames:7.3f} s  {n / t_frames:>10,.0f} accounts/s   "
+          "(score_frames: the list, changes, win-back, drift, report data)")
     print(f"  outputs   {t_out:7.3f} s  {n / t_out:>10,.0f} accounts/s   "
           f"(parquet+csv+xlsx+html, {sum(len(b) for b in files.values()) / 1e6:.1f} MB)")
     print(f"  features  {t_features:7.3f} s  {n / t_features:>10,.0f} accounts/s   (build_features at one snapshot)")
-    print(f"  month     {total:7.3f} s  {n / total:>10,.0f} accounts/s   (features + score + outputs)")
+    print(f"  month     {total:7.3f} s  {n / total:>10,.0f} accounts/s   (features + frames + outputs)")
     print(f"  ratio     score / baseline {t_score / t_base:6.1f} x   "
           f"score / (baseline + contribs) {t_score / (t_base + t_shap):5.2f} x   "
           f"score + outputs / baseline {(t_score + t_out) / t_base:6.1f} x")

@@ -124,7 +124,9 @@ PLAYBOOK = {
 def sample_report(n: int = 120, previous: bool = True, switching: bool = True, **kw):
     """A ReportData for two consecutive months of a small book (the second month's list)."""
     from churnml.config import ScoreConfig
-    from churnml.score import build_report, compare_lists, apply_changes, score_accounts
+    from churnml.report.build import build_report
+    from churnml.scoring.changes import apply_changes, compare_lists
+    from churnml.scoring.risk_list import score_accounts
 
     cfg = ScoreConfig(playbook=dict(PLAYBOOK))
     m1 = features_frame(n, seed=3, snapshot="2025-01-01")

@@ -8,7 +8,7 @@ import pytest
 from churn_frames import FEATURES, feature_frame
 
 from churnml.config import ModelConfig
-from churnml.evaluate import backtest
+from churnml.models.evaluation import backtest
 from churnml.models.churn import training_rows
 from churnml.stages.evaluate import backtest_metrics
 

@@ -9,7 +9,7 @@ from churn_frames import FEATURES, feature_frame
 
 from churnml.config import ModelConfig
 from churnml.errors import ConfigError
-from churnml.evaluate import evaluate_split
+from churnml.models.evaluation import evaluate_split
 from churnml.models.churn import fit_churn, to_matrix, training_rows
 from churnml.models.pyfunc import ChurnModel, population_stability, training_reference
 from churnml.models.split import plan_evaluation

@@ -1,4 +1,4 @@
-"""churnml.notebook: the helpers behind the notebooks, on the small synthetic world."""
+"""The helpers behind the notebooks (churnml.explore, churnml.models.review, churnml.plots), on the small synthetic world."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnml import notebook as nb
+from churnml import explore, plots
+from churnml.models import review
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.evaluate import METRIC_NAMES, flatten
 
@@ -23,7 +24,7 @@ def test_revenue_after_matches_a_naive_sum(world_frame):
     tables, frame, _ = world_frame
     orders = tables["orders"]
     sample = frame.sample(40, random_state=1)
-    fast = nb.revenue_after(sample, orders, 6)
+    fast = explore.revenue_after(sample, orders, 6)
     for i, row in sample.iterrows():
         end = row["snapshot"] + pd.DateOffset(months=6)
         mine = orders[(orders["account_id"] == row["account_id"]) & (orders["order_date"] >= row["snapshot"])
@@ -34,7 +35,7 @@ def test_revenue_after_matches_a_naive_sum(world_frame):
 def test_monthly_revenue_keeps_every_month_and_the_total(world_frame):
     tables, _, _ = world_frame
     orders = tables["orders"]
-    monthly = nb.monthly_revenue(orders, ["A00001", "no-such-account"])
+    monthly = explore.monthly_revenue(orders, ["A00001", "no-such-account"])
     assert list(monthly.columns) == ["A00001", "no-such-account"]
     assert (monthly.index == pd.date_range(monthly.index[0], periods=len(monthly), freq="MS")).all()
     assert monthly["A00001"].sum() == pytest.approx(orders.loc[orders["account_id"] == "A00001", "net_amount"].sum())
@@ -43,7 +44,7 @@ def test_monthly_revenue_keeps_every_month_and_the_total(world_frame):
 
 def test_label_evidence_explains_every_label(world_frame):
     tables, frame, labels = world_frame
-    evidence = nb.label_evidence(frame, tables, labels)
+    evidence = explore.label_evidence(frame, tables, labels)
     known = evidence[evidence["churn"].notna()]
     assert len(known) > 1000 and known["churn"].nunique() == 2
     # Both routes to churn occur, and together they are the label exactly.
@@ -54,8 +55,8 @@ def test_label_evidence_explains_every_label(world_frame):
 
 def test_label_examples_show_their_case(world_frame):
     tables, frame, labels = world_frame
-    evidence = nb.label_evidence(frame, tables, labels)
-    picks = nb.label_examples(evidence)
+    evidence = explore.label_evidence(frame, tables, labels)
+    picks = explore.label_examples(evidence)
     assert set(picks) == {"stopped", "partial", "recorded", "retained"}
     for case, (account, snapshot) in picks.items():
         row = evidence[(evidence["account_id"] == account) & (evidence["snapshot"] == snapshot)].iloc[0]
@@ -69,28 +70,28 @@ def test_label_examples_show_their_case(world_frame):
             assert row["below_threshold"] and row["revenue_next"] > 0.3 * row["threshold"]
         else:
             assert row["loss_recorded"] and not row["below_threshold"]
-    walk = nb.label_walkthrough(frame, tables, picks["partial"][0], labels)
+    walk = explore.label_walkthrough(frame, tables, picks["partial"][0], labels)
     assert walk["snapshot"].is_monotonic_increasing and walk["snapshot"].is_unique
 
 
 def test_churn_rates_add_up_and_bound_the_rate(world_frame):
     _, frame, _ = world_frame
     rows = frame[frame["labelled"] & frame["in_scope"] & frame["churn"].notna()]
-    by_tier = nb.churn_rates(rows, "tier")
+    by_tier = explore.churn_rates(rows, "tier")
     assert by_tier["rows"].sum() == len(rows)
     assert by_tier["churned"].sum() == rows["churn"].sum()
     assert ((by_tier["low"] <= by_tier["rate"]) & (by_tier["rate"] <= by_tier["high"])).all()
     assert list(by_tier.index) == [c for c in rows["tier"].cat.categories if c in set(rows["tier"].astype(str))]
 
-    visits = nb.churn_rates(rows, "months_since_exec_visit", bins=[0, 6, 1e9], names=["< 6", "6+"], missing="never")
+    visits = explore.churn_rates(rows, "months_since_exec_visit", bins=[0, 6, 1e9], names=["< 6", "6+"], missing="never")
     assert list(visits.index) == ["< 6", "6+", "never"]
     assert visits.loc["never", "rows"] == rows["months_since_exec_visit"].isna().sum()
     with pytest.raises(KeyError, match="no_such_column"):
-        nb.churn_rates(rows, "no_such_column")
+        explore.churn_rates(rows, "no_such_column")
 
 
 def test_wilson_interval_covers_known_cases():
-    low, high = nb.wilson_interval([0, 5, 10], [10, 10, 10])
+    low, high = explore.wilson_interval([0, 5, 10], [10, 10, 10])
     assert low[0] == pytest.approx(0.0, abs=1e-12) and 0 < high[0] < 0.35
     assert low[1] < 0.5 < high[1] and high[1] - 0.5 == pytest.approx(0.5 - low[1])
     assert high[2] == pytest.approx(1.0) and low[2] > 0.65
@@ -102,7 +103,7 @@ def test_metrics_table_inverts_flatten():
     metrics = {s: {m: float(rng.random()) for m in METRIC_NAMES} for s in scorers}
     flat = flatten(metrics, prefix="oot/")
     flat["oot/auc_margin"] = 0.1  # not a per-scorer metric: left out
-    table = nb.metrics_table(flat)
+    table = review.metrics_table(flat)
     assert list(table.columns) == ["model", "baseline_rfm", "baseline_rule", "oracle"]
     assert list(table.index) == list(METRIC_NAMES)
     for s in scorers:
@@ -114,11 +115,11 @@ def test_account_events_are_dated_sorted_and_by_role_only(world_frame):
     tables, _, _ = world_frame
     counts = tables["complaints"]["account_id"].value_counts()
     account = counts.index[0]
-    events = nb.account_events(tables, account)
+    events = explore.account_events(tables, account)
     assert list(events.columns) == ["date", "source", "event"]
     assert events["date"].is_monotonic_increasing
     assert (events["source"] == "complaint").sum() == counts.iloc[0]
     left = tables["contacts"].loc[(tables["contacts"]["account_id"] == account) & tables["contacts"]["end_date"].notna()]
     assert (events["source"] == "contacts").sum() == len(left)
-    only_visits = nb.account_events(tables, account, kinds=["exec_visit"])
+    only_visits = explore.account_events(tables, account, kinds=["exec_visit"])
     assert set(only_visits.loc[only_visits["source"] == "relationship", "event"]) <= {"exec visit"}

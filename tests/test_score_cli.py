@@ -33,7 +33,7 @@ def trained(tmp_path_factory) -> Path:
     world = generate_world(accounts=120, months=30, seed=5, today=TODAY)
     world.tables["contacts"]["full_name"] = SECRET_NAME
     world.tables["contacts"]["email"] = f"someone@{SECRET_MAIL}"
-    io.write_world(world, root / "data" / "raw", "parquet")
+    io.write_tables(world.tables, root / "data" / "raw", "parquet", truth=world.truth)
     assert main(["train", f"paths.root={root}", f"today={TODAY}", *FAST]) == 0
     return root
 

@@ -16,7 +16,8 @@ import yaml
 
 from churnml.features.dictionary import FAMILIES, FEATURES, format_reason
 from churnml.models.pyfunc import population_stability, psi, psi_edges, training_reference
-from churnml.score import action_for, descriptors, rank_reasons, recommend_action, top_reasons
+from churnml.scoring.actions import action_for, recommend_action
+from churnml.scoring.reasons import descriptors, rank_reasons, top_reasons
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,21 +10,15 @@ from hypothesis import strategies as st
 
 from churnml.config import ScoreConfig
 from churnml.errors import ConfigError
-from churnml.score import (
-    REASON_SEP,
-    check_playbook,
-    compare_lists,
-    deepest_recent_discount,
-    parse_month,
-    rank_reasons,
-    recommend_action,
-    retention_priority,
-    risk_band,
-    score_accounts,
-    summarise,
-    top_reasons,
-    win_back_list,
-)
+from churnml.features.competitor import deepest_discount as deepest_recent_discount
+from churnml.months import parse_month
+from churnml.report.build import summarise
+from churnml.scoring.actions import check_playbook, recommend_action
+from churnml.scoring.changes import compare_lists
+from churnml.scoring.priority import retention_priority, risk_band
+from churnml.scoring.reasons import REASON_SEP, rank_reasons, top_reasons
+from churnml.scoring.risk_list import score_accounts
+from churnml.scoring.winback import win_back_list
 from score_fixtures import (
     FAMILIES,
     FixedSwitchingModel,

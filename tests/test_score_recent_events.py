@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.features.dictionary import FEATURES
-from churnml.score import top_reasons
+from churnml.scoring.reasons import top_reasons
 
 NAMES = ["months_since_decision_maker_left", "months_since_competitor_signal", "complaints_open"]
 

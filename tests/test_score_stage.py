@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from churnml.cli import main
-from churnml.score import REASON_SEP, RISK_LIST_COLUMNS
+from churnml.scoring.reasons import REASON_SEP
+from churnml.scoring.risk_list import RISK_LIST_COLUMNS
 
 TODAY = "2025-07-15"
 SECRET_NAME = "Zorblax Quintavius"
@@ -34,7 +35,7 @@ def root(tmp_path_factory) -> Path:
         switching_example,
         train_models,
     )
-    from churnml.stages.model_inputs import load_model_inputs
+    from churnml.catalog import load_model_inputs
 
     root = tmp_path_factory.mktemp("scoreroot")
     world = generate_world(accounts=100, months=28, seed=3, today=TODAY)
@@ -42,7 +43,7 @@ def root(tmp_path_factory) -> Path:
     contacts["full_name"] = [f"{SECRET_NAME} {i}" for i in range(len(contacts))]
     contacts["email"] = [f"person{i}@{SECRET_MAIL}" for i in range(len(contacts))]
     contacts["phone"] = SECRET_PHONE
-    io.write_world(world, root / "data" / "raw", "parquet")
+    io.write_tables(world.tables, root / "data" / "raw", "parquet", truth=world.truth)
 
     config = compose(root, ["model.churn.n_estimators=60", "model.switching.n_estimators=40"])
     inputs = load_model_inputs(config)
@@ -143,7 +144,7 @@ def test_every_model_feature_has_a_description_and_reason_words(root, months):
     from churnml import tracking
     from churnml.features import build_features
     from churnml.features.dictionary import FAMILIES, FEATURES, format_reason
-    from churnml.stages.score import load_tables_as_of
+    from churnml.catalog import load_tables_as_of
 
     model = tracking.load_churn_model(str(root / "models" / "churn"))
     config = compose(root, [])

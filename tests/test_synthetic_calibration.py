@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 from conftest import SMALL_WORLD_TODAY
 
-from churnml.data.synthetic import WorldParams, generate_world
-from churnml.data.synthetic_figures import FEATURES, world_figures
+from churnml.data.synthetic import generate_world
+from churnml.data.world_params import WorldParams
+from churnml.world_figures import FEATURES, world_figures
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from conftest import SMALL_WORLD_TODAY
 from churnml.config import SyntheticDataConfig
 from churnml.data.load import load_tables
 from churnml.data.synthetic import generate_world
-from churnml.io import atomic_path, read_frame, read_truth, write_frame, write_text, write_world
+from churnml.io import atomic_path, read_frame, read_truth, write_frame, write_text, write_tables
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def leftovers(folder: Path) -> list[str]:
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_world_written_and_loaded_back_is_the_same(tiny_world, tmp_path: Path, fmt: str):
     small_world = tiny_world
-    paths = write_world(small_world, tmp_path, fmt)
+    paths = write_tables(small_world.tables, tmp_path, fmt, truth=small_world.truth)
     assert {p.name for p in paths} == {f"{t}.{fmt}" for t in (*small_world.tables, *small_world.truth)}
     assert (tmp_path / "truth" / f"hazard.{fmt}").is_file()
     loaded = load_tables(SyntheticDataConfig(dir=str(tmp_path), format=fmt), today=date.fromisoformat(SMALL_WORLD_TODAY))
@@ -44,7 +44,7 @@ def test_world_written_and_loaded_back_is_the_same(tiny_world, tmp_path: Path, f
 
 
 def test_csv_dates_are_plain_iso_dates(tiny_world, tmp_path: Path):
-    write_world(tiny_world, tmp_path, "csv")
+    write_tables(tiny_world.tables, tmp_path, "csv", truth=tiny_world.truth)
     header, first = (tmp_path / "orders.csv").read_text().splitlines()[:2]
     row = dict(zip(header.replace('"', "").split(","), first.replace('"', "").split(",")))
     assert row["order_date"] == tiny_world.tables["orders"]["order_date"].iloc[0].strftime("%Y-%m-%d")

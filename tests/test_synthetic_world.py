@@ -15,7 +15,8 @@ import pytest
 from conftest import SMALL_WORLD_TODAY
 
 from churnml.data.contract import TABLES, validate_tables
-from churnml.data.synthetic import SWITCH_COMPONENTS, WorldParams, generate_world, oracle_scores
+from churnml.data.synthetic import SWITCH_COMPONENTS, generate_world, oracle_scores
+from churnml.data.world_params import WorldParams
 from churnml.errors import ConfigError
 
 VOCABULARY = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from churnml.data.synthetic import WorldParams
+from churnml.data.world_params import WorldParams
 
 
 @dataclass

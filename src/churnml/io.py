@@ -7,7 +7,8 @@ failure leaves the previous version intact.
 - `atomic_path(path)`: a context manager giving the temporary path to write to.
 - `write_bytes`, `write_text`: small files in one call.
 - `write_frame(df, path)`: a DataFrame as Parquet or CSV, chosen by the file's suffix.
-- `write_world(world, dir, format)`: the synthetic world's tables and, in `truth/`, its ground truth.
+- `write_tables(tables, dir, format, truth=)`: tables as `<dir>/<table>.<format>` and, in `truth/`,
+  a synthetic world's ground truth.
 - `read_frame`, `read_truth`: read back what these write (the truth is not a contract table, so the
   loader does not read it).
 - `replace_folder`, `recover_folder`: a whole folder of files replaced all or nothing (the monthly
@@ -21,14 +22,11 @@ import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import Iterator, Mapping
 
 import pandas as pd
 
 from churnml.errors import ConfigError
-
-if TYPE_CHECKING:
-    from churnml.data.synthetic import World
 
 log = logging.getLogger(__name__)
 
@@ -138,23 +136,25 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def write_world(world: "World", directory: str | os.PathLike, format: str = "parquet") -> list[Path]:
-    """Write the world's tables to `<dir>/<table>.<format>` and its truth to `<dir>/truth/`.
+def write_tables(
+    tables: Mapping[str, pd.DataFrame],
+    directory: str | os.PathLike,
+    format: str = "parquet",
+    truth: Mapping[str, pd.DataFrame] | None = None,
+) -> list[Path]:
+    """Write each table to `<dir>/<name>.<format>` and each truth table to `<dir>/truth/`.
 
     Each file is replaced atomically. Returns the paths written.
     """
     check_format(format)
     root = Path(directory)
-    written = []
-    for name, frame in world.tables.items():
-        written.append(write_frame(frame, root / f"{name}.{format}"))
-    for name, frame in world.truth.items():
-        written.append(write_frame(frame, root / "truth" / f"{name}.{format}"))
+    written = [write_frame(frame, root / f"{name}.{format}") for name, frame in tables.items()]
+    written += [write_frame(frame, root / "truth" / f"{name}.{format}") for name, frame in (truth or {}).items()]
     return written
 
 
 def read_truth(directory: str | os.PathLike, format: str | None = None) -> dict[str, pd.DataFrame]:
-    """The ground truth written by `write_world` (`{"hazard": ..., "accounts": ...}`).
+    """The ground truth written by `write_tables` (`{"hazard": ..., "accounts": ...}`).
 
     `format` None: whichever of Parquet or CSV is there. Raises ConfigError when there is none.
     """
@@ -177,7 +177,6 @@ def read_truth(directory: str | os.PathLike, format: str | None = None) -> dict[
 
 
 # --------------------------------------------------------------------------- folders, all or nothing
-# (added by the scoring engineer: the monthly outputs of `churnml score`)
 
 
 def replace_folder(target: str | os.PathLike, files: Mapping[str, bytes]) -> dict[str, Path]:

@@ -6,6 +6,8 @@ display or on global state.
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -163,4 +165,107 @@ def revenue_pareto_figure(revenue: pd.Series, top: float = 0.2) -> Figure:
     ax.set(xlabel="share of accounts (%)", ylabel="share of net revenue (%)", title="revenue Pareto curve",
            xlim=(0, 100), ylim=(0, 105))
     ax.legend(loc="lower right")
+    return fig
+
+
+# --------------------------------------------------------------------------- the notebooks' figures
+
+
+def churn_rate_figure(rates: Mapping[str, pd.DataFrame], overall: float | None = None, ncols: int = 3) -> Figure:
+    """One bar chart per `churn_rates` table (titled by its key): the churn rate of each group
+    with its 95 % interval, the revenue-weighted rate as a dot, and the `overall` rate as a line."""
+    n = len(rates)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(5 * ncols, 3.6 * nrows))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax, (title, table) in zip(axes, rates.items()):
+        x = np.arange(len(table))
+        rate = 100 * table["rate"].to_numpy()
+        err = 100 * np.vstack([table["rate"] - table["low"], table["high"] - table["rate"]])
+        ax.bar(x, rate, yerr=err, capsize=3, color="tab:blue", alpha=0.8, label="churn rate (95 % interval)")
+        ax.plot(x, 100 * table["revenue_rate"].to_numpy(), "o", color="tab:red", label="revenue-weighted")
+        if overall is not None:
+            ax.axhline(100 * overall, color="grey", linestyle=":", linewidth=1, label="all rows")
+        tilt = 40 if len(table) > 5 else 0
+        labels = [f"{g}{' ' if tilt else chr(10)}(n={n})" for g, n in zip(table.index, table["rows"])]
+        ax.set_xticks(x, labels=labels, fontsize="small", rotation=tilt, ha="right" if tilt else "center")
+        ax.set(title=title, ylabel="churn within the horizon (%)")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize="small")
+    return fig
+
+
+def label_example_figure(
+    revenue: pd.Series, evidence_row: Mapping[str, Any], horizon: int, retained_share: float, title: str = ""
+) -> Figure:
+    """An account's monthly revenue (`monthly_revenue` column) with the label of one snapshot t
+    (`evidence_row`, a row of `label_evidence`): the usual monthly revenue before t, the
+    per-month threshold (retained_share x usual), and the window [t, t + H) shaded."""
+    t = pd.Timestamp(evidence_row["snapshot"])
+    end = t + pd.DateOffset(months=horizon)
+    usual = float(evidence_row["usual_monthly_revenue"])
+    fig = Figure(figsize=(9, 3.4))
+    ax = fig.subplots()
+    ax.bar(revenue.index, revenue.to_numpy() / 1e3, width=25, color="tab:blue", alpha=0.7, label="net revenue per month")
+    ax.axvspan(t, end, color="tab:orange", alpha=0.15, label=f"label window [t, t + {horizon})")
+    ax.hlines(usual / 1e3, t - pd.DateOffset(months=12), t, color="black", linestyle="--",
+              label="usual monthly revenue (12 months before t)")
+    ax.hlines(retained_share * usual / 1e3, t, end, color="tab:red",
+              label=f"threshold: {retained_share:.0%} of usual, per month")
+    label = evidence_row["churn"]
+    verdict = "not labelled" if pd.isna(label) else ("churn" if label == 1 else "no churn")
+    why = []
+    if evidence_row["below_threshold"]:
+        why.append("revenue below the threshold")
+    if evidence_row["loss_recorded"]:
+        why.append("loss recorded")
+    ax.set(
+        ylabel="thousands",
+        title=f"{title}\nt = {t:%Y-%m}: {evidence_row['revenue_next'] / 1e3:,.0f}k earned in the window vs "
+        f"threshold {evidence_row['threshold'] / 1e3:,.0f}k -> {verdict}" + (f" ({', '.join(why)})" if why else ""),
+    )
+    ax.title.set_fontsize("medium")
+    ax.legend(loc="upper left", fontsize="x-small")
+    return fig
+
+
+def account_story_figure(
+    revenue: pd.Series,
+    events: pd.DataFrame,
+    risk: pd.DataFrame,
+    test_snapshots: Sequence[str] = (),
+    title: str = "",
+) -> Figure:
+    """Three panels sharing time: monthly revenue; the account's events by source; churn risk at
+    each snapshot (`risk_history`: registered model, evaluation model, oracle if present), with
+    the held-out test months shaded and the snapshots labelled churn marked."""
+    fig = Figure(figsize=(11, 8))
+    top, mid, low = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1.2, 2]})
+    top.bar(revenue.index, revenue.to_numpy() / 1e3, width=25, color="tab:blue", alpha=0.7)
+    top.set(ylabel="revenue per month (thousands)", title=title)
+    sources = list(dict.fromkeys(events["source"])) if len(events) else []
+    for i, source in enumerate(sources):
+        when = events.loc[events["source"] == source, "date"]
+        mid.plot(when, np.full(len(when), i), "|", markersize=14, markeredgewidth=2)
+    mid.set_yticks(range(len(sources)), labels=sources)
+    mid.set_ylim(-0.7, max(len(sources), 1) - 0.3)
+    mid.set(ylabel="events")
+    low.plot(risk["snapshot"], risk["churn_probability"], marker="o", label="registered model (risk list)")
+    low.plot(risk["snapshot"], risk["evaluation_probability"], marker=".", label="evaluation model")
+    if "oracle" in risk:
+        low.plot(risk["snapshot"], risk["oracle"], color="grey", linestyle="--", label="true risk (oracle)")
+    churned = risk[risk["churn"] == 1]
+    low.plot(churned["snapshot"], np.full(len(churned), -0.04), "v", color="tab:red", label="labelled churn")
+    if len(test_snapshots):
+        first = pd.Timestamp(f"{min(test_snapshots)}-01")
+        last = pd.Timestamp(f"{max(test_snapshots)}-01") + pd.DateOffset(months=1)
+        for ax in (top, mid, low):
+            ax.axvspan(first, last, color="tab:orange", alpha=0.12)
+    low.set(ylabel="churn probability", ylim=(-0.08, 1.02), xlabel="snapshot (shaded: held-out test)")
+    low.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
     return fig

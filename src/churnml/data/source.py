@@ -50,6 +50,10 @@ def check_name(name: str) -> str:
     return name
 
 
+# The two roles a registered model can have for a data source (its registry aliases).
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
 @dataclass(frozen=True)
 class DataSource:
     """Kind, location and name of the data a run reads."""

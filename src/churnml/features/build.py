@@ -10,7 +10,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from churnml import labels as labels_mod
+from churnml.features import labels as labels_mod
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.errors import ConfigError, ContractError, Problem
 from churnml.features import (

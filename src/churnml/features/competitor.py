@@ -1,5 +1,11 @@
 """Competitor family: competitor intelligence by kind, the latest and deepest price gap, and how
-long ago the last signal came in."""
+long ago the last signal came in; and the one definition of a competitor's offer.
+
+An offer is a competitor signal with a price gap; its discount is the gap's opposite (a gap of
+-0.12 is a discount of 12 % below our price). `offer_discounts` reads them; the switching-cost
+model learns from `training_offers` (without the kinds that are evidence of a switch, the
+label); the priority uses `deepest_discount`, the deepest offer an account recently had.
+"""
 
 from __future__ import annotations
 
@@ -64,3 +70,47 @@ def build(panel: Panel, signals: pd.DataFrame) -> dict[str, np.ndarray]:
             recent, monthly_latest[rows_idx, np.maximum(pick, 0)], np.nan
         )
     return out
+
+
+def offer_discounts(signals: pd.DataFrame | None, exclude_kinds=()) -> pd.DataFrame:
+    """Every competitor offer: `account_id, observed_at, discount` for the signals with a price
+    gap and a date, leaving out the kinds in `exclude_kinds`."""
+    columns = ["account_id", "observed_at", "discount"]
+    if signals is None or signals.empty or "price_gap" not in signals:
+        return pd.DataFrame(columns=columns)
+    if len(exclude_kinds):
+        signals = signals[~signals["kind"].isin(list(exclude_kinds))]
+    signals = signals.dropna(subset=["price_gap", "observed_at"])
+    return pd.DataFrame(
+        {
+            "account_id": signals["account_id"].astype(str),
+            "observed_at": signals["observed_at"],
+            "discount": -signals["price_gap"].astype(float),
+        },
+        columns=columns,
+    )
+
+
+def training_offers(signals: pd.DataFrame | None, switch_signal_kinds) -> pd.DataFrame:
+    """The offers the switching-cost model learns from: `account_id, snapshot, offer_discount`,
+    the deepest per account and month (snapshot = first day of the month the offer was seen).
+    Trial orders and lost tenders are evidence of a switch (the label), not offers."""
+    out = offer_discounts(signals, exclude_kinds=switch_signal_kinds)
+    out = pd.DataFrame(
+        {
+            "account_id": out["account_id"],
+            "snapshot": pd.to_datetime(out["observed_at"]).dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"),
+            "offer_discount": out["discount"],
+        }
+    )
+    return out.groupby(["account_id", "snapshot"], as_index=False)["offer_discount"].max()
+
+
+def deepest_discount(signals: pd.DataFrame | None, as_of: pd.Timestamp, months: int = PRICE_GAP_MONTHS) -> pd.Series:
+    """Per account, the deepest discount below our price (a positive fraction: 0.12 = 12 %) any
+    competitor offered in the `months` before `as_of`; accounts without one are absent."""
+    out = offer_discounts(signals)
+    start = pd.Timestamp(as_of) - pd.DateOffset(months=months)
+    window = out[(out["observed_at"] >= start) & (out["observed_at"] < pd.Timestamp(as_of))]
+    below = window["discount"].where(window["discount"] > 0)
+    return below.groupby(window["account_id"]).max().dropna().rename("deepest_discount").astype("float64")

@@ -2,7 +2,7 @@
 
 `aggregate` makes the one pass over the order lines (the largest table by far) into monthly
 arrays; `build` turns them into features at the snapshot columns. Scope and labels
-(`churnml.labels`) reuse the same aggregates.
+(`churnml.features.labels`) reuse the same aggregates.
 """
 
 from __future__ import annotations

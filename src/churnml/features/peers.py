@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.features.panel import Panel, ratio, window_sum
-from churnml.labels import AccountStatus, lost_to_competitor
+from churnml.features.labels import AccountStatus, lost_to_competitor
 
 NAME = "peers"
 TABLES = ("orders",)

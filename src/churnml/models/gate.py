@@ -26,7 +26,7 @@ from churnml.evaluate import roc_auc
 from churnml.models.baselines import NAMES as BASELINES
 from churnml.models.churn import fit_churn
 from churnml.models.split import Plan
-from churnml.tracking import CHALLENGER, CHAMPION  # the registry's role names (no MLflow import)
+from churnml.data.source import CHALLENGER, CHAMPION
 
 log = logging.getLogger(__name__)
 

@@ -41,24 +41,6 @@ class NoOffers(Exception):
     """The data holds no competitor offer with a price gap that can be learned from."""
 
 
-def offers(competitor_signals: pd.DataFrame | None) -> pd.DataFrame:
-    """Competitor offers with a price gap: `account_id, snapshot, offer_discount` (deepest per
-    account and month; snapshot = first day of the month the offer was seen)."""
-    columns = ["account_id", "snapshot", DISCOUNT]
-    if competitor_signals is None or competitor_signals.empty:
-        return pd.DataFrame(columns=columns)
-    signals = competitor_signals.dropna(subset=["price_gap", "observed_at"])
-    out = pd.DataFrame(
-        {
-            "account_id": signals["account_id"].astype(str),
-            "snapshot": signals["observed_at"].dt.to_period("M").dt.to_timestamp(),
-            DISCOUNT: -signals["price_gap"].astype(float),
-        }
-    )
-    out["snapshot"] = out["snapshot"].astype("datetime64[ns]")
-    return out.groupby(["account_id", "snapshot"], as_index=False)[DISCOUNT].max()
-
-
 def switching_rows(frame: pd.DataFrame, offer_rows: pd.DataFrame) -> pd.DataFrame:
     """Offers joined to the features of their snapshot, kept where the `switch` label is known."""
     keys = frame[["account_id", "snapshot"]].astype({"account_id": str})

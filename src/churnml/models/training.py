@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import ModelConfig
-from churnml.evaluate import SplitEvaluation, evaluate_split, flatten
+from churnml.evaluate import flatten
+from churnml.models.evaluation import SplitEvaluation, evaluate_split
 from churnml.features.dictionary import FEATURES
 from churnml.models.churn import ChurnFit, training_rows
 from churnml.models.gate import BaselineCheck, baseline_check

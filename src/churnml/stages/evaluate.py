@@ -16,7 +16,8 @@ import pandas as pd
 
 from churnml import tracking
 from churnml.data.source import data_source, run_name
-from churnml.evaluate import METRIC_NAMES, backtest, flatten, summarize_backtest
+from churnml.evaluate import METRIC_NAMES, flatten, summarize_backtest
+from churnml.models.evaluation import backtest
 from churnml.models.baselines import NAMES as BASELINES
 from churnml.models.training import TARGETS
 from churnml.stages import RunContext
@@ -43,7 +44,7 @@ def backtest_metrics(folds: pd.DataFrame) -> dict[str, float]:
 
 
 def run_stage(ctx: RunContext) -> None:
-    from churnml.stages.model_inputs import load_model_inputs
+    from churnml.catalog import load_model_inputs
 
     tracking.connect(ctx.config.mlflow.tracking_uri)  # an unreachable server fails now
     inputs = load_model_inputs(ctx.config)

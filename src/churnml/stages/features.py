@@ -12,48 +12,33 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import pandas as pd
 
+from churnml.catalog import require_tables, write_features
+from churnml.months import parse_today
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
 
-FEATURES_FILE = "features.parquet"
-DICTIONARY_FILE = "feature_dictionary.csv"
-
-
-def label_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per snapshot: rows, rows in scope, whether its label window is inside the data, and the
-    churn and switch rates among its labelled rows."""
-    return frame.groupby("snapshot", sort=True).agg(
-        rows=("account_id", "size"),
-        in_scope=("in_scope", "sum"),
-        labelled=("labelled", "any"),
-        churn=("churn", "mean"),
-        switch=("switch", "mean"),
-    )
-
 
 def run_stage(ctx: RunContext) -> None:
     from churnml.data.load import load_tables
-    from churnml.stages.validate import require_tables, today_from_config
 
     config = ctx.config
     require_tables(config.data)
     started = time.perf_counter()
-    tables = load_tables(config.data, today=today_from_config(config))
+    tables = load_tables(config.data, today=parse_today(config.today))
     log.info("loaded the tables in %.1f s", time.perf_counter() - started)
-    write_features(config, tables)
+    make_features(config, tables)
 
 
-def write_features(config, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def make_features(config, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Build the features of `tables`, log their shape and label rates, write them and the
     dictionary to `paths.features`; returns the frame."""
     from churnml.features import build_features, feature_columns
     from churnml.features.dictionary import FAMILIES, FEATURES, dictionary_frame
-    from churnml.io import write_frame
+    from churnml.features.labels import label_rates
 
     loaded = time.perf_counter()
     frame = build_features(tables, config.features, config.labels)
@@ -84,14 +69,11 @@ def write_features(config, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 snapshot.strftime("%Y-%m"), r["rows"], r["in_scope"],
             )
 
-    folder = Path(config.paths.features)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_frame(frame, folder / FEATURES_FILE)
-    write_frame(dictionary_frame(features), folder / DICTIONARY_FILE)
+    written, dictionary = write_features(config.paths.features, frame, dictionary_frame(features))
     log.info(
         "wrote %s and %s (build %.1f s, write %.1f s)",
-        folder / FEATURES_FILE,
-        DICTIONARY_FILE,
+        written,
+        dictionary.name,
         built - loaded,
         time.perf_counter() - built,
     )

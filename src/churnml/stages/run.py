@@ -31,13 +31,14 @@ TOP_COLUMNS = [
 
 
 def run_stage(ctx: RunContext) -> None:
+    from churnml.catalog import ensure_synthetic
     from churnml.data.load import load_tables
+    from churnml.months import parse_today
     from churnml.stages import features, train, validate
-    from churnml.stages.generate import ensure_synthetic
     from churnml.stages.score import score_month
 
     config = ctx.config
-    today = validate.today_from_config(config)
+    today = parse_today(config.today)
     started = time.perf_counter()
     steps: list[tuple[str, float]] = []
 
@@ -55,7 +56,7 @@ def run_stage(ctx: RunContext) -> None:
     step("generate", lambda: ensure_synthetic(config.data, today, config.labels))
     tables = step("validate", lambda: load_tables(config.data, today=today))
     validate.report_tables(tables, config.data)
-    frame = step("features", lambda: features.write_features(config, tables))
+    frame = step("features", lambda: features.make_features(config, tables))
     step("train", lambda: train.train_and_publish(config, ctx.params, ctx.output_dir, tables, frame))
     scored = step("score", lambda: score_month(config, params=ctx.params, output_dir=ctx.output_dir, tables=tables))
     log.info(

@@ -22,10 +22,10 @@ import numpy as np
 
 from churnml import tracking
 from churnml.config import Config
-from churnml.data.source import account_fingerprint, check_same_accounts, data_source, describe, run_name
+from churnml.data.source import CHAMPION, account_fingerprint, data_source, run_name
 from churnml.errors import ConfigError, NoModelError
 from churnml.models.gate import champion_gate
-from churnml.tracking import CHAMPION
+from churnml.tracking.champion import champion_of
 from churnml.models.baselines import NAMES as BASELINES
 from churnml.models.training import (
     ModelInputs,
@@ -61,7 +61,7 @@ def train_and_publish(config: Config, params: Mapping[str, Any], output_dir: Pat
                       tables=None, frame=None) -> Published:
     """The whole `train` stage; `tables` and their features `frame` are loaded and built when
     not given (`churnml run` passes the ones it already has)."""
-    from churnml.stages.model_inputs import load_model_inputs
+    from churnml.catalog import load_model_inputs
 
     started = time.perf_counter()
     tracking.connect(config.mlflow.tracking_uri)  # an unreachable server fails now, not after the work
@@ -105,7 +105,7 @@ def publish(
     switching_model = build_switching_model(result)
     if switching_model is not None:
         switching_model.info["source"] = churn_model.info["source"]
-    champion = _champion_of(source, mlcfg, inputs.frame["account_id"])
+    champion = champion_of(source, mlcfg, inputs.frame["account_id"])
     tags = {"churnml.stage": "train", **source.as_tags()}
     with tracking.run(mlcfg, run_name("train", source), params, output_dir, tags=tags) as run_id:
         tracking.log_params(result.plan.as_params())
@@ -149,32 +149,6 @@ def publish(
         alias=decision.alias,
         gate=decision,
     )
-
-
-def _champion_of(source, mlcfg, account_ids):
-    """(version, model) of the source's champion, or None. A champion of other data under the
-    same name (another kind, or other accounts) is a configuration mistake, never something to
-    compare with."""
-    try:
-        champion = tracking.load_champion(mlcfg, source.alias(CHAMPION))
-    except NoModelError as err:
-        # A champion that cannot even be loaded cannot score either: the new model replaces it.
-        log.warning("the current champion could not be loaded (%s); the new model takes over", err)
-        return None
-    if champion is None:
-        return None
-    recorded = champion[1].info.get("source")
-    if recorded is None:
-        log.info("champion version %s records no data source (trained before sources were recorded)", champion[0])
-    elif not source.matches(recorded):
-        raise ConfigError(
-            f"data.name={source.name!r} already belongs to another data source: its champion (version "
-            f"{champion[0]}) was trained on {describe(recorded)}, this run reads {source.label}. "
-            "Give this source its own name (data.name=<name>) so the two never mix."
-        )
-    else:
-        check_same_accounts(recorded, account_ids, f"the champion of data.name={source.name!r} (version {champion[0]})")
-    return champion
 
 
 def _say_gate(decision, source) -> None:

@@ -103,7 +103,7 @@ def tune(rows, features, plan, config: Config, space: dict[str, dict[str, Any]],
 
 
 def run_stage(ctx: RunContext) -> None:
-    from churnml.stages.model_inputs import load_model_inputs
+    from churnml.catalog import load_model_inputs
 
     config = ctx.config
     check_space(config.tune.space)

@@ -6,52 +6,20 @@ Writes nothing. Bad input ends in one `ContractError` listing every problem (exi
 from __future__ import annotations
 
 import logging
-from datetime import date
-
 import pandas as pd
 
-from churnml.config import Config
-from churnml.errors import ConfigError
+from churnml.catalog import require_tables
+from churnml.months import optional_month, parse_today
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
-
-
-def today_from_config(config: Config) -> date:
-    """`config.today` (YYYY-MM-DD) as a date; the real date when it is not set."""
-    if config.today in (None, ""):
-        return date.today()
-    try:
-        return date.fromisoformat(str(config.today))
-    except ValueError:
-        raise ConfigError(f"today must be a date YYYY-MM-DD or null; got {config.today!r}") from None
-
-
-def as_of_from_config(config: Config) -> pd.Timestamp | None:
-    """`config.score.as_of` (YYYY-MM) as the first day of that month; None when it is not set."""
-    from churnml.score import parse_month
-
-    value = config.score.as_of
-    return None if value in (None, "") else parse_month(value)
-
-
-def require_tables(data) -> None:
-    """Raise ConfigError when the synthetic data folder holds no tables yet (say how to get them)."""
-    from churnml.data.load import table_files
-
-    if data.source == "synthetic" and not table_files(data):
-        raise ConfigError(
-            f"data.dir holds no tables yet ({data.dir}): run `churnml generate` to create the "
-            "synthetic world (`churnml run` generates it for you), or point at your own tables "
-            "with `data=files data.dir=<folder>`"
-        )
 
 
 def run_stage(ctx: RunContext) -> None:
     from churnml.data.load import load_tables
 
     config = ctx.config
-    today, as_of = today_from_config(config), as_of_from_config(config)
+    today, as_of = parse_today(config.today), optional_month(config.score.as_of)
     require_tables(config.data)
     report_tables(load_tables(config.data, as_of=as_of, today=today), config.data, as_of)
 

@@ -7,7 +7,7 @@
 - the AUC of the best single observable column among a few simple ones, on the same snapshots;
 - the share of revenue held by the top 20 % of accounts (last 12 months).
 
-Scope, labels and usual revenue are the pipeline's own (`churnml.labels`), so the figures measure
+Scope, labels and usual revenue are the pipeline's own (`churnml.features.labels`), so the figures measure
 the world as the model sees it; the simple columns are computed here.
 """
 
@@ -20,10 +20,10 @@ import pandas as pd
 
 from churnml.config import LabelsConfig
 from churnml.data.synthetic import World, oracle_scores
-from churnml.features.build import make_panel  # before churnml.labels: the two import each other
+from churnml.features.build import make_panel
 from churnml.features.orders import aggregate, usual_monthly_revenue
 from churnml.features.panel import month_numbers
-from churnml.labels import account_status, make_labels
+from churnml.features.labels import account_status, make_labels
 
 
 def _month_index(dates: pd.Series, start: pd.Timestamp) -> np.ndarray:
@@ -164,7 +164,7 @@ def _scope_and_labels(
     tables: dict[str, pd.DataFrame], months: np.ndarray, cfg: LabelsConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """In scope (and labelled), churn and usual monthly revenue of every account at the absolute
-    `months`, `(A, len(months))` each, as `churnml.labels` defines them for the pipeline."""
+    `months`, `(A, len(months))` each, as `churnml.features.labels` defines them for the pipeline."""
     panel = make_panel(tables, months)
     op = aggregate(panel, tables["orders"])
     outcomes = tables.get("outcomes")

@@ -27,12 +27,11 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 
 from churnml.config import MlflowConfig
+from churnml.data.source import CHALLENGER, CHAMPION  # noqa: F401 (the roles, as tracking.CHAMPION)
 from churnml.errors import NoModelError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 CHURN_ARTIFACT = "churn_model"
 SWITCHING_ARTIFACT = "switching_model"
 _PINNED = ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn", "pyarrow")

@@ -121,3 +121,15 @@ def make_labels(
     churn_f = np.where(valid, churn.astype(np.float64), np.nan)
     switch_f = np.where(valid, (churn & evidence).astype(np.float64), np.nan)
     return {"churn": churn_f, "switch": switch_f, "labelled": labelled}
+
+
+def label_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per snapshot: rows, rows in scope, whether its label window is inside the data, and the
+    churn and switch rates among its labelled rows."""
+    return frame.groupby("snapshot", sort=True).agg(
+        rows=("account_id", "size"),
+        in_scope=("in_scope", "sum"),
+        labelled=("labelled", "any"),
+        churn=("churn", "mean"),
+        switch=("switch", "mean"),
+    )

@@ -1,0 +1,285 @@
+"""The catalog: where each input and output of a config lives, and reading and writing it.
+
+Stages get their inputs and leave their outputs here; the pure functions they call never see
+a path. Low-level, atomic file writing is `churnml.io`; reading the contract tables is
+`churnml.data.load`; models and runs are `churnml.tracking`.
+
+- the input tables (`load_tables_for`, and `load_tables_as_of` for one month; the synthetic
+  world is generated first when its folder holds no tables, so that every command works from
+  a fresh clone);
+- the synthetic world and its ground truth (`write_synthetic_world`, `ensure_synthetic`,
+  `read_truth`);
+- what the model stages read (`load_model_inputs`);
+- the features folder (`write_features`);
+- the monthly scores folders (`previous_list`, `month_files`, `write_month`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churnml.config import Config
+from churnml.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+FEATURES_FILE = "features.parquet"
+DICTIONARY_FILE = "feature_dictionary.csv"
+MONTH_FILES = ("risk_list.parquet", "risk_list.csv", "risk_list.xlsx", "report.html")
+_MONTH_DIR = re.compile(r"^\d{4}-\d{2}$")
+
+
+# --------------------------------------------------------------------------- input tables
+
+
+def require_tables(data) -> None:
+    """Raise ConfigError when the synthetic data folder holds no tables yet (say how to get them)."""
+    from churnml.data.load import table_files
+
+    if data.source == "synthetic" and not table_files(data):
+        raise ConfigError(
+            f"data.dir holds no tables yet ({data.dir}): run `churnml generate` to create the "
+            "synthetic world (`churnml run` generates it for you), or point at your own tables "
+            "with `data=files data.dir=<folder>`"
+        )
+
+
+def load_tables_for(config: Config) -> dict[str, pd.DataFrame]:
+    """The input tables of `config.data` (the synthetic world is generated first when its folder
+    holds no tables yet, so that `churnml train` works from a fresh clone)."""
+    from churnml.data.load import load_tables
+    from churnml.months import parse_today
+
+    today = parse_today(config.today)
+    ensure_synthetic(config.data, today, config.labels)
+    return load_tables(config.data, today=today)
+
+
+def load_tables_as_of(
+    config: Config, tables: dict[str, pd.DataFrame] | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.Timestamp]:
+    """The input tables (loaded when not given) as they were before the as-of month, and that
+    month (`score.as_of`; default: the month after the latest data)."""
+    from churnml.data.contract import as_seen_at
+    from churnml.features import data_end
+    from churnml.months import as_of_month, month_label
+
+    tables = load_tables_for(config) if tables is None else tables
+    end = data_end(tables)
+    as_of = as_of_month(config.score.as_of, end, tables["orders"]["order_date"].min())
+    log.info("scoring as of %s (data end %s)", month_label(as_of), month_label(end))
+    return as_seen_at(tables, as_of), as_of  # rows dated on or after the as-of month are ignored
+
+
+# --------------------------------------------------------------------------- the synthetic world
+
+
+def _check_synthetic(data_cfg: Any) -> None:
+    if getattr(data_cfg, "source", None) != "synthetic" or not hasattr(data_cfg, "accounts"):
+        raise ConfigError(
+            "churnml generate writes the synthetic world and needs data=synthetic; "
+            f"got data.source={getattr(data_cfg, 'source', None)!r}"
+        )
+
+
+def write_synthetic_world(data_cfg: Any, today: date, labels_cfg: Any = None) -> dict[str, Any]:
+    """Generate the world `data_cfg` describes, write it to `data_cfg.dir`; returns its figures.
+
+    `labels_cfg` (horizon, retained share, scope) sets how the calibration figures are measured;
+    None uses the defaults.
+    """
+    from churnml.data.synthetic import generate_world
+    from churnml.world_figures import world_figures
+    from churnml.io import check_format, write_tables, write_text
+
+    _check_synthetic(data_cfg)
+    check_format(data_cfg.format)
+    folder = Path(data_cfg.dir).expanduser()
+    began = time.perf_counter()
+    world = generate_world(
+        data_cfg.accounts, data_cfg.months, data_cfg.start, data_cfg.seed, data_cfg.world, today, progress=True
+    )
+    rows = {name: len(frame) for name, frame in world.tables.items()}
+    log.info(
+        "simulated %d accounts over %d months from %s (seed %d) in %.1f s: %s",
+        data_cfg.accounts, world.months, f"{world.start:%Y-%m}", data_cfg.seed, time.perf_counter() - began,
+        ", ".join(f"{name} {count:,}" for name, count in rows.items()),
+    )
+    existing = sorted(p.name for p in folder.glob(f"*.{data_cfg.format}")) if folder.is_dir() else []
+    if existing:
+        log.info("replacing the %d table file(s) already in %s", len(existing), folder)
+    began = time.perf_counter()
+    paths = write_tables(world.tables, folder, data_cfg.format, truth=world.truth)
+    size = sum(p.stat().st_size for p in paths)
+    log.info("wrote %d files (%.1f MB) to %s in %.1f s", len(paths), size / 1e6, folder, time.perf_counter() - began)
+
+    label_args = {}
+    if labels_cfg is not None:
+        label_args = dict(
+            horizon=labels_cfg.horizon_months,
+            retained_share=labels_cfg.retained_share,
+            scope_months=labels_cfg.scope_months,
+            lost_window_months=labels_cfg.lost_window_months,
+        )
+    figures = world_figures(world, **label_args)
+    write_text(folder / "truth" / "figures.json", json.dumps(figures, indent=2) + "\n")
+    truth = world.truth["accounts"]
+    churned = truth["churn_month"].notna()
+    reasons = ", ".join(f"{k} {v}" for k, v in truth.loc[churned, "churn_reason"].value_counts().items())
+    log.info("ground truth: %d accounts churned (%s)", churned.sum(), reasons or "none")
+    if figures["oracle_auc"] is None:
+        log.info("the world is too short for calibration figures (it needs labelled snapshots from month 12 on)")
+    else:
+        log.info(
+            "calibration: %.0f %% of losses recorded in outcomes; in-scope churn rate %.1f %%; oracle AUC %.3f "
+            "(out-of-time); best single column %s AUC %.3f; top 20 %% of accounts hold %.0f %% of revenue",
+            100 * figures["recorded_share"], 100 * figures["churn_rate"], figures["oracle_auc"],
+            figures["best_feature"], figures["best_feature_auc"], 100 * figures["top20_revenue_share"],
+        )
+    return figures
+
+
+def ensure_synthetic(data_cfg: Any, today: date, labels_cfg: Any = None) -> bool:
+    """Generate the synthetic world into `data_cfg.dir` only when that folder holds no tables.
+
+    Returns True when it generated. Does nothing (False) for a non-synthetic data source.
+    """
+    from churnml.data.load import table_files
+
+    if getattr(data_cfg, "source", None) != "synthetic":
+        return False
+    found = table_files(data_cfg)
+    if found:
+        log.info("using the %d table(s) already in %s (delete them to regenerate)", len(found), data_cfg.dir)
+        return False
+    log.info("no tables in %s: generating the synthetic world", data_cfg.dir)
+    write_synthetic_world(data_cfg, today, labels_cfg)
+    return True
+
+
+def read_truth(raw_dir: str | Path) -> dict[str, pd.DataFrame] | None:
+    """The synthetic world's truth tables (`hazard`, `accounts`) in `<raw>/truth/`, or None."""
+    from churnml.io import read_truth as read
+
+    try:
+        return read(raw_dir)
+    except ConfigError:
+        return None
+
+
+# --------------------------------------------------------------------------- model inputs
+
+
+def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = None, frame: pd.DataFrame | None = None):
+    """What `train`, `evaluate` and `tune` read (a `churnml.models.training.ModelInputs`): the
+    features frame built from the tables with this run's config (cheap, and always consistent
+    with overrides such as `features=orders_only` in a multirun), the competitor offers, the
+    feature dictionary and, on the synthetic world, the oracle and the true switching costs
+    from `${paths.raw}/truth/` (they never reach a model; they only score the comparison).
+
+    `tables` and `frame` (the features of those tables with this config) are loaded and built
+    when not given; `churnml run` passes the ones it already has."""
+    from churnml.data.synthetic import oracle_from_truth
+    from churnml.features import build_features, feature_columns
+    from churnml.features.competitor import training_offers
+    from churnml.features.dictionary import dictionary_frame
+    from churnml.models.training import ModelInputs
+
+    tables = load_tables_for(config) if tables is None else tables
+    started = time.perf_counter()
+    frame = build_features(tables, config.features, config.labels) if frame is None else frame
+    features = feature_columns(frame)
+    log.info(
+        "features: %d rows x %d features, %d snapshots (%s to %s), ready in %.1fs",
+        len(frame),
+        len(features),
+        frame["snapshot"].nunique(),
+        frame["snapshot"].min().strftime("%Y-%m"),
+        frame["snapshot"].max().strftime("%Y-%m"),
+        time.perf_counter() - started,
+    )
+    horizon = config.labels.horizon_months
+    oracle, true_cost = None, None
+    if config.data.source == "synthetic":
+        truth = read_truth(config.paths.raw)
+        if truth is None:
+            log.info("no truth in %s/truth: no oracle figures", config.paths.raw)
+        else:
+            oracle = oracle_from_truth(truth, horizon)
+            true_cost = truth["accounts"].set_index("account_id")["switching_cost"]
+    return ModelInputs(
+        frame=frame,
+        features=features,
+        offers=training_offers(tables.get("competitor_signals"), config.labels.switch_signal_kinds),
+        horizon=horizon,
+        dictionary=dictionary_frame(features),
+        oracle=oracle,
+        true_switching_cost=true_cost,
+    )
+
+
+# --------------------------------------------------------------------------- features
+
+
+def write_features(folder: str | Path, frame: pd.DataFrame, dictionary: pd.DataFrame) -> tuple[Path, Path]:
+    """Write the features frame and its dictionary into `folder`; returns both paths."""
+    from churnml.io import write_frame
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_frame(frame, folder / FEATURES_FILE), write_frame(dictionary, folder / DICTIONARY_FILE)
+
+
+# --------------------------------------------------------------------------- monthly scores
+
+
+def previous_list(scores: str | Path, as_of: str) -> tuple[str, pd.DataFrame] | None:
+    """(month, list) of the latest list in `scores` before `as_of`; None when there is none."""
+    scores = Path(scores)
+    if not scores.is_dir():
+        return None
+    months = sorted(
+        p.name for p in scores.iterdir()
+        if p.is_dir() and _MONTH_DIR.match(p.name) and p.name < as_of and (p / MONTH_FILES[0]).is_file()
+    )
+    if not months:
+        log.info("no earlier list in %s: nothing to compare with", scores)
+        return None
+    month = months[-1]
+    frame = pd.read_parquet(scores / month / MONTH_FILES[0])
+    log.info("comparing with the list of %s (%d accounts)", month, len(frame))
+    return month, frame
+
+
+def month_files(risk_list: pd.DataFrame, report: Any) -> dict[str, bytes]:
+    """The four files of a month as bytes. Parquet and CSV hold nothing but the list, so the
+    same inputs give the same bytes; the page carries a generated-at line."""
+    from churnml.report.excel import workbook_bytes
+    from churnml.report.html import page_html
+
+    parquet = io.BytesIO()
+    risk_list.to_parquet(parquet, index=False)
+    return {
+        "risk_list.parquet": parquet.getvalue(),
+        "risk_list.csv": risk_list.to_csv(index=False, lineterminator="\n").encode("utf-8"),
+        "risk_list.xlsx": workbook_bytes(report),
+        "report.html": page_html(report).encode("utf-8"),
+    }
+
+
+def write_month(folder: str | Path, risk_list: pd.DataFrame, report: Any) -> dict[str, Path]:
+    """Write the month's four files into `folder`, replacing its previous content all at once;
+    returns suffix -> path."""
+    from churnml.io import replace_folder
+
+    written = replace_folder(folder, month_files(risk_list, report))
+    return {Path(name).suffix.lstrip("."): path for name, path in written.items()}

@@ -1,0 +1,165 @@
+"""The ranked retention-priority list of one month: one row per account in scope.
+
+`score_accounts` scores the features of every account in scope at one snapshot; its columns
+(`RISK_LIST_COLUMNS`) are what jobs read from risk_list.parquet / .csv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from churnml.features.dictionary import FAMILIES as FEATURE_FAMILIES
+from churnml.features.dictionary import FEATURES
+from churnml.months import month_label
+from churnml.scoring.actions import check_playbook, recommend_action
+from churnml.scoring.changes import no_changes
+from churnml.scoring.priority import rank_by_priority, retention_priority, risk_band
+from churnml.scoring.reasons import REASON_SEP, top_reasons
+
+ACCOUNT_COLUMNS = ("name", "account_manager", "industry", "tier", "influence")
+
+# The columns of the risk list, in order: what jobs read from risk_list.parquet / .csv.
+RISK_LIST_COLUMNS = [
+    "as_of",
+    "rank",
+    "account_id",
+    "name",
+    "account_manager",
+    "industry",
+    "tier",
+    "revenue_12m",
+    "churn_probability",
+    "switch_probability",
+    "switching_cost",
+    "deepest_discount",
+    "revenue_at_risk",
+    "influence",
+    "priority",
+    "risk_band",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+    "action",
+    "change",
+    "previous_rank",
+    "new_reasons",
+    "reason_features",
+    "reason_families",
+]
+
+def score_accounts(
+    features_at_t: pd.DataFrame,
+    churn_model: Any,
+    switching_model: Any | None,
+    accounts: pd.DataFrame,
+    cfg: Any,
+    *,
+    deepest_discount: pd.Series | None = None,
+    families: Mapping[str, str] | None = None,
+    format_reason: Callable[..., str] | None = None,
+) -> pd.DataFrame:
+    """The risk list for one snapshot: one row per account in scope, ranked by retention priority.
+
+    `features_at_t`: `build_features` rows of one snapshot; `churn_model` has `predict_proba` and
+    `contributions`; `switching_model` (optional) has `switching_cost` and `switch_probability`;
+    `accounts`: the accounts table (name, manager, industry, tier, influence); `cfg`: a
+    `ScoreConfig`; `deepest_discount`: per account_id, the deepest recent competitor discount.
+    Columns are `RISK_LIST_COLUMNS` except the change columns (see `compare_lists`)."""
+    snapshots = features_at_t["snapshot"].unique() if len(features_at_t) else []
+    if len(snapshots) > 1:
+        raise ValueError(f"score_accounts takes one snapshot; got {len(snapshots)}")
+    scope = features_at_t[features_at_t["in_scope"].astype(bool)]
+    scope = scope.sort_values("account_id", kind="mergesort").reset_index(drop=True)
+    as_of = month_label(snapshots[0]) if len(snapshots) else None
+
+    out = pd.DataFrame({"account_id": scope["account_id"].astype("str")})
+    out.insert(0, "as_of", as_of)
+    info = account_info(accounts)
+    for col in ACCOUNT_COLUMNS:
+        out[col] = out["account_id"].map(info[col]) if col in info else np.nan
+    out["influence"] = pd.to_numeric(out["influence"], errors="coerce").astype("float64")
+    out["revenue_12m"] = scope["revenue_12m"].astype("float64").to_numpy()
+
+    if len(scope):
+        out["churn_probability"] = np.asarray(churn_model.predict_proba(scope), dtype="float64")
+    else:
+        out["churn_probability"] = pd.Series(dtype="float64")
+    # Returns can make a year's net revenue negative: nothing is at risk then.
+    out["revenue_at_risk"] = out["churn_probability"] * out["revenue_12m"].clip(lower=0.0)
+
+    discount = deepest_discount if deepest_discount is not None else pd.Series(dtype="float64")
+    out["deepest_discount"] = out["account_id"].map(discount).astype("float64")
+    if switching_model is not None and len(scope):
+        out["switching_cost"] = np.asarray(switching_model.switching_cost(scope), dtype="float64")
+        # At the deepest discount a competitor has offered; at price parity when none is known.
+        offered = out["deepest_discount"].fillna(0.0).to_numpy()
+        out["switch_probability"] = np.asarray(
+            switching_model.switch_probability(scope, offered), dtype="float64"
+        )
+    else:
+        out["switching_cost"] = np.nan
+        out["switch_probability"] = np.nan
+
+    out["priority"] = retention_priority(out, cfg.weights)
+    out["rank"] = rank_by_priority(out)
+    out["risk_band"] = risk_band(out["churn_probability"], cfg.risk_bands)
+
+    fams = dict(families if families is not None else model_families(churn_model))
+    playbook = dict(cfg.playbook or {})
+    if len(scope):
+        contribs = churn_model.contributions(scope)
+        # Checked against the whole dictionary: a key for a feature this model lacks is no typo.
+        check_playbook(playbook, sorted(set(FEATURE_FAMILIES) | set(fams.values())), sorted(set(fams) | set(FEATURES)))
+        reasons = top_reasons(contribs, scope, fams, n=3, format_reason=format_reason)
+    else:
+        reasons = []
+    for k in range(3):
+        out[f"reason_{k + 1}"] = [r[k].text if len(r) > k else "" for r in reasons]
+    out["reason_features"] = [REASON_SEP.join(x.feature for x in r) for r in reasons]
+    out["reason_families"] = [REASON_SEP.join(x.family for x in r) for r in reasons]
+    out["action"] = [
+        recommend_action(
+            [(x.feature, x.family) for x in r],
+            playbook,
+            {"switching_cost": cost, "deepest_discount": deep},
+        )
+        for r, cost, deep in zip(reasons, out["switching_cost"], out["deepest_discount"])
+    ]
+    for col, values in no_changes(out.index).items():
+        out[col] = values
+    out = out.sort_values("rank", kind="mergesort").reset_index(drop=True)
+    return out[RISK_LIST_COLUMNS]
+
+
+def model_families(churn_model: Any) -> dict[str, str]:
+    """feature -> family for the model's features: the model's own map, else the dictionary's."""
+    fams = getattr(churn_model, "families", None)
+    if fams:
+        return dict(fams)
+    names = getattr(churn_model, "features", None) or list(FEATURES)
+    return {n: FEATURES[n].family for n in names if n in FEATURES}
+
+
+def account_info(accounts: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ACCOUNT_COLUMNS if c in accounts]
+    info = accounts[["account_id", *cols]].drop_duplicates("account_id").copy()
+    info["account_id"] = info["account_id"].astype("str")
+    return info.set_index("account_id")
+
+
+def check_model_features(model: Any, features: pd.DataFrame) -> None:
+    """ConfigError when the data lack features the model was trained with."""
+    from churnml.errors import ConfigError
+
+    wanted = list(getattr(model, "features", []) or [])
+    missing = [f for f in wanted if f not in features.columns]
+    if missing:
+        raise ConfigError(
+            f"the churn model needs {len(missing)} feature(s) these data do not have "
+            f"({', '.join(missing[:8])}{', …' if len(missing) > 8 else ''}): score with the same "
+            "`features` option and tables the model was trained with, or retrain"
+        )
