@@ -82,3 +82,63 @@ def test_wrong_type_is_an_error():
     with pytest.raises(Exception) as err:
         _compose(["labels.horizon_months=six"])
     assert "horizon_months" in str(err.value) + str(err.value.__cause__)
+
+
+# Fields whose default is written in conf/ only: the dataclass holds none (empty), by design.
+YAML_OWNED = {("score", "playbook"), ("tune", "space")}
+
+
+def _differences(yaml_value, dataclass_value, path: str) -> list[str]:
+    if isinstance(yaml_value, dict) and isinstance(dataclass_value, dict):
+        keys = sorted(set(yaml_value) | set(dataclass_value))
+        return [d for k in keys for d in _differences(yaml_value.get(k), dataclass_value.get(k), f"{path}.{k}")]
+    return [] if yaml_value == dataclass_value else [f"{path}: yaml {yaml_value!r}, dataclass {dataclass_value!r}"]
+
+
+def test_default_yaml_of_every_group_equals_its_dataclass():
+    """Each default has one value: the default option of every group composes into exactly the
+    dataclass defaults (resolved against the same project root)."""
+    import os
+    from dataclasses import asdict
+
+    from omegaconf import OmegaConf
+
+    composed = asdict(_compose([]))
+    structured = OmegaConf.merge(OmegaConf.structured(Config), {"paths": {"root": composed["paths"]["root"]}})
+    default = OmegaConf.to_object(structured)
+    for name in ("root", "data", "raw", "features", "scores", "models"):
+        setattr(default.paths, name, os.path.normpath(getattr(default.paths, name)))
+    default = asdict(default)
+    for group, field in YAML_OWNED:
+        assert not default[group][field], f"{group}.{field} has a default in the dataclass and in conf/"
+        assert composed[group][field], f"conf/ gives {group}.{field} its default"
+        composed[group][field] = default[group][field]
+    assert _differences(composed, default, "config") == []
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("score.risk_bands.high=1.5", "score.risk_bands.high"),
+        ("labels.horizon_months=0", "labels.horizon_months"),
+        ("model.split.folds=1", "model.split.folds"),
+        ("model.churn.learning_rate=0", "model.churn.learning_rate"),
+        ("model.calibration=beta", "model.calibration"),
+        ("features.peer_leader_influence=2", "features.peer_leader_influence"),
+        ("data.world.key_share=1.5", "data.world.key_share"),
+        ("data.delimiter='||'", "data.delimiter"),
+        ("tune.n_trials=0", "tune.n_trials"),
+        ("score.as_of=July", "score.as_of"),
+        ("today=yesterday", "today"),
+    ],
+)
+def test_every_constraint_is_checked_once_when_the_config_is_built(override: str, key: str):
+    """One validator at the config boundary, one message shape: "`key` must …; got …"."""
+    import re
+
+    from churnml.cli import compose_config
+    from churnml.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        compose_config([override])
+    assert re.fullmatch(rf"`{re.escape(key)}` must .+; got .+", str(err.value)), str(err.value)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnml import explore, plots
+from churnml import explore
 from churnml.models import review
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.evaluate import METRIC_NAMES, flatten

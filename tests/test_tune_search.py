@@ -13,7 +13,8 @@ from churnml.errors import ConfigError
 from churnml.models.churn import training_rows
 from churnml.models.split import plan_evaluation
 from churnml.models.training import ModelInputs
-from churnml.stages.tune import check_space, search, tune
+from churnml.models.tuning import check_space, tune
+from churnml.stages.tune import search
 
 SPACE = {
     "num_leaves": {"type": "int", "low": 4, "high": 31, "log": True},

@@ -11,6 +11,7 @@ a path. Low-level, atomic file writing is `churnml.io`; reading the contract tab
   `read_truth`);
 - what the model stages read (`load_model_inputs`);
 - the features folder (`write_features`);
+- the experiment config `churnml tune` writes (`experiment_file`);
 - the monthly scores folders (`previous_list`, `month_files`, `write_month`).
 """
 
@@ -237,6 +238,14 @@ def write_features(folder: str | Path, frame: pd.DataFrame, dictionary: pd.DataF
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return write_frame(frame, folder / FEATURES_FILE), write_frame(dictionary, folder / DICTIONARY_FILE)
+
+
+# --------------------------------------------------------------------------- tuned experiments
+
+
+def experiment_file(config: Config) -> Path:
+    """Where `churnml tune` writes the tuned experiment config: `<paths.root>/conf/experiment/<tune.output_experiment>.yaml`."""
+    return Path(config.paths.root) / "conf" / "experiment" / f"{config.tune.output_experiment}.yaml"
 
 
 # --------------------------------------------------------------------------- monthly scores

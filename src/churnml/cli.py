@@ -69,6 +69,7 @@ def to_config(cfg: Any):
     from omegaconf import OmegaConf
 
     from churnml.config import Config
+    from churnml.constraints import check
 
     obj = OmegaConf.to_object(cfg)
     groups = {k: v for k, v in obj.items() if k in Config.__dataclass_fields__}
@@ -76,6 +77,7 @@ def to_config(cfg: Any):
     # "data/features/" for the demo (empty data.name) reads as "data/features" everywhere.
     for name in ("root", "data", "raw", "features", "scores", "models"):
         setattr(config.paths, name, os.path.normpath(getattr(config.paths, name)))
+    check(config)  # every constraint of every group, once, before any work
     return config
 
 

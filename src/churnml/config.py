@@ -1,16 +1,45 @@
-"""Typed configuration: one dataclass per config group.
+"""Typed configuration: one dataclass per config group, its constraints beside its fields.
 
 These are plain dataclasses; `cli.py` registers them with Hydra as schemas so that a
 wrong type or an unknown key in a YAML file or an override is an error that names the key.
+Each class declares what its values must be (`constraints`, and `relations()` for rules
+between fields); `churnml.constraints.check` checks them once when the config is built, with
+one message shape ("`score.risk_bands.high` must be a churn probability in (0, 1); got 1.5").
 Stages receive them as objects (`OmegaConf.to_object`), never as Hydra objects.
+
+The defaults here are the only ones: conf/ repeats them for the reader, and a test pins
+every group's YAML to its dataclass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
+from churnml.constraints import (
+    Rule,
+    character,
+    day,
+    each_value,
+    keys_among,
+    month,
+    number,
+    one_of,
+    optional,
+    plain_name,
+    share,
+    text,
+    text_encoding,
+    whole,
+)
 from churnml.data.world_params import WorldParams
+
+# The weights of the retention priority (churnml.scoring.priority).
+PRIORITY_WEIGHTS = ("influence", "low_switching_cost")
+LOWEST_BAND = "low"  # the band below every threshold of score.risk_bands
+CALIBRATION_METHODS = ("isotonic", "platt")
+SOURCES = ("synthetic", "files", "sql")
+FORMATS = ("csv", "parquet")  # of table files
 
 
 @dataclass
@@ -40,6 +69,14 @@ class TableSource:
     date_format: Optional[str] = None
     encoding: Optional[str] = None
 
+    constraints = {  # not annotated: class attributes, not fields
+        "delimiter": character(),
+        "decimal": character(),
+        "thousands": character(),
+        "encoding": text_encoding(),
+    }
+
+
 
 @dataclass
 class DataConfig:
@@ -56,6 +93,21 @@ class DataConfig:
     url: Optional[str] = None  # sql: an SQLAlchemy URL
     tables: Dict[str, TableSource] = field(default_factory=dict)
 
+    constraints = {
+        "source": one_of(*SOURCES),
+        "format": one_of(*FORMATS),
+        "delimiter": character(),
+        "decimal": character(),
+        "thousands": character(),
+        "encoding": text_encoding(),
+    }
+
+    def relations(self) -> Iterator[tuple]:
+        if self.source == "sql" and not self.url:
+            yield "url", "an SQLAlchemy URL when data.source is sql", self.url
+        if self.decimal == self.thousands:
+            yield "thousands", "from the decimal mark", self.thousands, "differ"
+
 
 @dataclass
 class SyntheticDataConfig(DataConfig):
@@ -69,6 +121,14 @@ class SyntheticDataConfig(DataConfig):
     start: str = "2021-01"  # YYYY-MM
     seed: int = 42  # same seed, same world
     world: WorldParams = field(default_factory=WorldParams)  # every parameter of the simulation
+
+    constraints = {
+        **DataConfig.constraints,
+        "accounts": whole(at_least=10),
+        "months": whole(at_least=1),
+        "start": month(),
+        "seed": whole(at_least=0),
+    }
 
 
 @dataclass
@@ -93,6 +153,13 @@ class FeaturesConfig:
     # so training on it leaks; `months_to_contract_anniversary` is the leak-free alternative.
     exclude: List[str] = field(default_factory=lambda: ["contract_months_remaining"])
 
+    # Which families and features exist is the feature dictionary's to say
+    # (churnml.features.build.check_names).
+    constraints = {
+        "min_history_months": whole(at_least=0),
+        "peer_leader_influence": share(),
+    }
+
 
 @dataclass
 class LabelsConfig:
@@ -103,6 +170,14 @@ class LabelsConfig:
     # switch evidence: competitor signals of these kinds in [t - months_before, t + H)
     switch_evidence_months_before: int = 3
     switch_signal_kinds: List[str] = field(default_factory=lambda: ["trial_order", "tender_lost"])
+
+    constraints = {
+        "horizon_months": whole(at_least=1),
+        "retained_share": share("[)"),
+        "scope_months": whole(at_least=1),
+        "lost_window_months": Rule("a whole number of at least 0 (0 turns the test off)", whole(at_least=0).holds),
+        "switch_evidence_months_before": whole(at_least=0),
+    }
 
 
 @dataclass
@@ -117,6 +192,18 @@ class LgbmParams:
     lambda_l2: float = 1.0
     early_stopping_rounds: int = 50
 
+    constraints = {
+        "num_leaves": whole(at_least=2),
+        "learning_rate": number(above=0),
+        "n_estimators": whole(at_least=1),
+        "min_child_samples": whole(at_least=1),
+        "feature_fraction": share("(]"),
+        "bagging_fraction": share("(]"),
+        "bagging_freq": whole(at_least=0),
+        "lambda_l2": number(at_least=0),
+        "early_stopping_rounds": whole(at_least=1),
+    }
+
 
 @dataclass
 class SplitConfig:
@@ -125,11 +212,20 @@ class SplitConfig:
     folds: int = 3  # inner folds: tree count and out-of-fold scores for the calibrator
     holdout_share: float = 0.3  # share of the accounts held out when the extract is too short
 
+    constraints = {
+        "test_snapshots": whole(at_least=1),
+        "min_fit_snapshots": whole(at_least=1),
+        "folds": whole(at_least=2),
+        "holdout_share": share("()"),
+    }
+
 
 @dataclass
 class GateConfig:
     # A churn model becomes champion only when its AUC beats the best baseline by at least this.
     min_gain_over_baseline: float = 0.01
+
+    constraints = {"min_gain_over_baseline": number(at_least=-1, at_most=1)}
 
 
 @dataclass
@@ -161,6 +257,15 @@ class ModelConfig:
     # with other jobs, OpenMP threads that wait for each other make 2 threads many times slower.
     num_threads: int = 1
 
+    constraints = {
+        "seed": whole(at_least=0),
+        "calibration": one_of(*CALIBRATION_METHODS),
+        "backtest_folds": whole(at_least=1),
+        "switching_grid_step": number(above=0),
+        "switching_threshold": share("()"),
+        "num_threads": whole(at_least=1),
+    }
+
 
 @dataclass
 class TuneConfig:
@@ -170,6 +275,14 @@ class TuneConfig:
     # name -> {low, high, log?, type: int|float}
     space: Dict[str, Any] = field(default_factory=dict)
     output_experiment: str = "tuned"
+
+    # The search space's names and ranges are checked by churnml.models.tuning.check_space.
+    constraints = {
+        "n_trials": whole(at_least=1),
+        "timeout_seconds": optional(whole(at_least=1)),
+        "seed": whole(at_least=0),
+        "output_experiment": plain_name(),
+    }
 
 
 @dataclass
@@ -187,6 +300,27 @@ class ScoreConfig:
     # reason -> action; keys: a feature name, the beginning of feature names, or a family (see conf/score)
     playbook: Dict[str, str] = field(default_factory=dict)
 
+    # Which playbook keys exist is the feature dictionary's to say (churnml.scoring.actions).
+    constraints = {
+        "as_of": optional(month()),
+        "model_uri": Rule("models:/<name>@<alias>, models:/<name>/<version> or a path", lambda v: bool(v)),
+        "weights": (keys_among(PRIORITY_WEIGHTS), each_value(number(at_least=0))),
+        "risk_bands": each_value(share("()", what="a churn probability")),
+        "psi_threshold": number(above=0),
+        "top_n": whole(at_least=1),
+        "html_rows": whole(at_least=1),
+        "playbook": each_value(Rule("the text of an action", text().holds)),
+    }
+
+    def relations(self) -> Iterator[tuple]:
+        bands = self.risk_bands
+        if not bands:
+            yield "risk_bands", "at least one band, e.g. {high: 0.3, medium: 0.15}", dict(bands)
+        elif LOWEST_BAND in bands:
+            yield "risk_bands", f"bands other than {LOWEST_BAND!r} (the band below every threshold)", dict(bands)
+        elif len(set(bands.values())) != len(bands):
+            yield "risk_bands", "from band to band", dict(bands), "differ"
+
 
 @dataclass
 class MlflowConfig:
@@ -195,6 +329,8 @@ class MlflowConfig:
     artifact_location: str = "${paths.root}/mlartifacts"
     churn_model_name: str = "churnml-churn"
     switching_model_name: str = "churnml-switching"
+
+    constraints = {"tracking_uri": text(), "experiment": text(), "churn_model_name": text(), "switching_model_name": text()}
 
 
 @dataclass
@@ -209,3 +345,5 @@ class Config:
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     # The date treated as "today" (YYYY-MM-DD) for the future-date check; default: the real date.
     today: Optional[str] = None
+
+    constraints = {"today": day()}

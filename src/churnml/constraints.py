@@ -11,6 +11,7 @@ a method `relations()` yielding `(field, allowed, value)` for every relation tha
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -18,28 +19,30 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from churnml.errors import ConfigError
 
 
-def fail(path: str, allowed: str, value: Any) -> ConfigError:
+def fail(path: str, allowed: str, value: Any, verb: str = "be") -> ConfigError:
     """The ConfigError of one broken constraint, in the one message shape."""
-    return ConfigError(f"`{path}` must be {allowed}; got {value!r}")
+    return ConfigError(f"`{path}` must {verb} {allowed}; got {value!r}")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A constraint: the words after "must be" and the test a value has to pass."""
+    """A constraint: the words after "must be" (after "must `verb`") and the test a value has
+    to pass."""
 
     allowed: str
     holds: Callable[[Any], bool]
+    verb: str = "be"
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def whole(at_least: int) -> Rule:
     """A whole number of at least `at_least`."""
     return Rule(
         f"a whole number of at least {at_least}",
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= at_least,
+        lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= at_least,
     )
 
 
@@ -59,11 +62,13 @@ def number(above: float | None = None, at_least: float | None = None, at_most: f
     )
 
 
-def share(closed: bool = True, what: str = "a share") -> Rule:
-    """A fraction in [0, 1] (`closed`) or in (0, 1)."""
-    if closed:
-        return Rule(f"{what} in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1)
-    return Rule(f"{what} in (0, 1)", lambda v: _is_number(v) and 0 < v < 1)
+def share(bounds: str = "[]", what: str = "a share") -> Rule:
+    """A fraction between 0 and 1; `bounds` "[]", "()", "[)" or "(]" says which ends are allowed."""
+    low_in, high_in = bounds[0] == "[", bounds[1] == "]"
+    return Rule(
+        f"{what} in {bounds[0]}0, 1{bounds[1]}",
+        lambda v: _is_number(v) and (0 <= v if low_in else 0 < v) and (v <= 1 if high_in else v < 1),
+    )
 
 
 def one_of(*choices: str) -> Rule:
@@ -107,7 +112,66 @@ class EachValue(Rule):
 
 def each_value(rule: Rule) -> Rule:
     """A mapping whose every value keeps `rule`."""
-    return EachValue(rule.allowed, rule.holds)
+    return EachValue(rule.allowed, rule.holds, rule.verb)
+
+
+def keys_among(keys: Iterable[str]) -> Rule:
+    """A mapping whose keys are among `keys`."""
+    allowed = list(keys)
+    return Rule(
+        f"keys among {allowed} (unknown key(s) are not allowed)",
+        lambda v: isinstance(v, Mapping) and set(v) <= set(allowed),
+    )
+
+
+def plain_name() -> Rule:
+    """A file name without folders."""
+    return Rule(
+        "a plain file name", lambda v: isinstance(v, str) and v != "" and "/" not in v and not v.startswith(".")
+    )
+
+
+def text_encoding() -> Rule:
+    """The name of a text encoding Python knows."""
+    import codecs
+
+    def known(value: Any) -> bool:
+        try:
+            codecs.lookup(value)
+            return True
+        except (LookupError, TypeError):
+            return False
+
+    return Rule("a text encoding such as utf-8, cp1252 or latin-1", lambda v: not v or known(v))
+
+
+def character() -> Rule:
+    """A single character (or not set)."""
+    return Rule("a single character such as ',' or ';'", lambda v: v is None or (isinstance(v, str) and len(v) == 1))
+
+
+def day() -> Rule:
+    """A date written YYYY-MM-DD (or not set)."""
+    from datetime import date
+
+    def parses(value: Any) -> bool:
+        try:
+            date.fromisoformat(str(value))
+            return True
+        except ValueError:
+            return False
+
+    return Rule("a date YYYY-MM-DD or null", lambda v: v in (None, "") or parses(v))
+
+
+def _broken(declared: Rule | Iterable[Rule], value: Any, where: str) -> Iterator[ConfigError]:
+    for rule in (declared,) if isinstance(declared, Rule) else declared:
+        if isinstance(rule, EachValue) and isinstance(value, Mapping):
+            for key, item in value.items():
+                if not rule.holds(item):
+                    yield fail(f"{where}.{key}", rule.allowed, item, rule.verb)
+        elif not rule.holds(value):
+            yield fail(where, rule.allowed, value, rule.verb)
 
 
 def _problems(obj: Any, path: str) -> Iterator[ConfigError]:
@@ -115,14 +179,7 @@ def _problems(obj: Any, path: str) -> Iterator[ConfigError]:
     for f in fields(obj):
         value = getattr(obj, f.name)
         where = f"{path}.{f.name}" if path else f.name
-        declared = rules.get(f.name, ())
-        for rule in (declared,) if isinstance(declared, Rule) else declared:
-            if isinstance(rule, EachValue) and isinstance(value, Mapping):
-                for key, item in value.items():
-                    if not rule.holds(item):
-                        yield fail(f"{where}.{key}", rule.allowed, item)
-            elif not rule.holds(value):
-                yield fail(where, rule.allowed, value)
+        yield from _broken(rules.get(f.name, ()), value, where)
         if is_dataclass(value):
             yield from _problems(value, where)
         elif isinstance(value, Mapping):
@@ -131,12 +188,19 @@ def _problems(obj: Any, path: str) -> Iterator[ConfigError]:
                     yield from _problems(item, f"{where}.{key}")
     relations = getattr(obj, "relations", None)
     if callable(relations):
-        for name, allowed, value in relations():
-            yield fail(f"{path}.{name}" if path else name, allowed, value)
+        for name, allowed, value, *verb in relations():
+            yield fail(f"{path}.{name}" if path else name, allowed, value, *verb)
 
 
 def check(obj: Any, path: str = "") -> None:
     """Raise the ConfigError of the first constraint `obj` (a config dataclass, walked with its
     nested ones) breaks; `path` is its place in the config (e.g. "model.split")."""
     for problem in _problems(obj, path):
+        raise problem
+
+
+def check_field(cls: type, name: str, value: Any, path: str) -> None:
+    """Check one value against the constraints `cls` declares for its field `name` (for
+    functions that take that field's value on its own)."""
+    for problem in _broken(getattr(cls, "constraints", {}).get(name, ()), value, path):
         raise problem

@@ -6,7 +6,7 @@ Pure functions on churnml's tables and features frames; they read no files.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd

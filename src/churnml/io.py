@@ -26,11 +26,12 @@ from typing import Iterator, Mapping
 
 import pandas as pd
 
+from churnml.config import FORMATS, DataConfig
+from churnml.constraints import check_field
 from churnml.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("csv", "parquet")
 # Rows per Parquet row group / CSV batch: bounds the memory used while converting big frames.
 CHUNK_ROWS = 1_000_000
 # Date columns of the truth tables, parsed back by `read_truth` when it reads CSV.
@@ -131,8 +132,7 @@ def read_frame(path: str | os.PathLike, dates: list[str] | None = None) -> pd.Da
 
 def check_format(fmt: str) -> str:
     """The table format, or a ConfigError naming data.format."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"data.format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    check_field(DataConfig, "format", fmt, "data.format")
     return fmt
 
 

@@ -20,13 +20,14 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from churnml.constraints import check, fail
 from churnml.data.contract import TABLES, Formats, as_seen_at, check_tables, unknown_values
 from churnml.errors import ConfigError, ContractError, Problem, ServiceUnavailable
-from churnml.io import FORMATS, check_format
+from churnml.io import FORMATS
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("synthetic", "files", "sql")
+
 _SUFFIX_FORMAT = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 # Text that means "no value" in exports. Not "NA": that is also a region (North America).
 _NA_TEXT = ["", "NaN", "nan", "NULL", "null", "None", "N/A", "n/a", "#N/A"]
@@ -88,34 +89,16 @@ def formats(data_cfg: Any, table: str) -> Formats:
 
 
 def check_data_config(data_cfg: Any) -> None:
-    """Raise `ConfigError` for a data config that cannot work, naming the parameter."""
-    if data_cfg.source not in SOURCES:
-        raise ConfigError(f"data.source must be one of {', '.join(SOURCES)}; got {data_cfg.source!r}")
-    if data_cfg.source != "sql":
-        check_format(data_cfg.format)
-    if data_cfg.source == "sql" and not data_cfg.url:
-        raise ConfigError("data.url must be an SQLAlchemy URL when data.source is sql; got none")
-    for table in [None, *(data_cfg.tables or {})]:
-        if table is not None and table not in TABLES:
+    """Raise `ConfigError` for a data config that cannot work, naming the parameter: the
+    config's own constraints, then what the contract says (tables, columns, vocabularies) and
+    each table's export settings as they apply (its own, else data.<setting>)."""
+    check(data_cfg, "data")
+    for table in data_cfg.tables or {}:
+        if table not in TABLES:
             raise ConfigError(f"data.tables.{table}: not a table of the contract; allowed: {', '.join(TABLES)}")
-        where = "data." if table is None else f"data.tables.{table}."
-        get = (lambda key: getattr(data_cfg, key, None)) if table is None else (lambda key: _setting(data_cfg, table, key))
-        for key in ("delimiter", "decimal", "thousands"):
-            value = get(key)
-            if value is not None and (not isinstance(value, str) or len(value) != 1):
-                raise ConfigError(f"`{where}{key}` must be a single character such as ',' or ';'; got {value!r}")
-        if get("decimal") is not None and get("decimal") == get("thousands"):
-            raise ConfigError(f"`{where}thousands` must differ from the decimal mark; got {get('thousands')!r} for both")
-        encoding = get("encoding")
-        if encoding:
-            import codecs
-
-            try:
-                codecs.lookup(encoding)
-            except LookupError:
-                raise ConfigError(f"`{where}encoding` must be a text encoding such as utf-8, cp1252 or latin-1; got {encoding!r}") from None
-        if table is None:
-            continue
+        decimal, thousands = _setting(data_cfg, table, "decimal"), _setting(data_cfg, table, "thousands")
+        if decimal is not None and decimal == thousands:
+            raise fail(f"data.tables.{table}.thousands", "from the decimal mark", thousands, "differ")
         allowed = TABLES[table].names
         for name in _table_source(data_cfg, table)[2]:
             if name not in allowed:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Dict, List, Optional
 
@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from churnml.data.contract import TABLES
-from churnml.constraints import check
+from churnml.config import SyntheticDataConfig
+from churnml.constraints import check, check_field
 from churnml.data.world_params import WorldParams
 from churnml.errors import ConfigError
 
@@ -84,13 +85,6 @@ class World:
 
 # --------------------------------------------------------------------------------------------
 # Checks of the inputs
-
-
-def _month(value: Any, name: str) -> np.datetime64:
-    try:
-        return np.datetime64(pd.Timestamp(str(value)).strftime("%Y-%m"), "M")
-    except (ValueError, TypeError):
-        raise ConfigError(f"{name} must be a month YYYY-MM; got {value!r}") from None
 
 
 def _today(today: Any) -> pd.Timestamp:
@@ -949,20 +943,14 @@ def generate_world(
     ends before `today`'s month (default: the real date) and never holds a later date.
     """
     p = params or WorldParams()
-    if not isinstance(accounts, (int, np.integer)) or accounts < 10:
-        raise ConfigError(f"data.accounts must be a whole number of at least 10; got {accounts!r}")
-    if not isinstance(months, (int, np.integer)) or months < 1:
-        raise ConfigError(f"data.months must be a whole number of at least 1; got {months!r}")
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"data.seed must be a whole number of at least 0; got {seed!r}")
+    for name, value in (("accounts", accounts), ("months", months), ("start", start), ("seed", seed)):
+        check_field(SyntheticDataConfig, name, value, f"data.{name}")
     check(p, "data.world")
-    first = _month(start, "data.start")
+    first = np.datetime64(str(start).strip(), "M")
     now = _today(today)
     room = int(np.datetime64(now.strftime("%Y-%m"), "M").astype(np.int64) - first.astype(np.int64))
     if room < 1:
         raise ConfigError(f"data.start must be a month before today's ({now:%Y-%m}); got {start!r}")
-    if p.burn_in_months < 0:
-        raise ConfigError(f"data.world.burn_in_months must be at least 0; got {p.burn_in_months!r}")
     if months > room:
         log.warning("data.months=%d would run past today (%s); the world stops after %d months", months,
                     now.date(), room)

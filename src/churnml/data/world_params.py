@@ -224,6 +224,7 @@ class WorldParams:
             )
         },
         "leaders_max": whole(at_least=1),
+        "burn_in_months": whole(at_least=0),
     }
 
     def relations(self) -> Iterator[tuple[str, str, Any]]:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from churnml.features import labels as labels_mod
 from churnml.config import FeaturesConfig, LabelsConfig
+from churnml.constraints import check, fail
 from churnml.errors import ConfigError, ContractError, Problem
 from churnml.features import (
     account,
@@ -72,39 +73,23 @@ def default_snapshots(tables: dict[str, pd.DataFrame], cfg: FeaturesConfig) -> p
 
 
 def check_config(features_cfg: FeaturesConfig, labels_cfg: LabelsConfig) -> None:
-    """Raise `ConfigError` naming the parameter when a features or labels value is not allowed."""
+    """Raise `ConfigError` naming the parameter when a features or labels value is not allowed:
+    the config's own constraints, then the names the feature dictionary knows."""
+    check(features_cfg, "features")
+    check(labels_cfg, "labels")
     unknown = [f for f in features_cfg.families if f not in FAMILIES]
     if unknown:
-        raise ConfigError(
-            f"features.families: unknown famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; "
-            f"allowed: {FAMILIES}"
-        )
+        raise fail("features.families", f"families among {FAMILIES}", unknown)
     unknown = [n for n in features_cfg.exclude if n not in FEATURES]
     if unknown:
-        raise ConfigError(
-            f"features.exclude: unknown feature(s) {unknown}; allowed: names in the feature "
-            "dictionary (data/features/feature_dictionary.csv)"
+        raise fail(
+            "features.exclude",
+            "names in the feature dictionary (data/features/feature_dictionary.csv)",
+            unknown,
         )
     if "orders" not in features_cfg.families:
-        raise ConfigError(
-            f"features.families must include 'orders' (scope, labels and revenue rest on it); "
-            f"given {list(features_cfg.families)}"
-        )
-    checks = [
-        ("features.min_history_months", features_cfg.min_history_months, lambda v: v >= 0, ">= 0"),
-        ("features.peer_leader_influence", features_cfg.peer_leader_influence,
-         lambda v: 0 <= v <= 1, "between 0 and 1"),
-        ("labels.horizon_months", labels_cfg.horizon_months, lambda v: v >= 1, ">= 1"),
-        ("labels.retained_share", labels_cfg.retained_share, lambda v: 0 <= v < 1, "in [0, 1)"),
-        ("labels.scope_months", labels_cfg.scope_months, lambda v: v >= 1, ">= 1"),
-        ("labels.lost_window_months", labels_cfg.lost_window_months, lambda v: v >= 0,
-         ">= 0 (0 turns the test off)"),
-        ("labels.switch_evidence_months_before", labels_cfg.switch_evidence_months_before,
-         lambda v: v >= 0, ">= 0"),
-    ]
-    for name, value, ok, allowed in checks:
-        if not ok(value):
-            raise ConfigError(f"{name} must be {allowed}; given {value!r}")
+        raise fail("features.families", "a list that includes 'orders' (scope, labels and revenue rest on it)",
+                   list(features_cfg.families))
 
 
 def _snapshot_months(snapshots: Iterable) -> np.ndarray:

@@ -24,13 +24,13 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from churnml.config import LgbmParams, ModelConfig
+from churnml.config import CALIBRATION_METHODS, LgbmParams, ModelConfig
+from churnml.constraints import check
 from churnml.errors import ConfigError
 from churnml.models.split import Plan, inner_folds
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_METHODS = ("isotonic", "platt")
 # Added to calibrated probabilities times the raw score so that the steps of an isotonic fit do
 # not tie accounts the booster tells apart; far below any visible change of a probability.
 _TIE_BREAK = 1e-6
@@ -195,15 +195,6 @@ class ChurnFit:
         return max(self.fitted_snapshots) + pd.DateOffset(months=self.horizon)
 
 
-def _check(cfg: ModelConfig) -> None:
-    if cfg.calibration not in CALIBRATION_METHODS:
-        raise ConfigError(
-            f"model.calibration must be one of {', '.join(CALIBRATION_METHODS)}; got {cfg.calibration!r}"
-        )
-    if cfg.churn.n_estimators < 1:
-        raise ConfigError(f"model.churn.n_estimators must be at least 1; got {cfg.churn.n_estimators}")
-
-
 def _labels(part: pd.DataFrame) -> np.ndarray:
     return part["churn"].to_numpy(dtype=float)
 
@@ -219,7 +210,7 @@ def fit_churn(rows: pd.DataFrame, features: list[str], plan: Plan, cfg: ModelCon
     """Fit on every fitting row of `plan`: tree count from the inner folds, calibrator on their
     out-of-fold scores, booster on all fitting rows. `rows` are training rows (`training_rows`);
     nothing the plan holds out or leaves in its gap is used."""
-    _check(cfg)
+    check(cfg, "model")
     started = time.perf_counter()
     fit_rows = rows[plan.fit_mask(rows)]
     y = _labels(fit_rows)

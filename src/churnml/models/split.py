@@ -27,7 +27,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.config import SplitConfig
+from churnml.config import ModelConfig, SplitConfig
+from churnml.constraints import check, check_field
 from churnml.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -123,12 +124,7 @@ def _months_later(s: pd.Timestamp, months: int) -> pd.Timestamp:
 
 def check_split(cfg: SplitConfig) -> None:
     """Raise `ConfigError` naming the value when a split setting is not allowed."""
-    for key, least in (("test_snapshots", 1), ("min_fit_snapshots", 1), ("folds", 2)):
-        value = getattr(cfg, key)
-        if not isinstance(value, int) or value < least:
-            raise ConfigError(f"`model.split.{key}` must be a whole number of at least {least}; got {value!r}")
-    if not 0 < cfg.holdout_share < 1:
-        raise ConfigError(f"`model.split.holdout_share` must be a share in (0, 1); got {cfg.holdout_share!r}")
+    check(cfg, "model.split")
 
 
 def oot_needs(horizon: int, cfg: SplitConfig) -> int:
@@ -184,8 +180,7 @@ def backtest_plans(snapshots: Sequence, horizon: int, cfg: SplitConfig, folds: i
     and fitted on every snapshot whose label window ends by it. Origins with fewer than
     `min_fit_snapshots` to fit on are dropped with a warning; none left is a `ConfigError`."""
     check_split(cfg)
-    if not isinstance(folds, int) or folds < 1:
-        raise ConfigError(f"`model.backtest_folds` must be a whole number of at least 1; got {folds!r}")
+    check_field(ModelConfig, "backtest_folds", folds, "model.backtest_folds")
     snaps = _sorted(snapshots)
     out = []
     for origin in snaps[-folds:]:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import ModelConfig
-from churnml.errors import ConfigError
+from churnml.constraints import check
 from churnml.models.churn import category_levels, lgb_params, to_matrix, trimmed
 
 log = logging.getLogger(__name__)
@@ -131,10 +131,7 @@ def fit_switching(rows: pd.DataFrame, features: list[str], cfg: ModelConfig) -> 
             f"{len(rows)} labelled competitor offers with a price gap"
             + ("" if rows.empty else " and all with the same outcome")
         )
-    if cfg.switching_grid_step <= 0:
-        raise ConfigError(f"model.switching_grid_step must be above 0; got {cfg.switching_grid_step}")
-    if not 0 < cfg.switching_threshold < 1:
-        raise ConfigError(f"model.switching_threshold must be between 0 and 1; got {cfg.switching_threshold}")
+    check(cfg, "model")
     started = time.perf_counter()
     features = switching_features(features, list(cfg.switching_features))
     levels = category_levels(rows, features)

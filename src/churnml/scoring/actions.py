@@ -8,6 +8,8 @@ from typing import Any, Collection, Sequence
 import numpy as np
 import pandas as pd
 
+from churnml.config import ScoreConfig
+from churnml.constraints import check_field
 from churnml.errors import ConfigError
 from churnml.features.dictionary import FAMILIES as FEATURE_FAMILIES
 
@@ -16,9 +18,8 @@ DEFAULT_ACTION = "Review the account with its manager"
 def check_playbook(playbook: Mapping[str, str], families: Sequence[str], features: Sequence[str]) -> None:
     """Raise ConfigError for a playbook key that is neither `default`, a feature family, a feature
     name nor the beginning of one (a typo would otherwise silently never match)."""
-    for key, action in playbook.items():
-        if not isinstance(action, str) or not action.strip():
-            raise ConfigError(f"score.playbook.{key} must be the text of an action; got {action!r}")
+    check_field(ScoreConfig, "playbook", dict(playbook), "score.playbook")
+    for key in playbook:
         if key == "default" or key in families or any(f.startswith(key) for f in features):
             continue
         raise ConfigError(

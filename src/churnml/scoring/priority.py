@@ -16,14 +16,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from churnml.errors import ConfigError
+from churnml.config import LOWEST_BAND, ScoreConfig
+from churnml.config import PRIORITY_WEIGHTS as WEIGHT_KEYS
+from churnml.constraints import check, check_field
 
 PRIORITY_FORMULA = (
     "priority = revenue at risk × (1 + w_influence × influence) × "
     "(1 + w_low_switching_cost × [switching cost < deepest competitor discount of the last 12 months])"
 )
-WEIGHT_KEYS = ("influence", "low_switching_cost")
-LOWEST_BAND = "low"
 
 def band_order(bands: Mapping[str, float]) -> list[str]:
     """Band names from the most to the least risky, ending with 'low' (below every threshold)."""
@@ -33,19 +33,7 @@ def band_order(bands: Mapping[str, float]) -> list[str]:
 
 def check_bands(bands: Mapping[str, float]) -> None:
     """Raise ConfigError unless `bands` maps names to distinct churn-probability thresholds in (0, 1)."""
-    if not bands:
-        raise ConfigError("score.risk_bands must name at least one band, e.g. {high: 0.3, medium: 0.15}")
-    for name, threshold in bands.items():
-        if not isinstance(threshold, (int, float)) or not 0 < float(threshold) < 1:
-            raise ConfigError(
-                f"score.risk_bands.{name} must be a churn probability between 0 and 1; got {threshold!r}"
-            )
-        if name == LOWEST_BAND:
-            raise ConfigError(
-                f"score.risk_bands must not define {LOWEST_BAND!r}: it is the band below every threshold"
-            )
-    if len(set(bands.values())) != len(bands):
-        raise ConfigError(f"score.risk_bands thresholds must differ; got {dict(bands)}")
+    check(ScoreConfig(risk_bands=dict(bands)), "score")
 
 
 def risk_band(p: pd.Series | np.ndarray, bands: Mapping[str, float]) -> pd.Series:
@@ -61,16 +49,8 @@ def risk_band(p: pd.Series | np.ndarray, bands: Mapping[str, float]) -> pd.Serie
 
 def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """The priority weights as floats; ConfigError for an unknown key or a negative weight."""
-    unknown = sorted(set(weights) - set(WEIGHT_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"score.weights has unknown key(s) {unknown}; allowed: {list(WEIGHT_KEYS)}"
-        )
-    out = {k: float(weights.get(k, 0.0)) for k in WEIGHT_KEYS}
-    for key, value in out.items():
-        if not np.isfinite(value) or value < 0:
-            raise ConfigError(f"score.weights.{key} must be a number >= 0; got {weights.get(key)!r}")
-    return out
+    check_field(ScoreConfig, "weights", dict(weights), "score.weights")
+    return {k: float(weights.get(k, 0.0)) for k in WEIGHT_KEYS}
 
 
 def low_switching_cost(frame: pd.DataFrame) -> pd.Series:

@@ -23,7 +23,6 @@ import numpy as np
 from churnml import tracking
 from churnml.config import Config
 from churnml.data.source import CHAMPION, account_fingerprint, data_source, run_name
-from churnml.errors import ConfigError, NoModelError
 from churnml.models.gate import champion_gate
 from churnml.tracking.champion import champion_of
 from churnml.models.baselines import NAMES as BASELINES
