@@ -1,4 +1,4 @@
-"""Drift (PSI) that means something, and reasons a salesperson can act on (issue 6 polish):
+"""Drift (PSI) that means something, and reasons a salesperson can act on:
 PSI against a hand-computed value, tie-aware bins, the recent-snapshot reference; descriptors
 never shown as reasons; the words of every dictionary reason; the action follows the top reason."""
 

@@ -11,8 +11,8 @@ failure leaves the previous version intact.
   a synthetic world's ground truth.
 - `read_frame`, `read_truth`: read back what these write (the truth is not a contract table, so the
   loader does not read it).
-- `replace_folder`, `recover_folder`: a whole folder of files replaced all or nothing (the monthly
-  outputs of `churnml score`).
+- `swap_folder`, `replace_folder`, `recover_folder`: a whole folder replaced all or nothing (the
+  monthly outputs of `churnml score`, an exported model).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import pandas as pd
 
@@ -179,14 +179,14 @@ def read_truth(directory: str | os.PathLike, format: str | None = None) -> dict[
 # --------------------------------------------------------------------------- folders, all or nothing
 
 
-def replace_folder(target: str | os.PathLike, files: Mapping[str, bytes]) -> dict[str, Path]:
-    """Make folder `target` hold exactly `files` (name -> content), all or nothing.
+def swap_folder(target: str | os.PathLike, fill: Callable[[Path], None]) -> Path:
+    """Make folder `target` hold exactly what `fill(staging)` writes into an empty staging
+    folder beside it, all or nothing.
 
-    The files are written and synced into a staging folder beside `target`, then the old folder
-    is renamed away, the staging folder renamed into place, and the old one deleted. A failure
-    while writing leaves `target` untouched; a crash between the two renames leaves the old
-    folder under a hidden name, which `recover_folder` (called here first) puts back.
-    Returns name -> path of every file written."""
+    After `fill`, the staging folder is synced, the old folder renamed away, the staging folder
+    renamed into place, and the old one deleted. A failure while filling leaves `target`
+    untouched; a crash between the two renames leaves the old folder under a hidden name, which
+    `recover_folder` (called here first) puts back. Returns `target`."""
     import shutil
 
     target = Path(target)
@@ -198,10 +198,7 @@ def replace_folder(target: str | os.PathLike, files: Mapping[str, bytes]) -> dic
     retired = parent / f".{target.name}.old-{tag}"
     staging.mkdir()
     try:
-        for name, data in files.items():
-            if Path(name).name != name:
-                raise ValueError(f"replace_folder: file names must not contain folders; got {name!r}")
-            _write_synced(staging / name, data)
+        fill(staging)
         _sync_dir(staging)
         if target.exists():
             os.rename(target, retired)
@@ -213,7 +210,22 @@ def replace_folder(target: str | os.PathLike, files: Mapping[str, bytes]) -> dic
             os.rename(retired, target)
         raise
     shutil.rmtree(retired, ignore_errors=True)
-    return {name: target / name for name in files}
+    return target
+
+
+def replace_folder(target: str | os.PathLike, files: Mapping[str, bytes]) -> dict[str, Path]:
+    """Make folder `target` hold exactly `files` (name -> content), all or nothing
+    (`swap_folder`; each file is synced). Returns name -> path of every file written."""
+    for name in files:
+        if Path(name).name != name:
+            raise ValueError(f"replace_folder: file names must not contain folders; got {name!r}")
+
+    def write(staging: Path) -> None:
+        for name, data in files.items():
+            _write_synced(staging / name, data)
+
+    swap_folder(target, write)
+    return {name: Path(target) / name for name in files}
 
 
 def recover_folder(target: str | os.PathLike) -> None:

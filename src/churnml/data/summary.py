@@ -39,16 +39,21 @@ def revenue_by_account(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
     return revenue.reindex(pd.Index(tables["accounts"]["account_id"]).union(revenue.index), fill_value=0.0)
 
 
+def top_share(revenue, top: float = 0.2) -> float:
+    """Share of the total of `revenue` (one value per account) held by the largest `top`
+    fraction of the accounts, rounded up to a whole account (NaN without revenue)."""
+    if not 0 < top <= 1:
+        raise ValueError(f"top must be a fraction in (0, 1]; got {top!r}")
+    values = np.sort(np.asarray(revenue, dtype="float64"))[::-1]
+    total = values.sum()
+    if len(values) == 0 or not total > 0:
+        return float("nan")
+    return float(values[: max(1, math.ceil(top * len(values) - 1e-9))].sum() / total)
+
+
 def top_revenue_share(tables: Mapping[str, pd.DataFrame], top: float = 0.2) -> float:
     """Share of total net revenue earned from the top `top` fraction of accounts (NaN without revenue).
 
     Accounts without orders count, with no revenue: a fifth of all accounts, not of buyers.
     """
-    if not 0 < top <= 1:
-        raise ValueError(f"top must be a fraction in (0, 1]; got {top!r}")
-    revenue = revenue_by_account(tables)
-    total = revenue.sum()
-    if len(revenue) == 0 or not total > 0:
-        return float("nan")
-    n_top = max(1, math.ceil(top * len(revenue) - 1e-9))
-    return float(np.sort(revenue.to_numpy())[::-1][:n_top].sum() / total)
+    return top_share(revenue_by_account(tables), top)

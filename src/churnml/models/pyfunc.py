@@ -30,7 +30,7 @@ _MISSING = "__missing__"
 # Training reference for drift
 # ----------------------------------------------------------------------------------------------
 #
-# Why the reference and the bins are built this way (issue 6): PSI against every training
+# Why the reference and the bins are built this way: PSI against every training
 # snapshot pooled compares this month with years of history, including early snapshots whose
 # 12-month windows were still missing, and warned on half the features of an unchanged world.
 # The reference is therefore the latest `REFERENCE_SNAPSHOTS` labelled snapshots: like compared

@@ -36,15 +36,6 @@ from churnml.models.switching import DISCOUNT, NoOffers, SwitchingFit, fit_switc
 
 log = logging.getLogger(__name__)
 
-# The targets of issue 5, checked in every run and printed by bench/models.py.
-TARGETS = {
-    "auc_vs_oracle_min": 0.95,  # out-of-time AUC at least 0.95 x the oracle's
-    "auc_margin_min": 0.03,  # at least 0.03 above the better baseline
-    "ece_max": 0.03,  # calibration error below 0.03
-    "switching_spearman_min": 0.6,  # rank correlation with the true switching cost
-}
-
-
 @dataclass
 class TrainResult:
     """What one training produced."""
@@ -133,7 +124,6 @@ def train_models(
         note = f"switching-cost model skipped: {why}"
         log.warning("%s", note)
     timings["switching_seconds"] = time.perf_counter() - tick
-    metrics.update(target_checks(metrics, ns))
     metrics.update({f"timing/{k}": v for k, v in timings.items()})
     return TrainResult(
         rows=rows,
@@ -147,25 +137,6 @@ def train_models(
         latest=latest,
         baseline=check,
     )
-
-
-def target_checks(metrics: dict[str, float], ns: str = "oot/") -> dict[str, float]:
-    """The targets and whether they are met (1/0), as metrics under `targets/`."""
-    out: dict[str, float] = {f"targets/{k}": v for k, v in TARGETS.items()}
-    checks = {
-        "auc_vs_oracle": (f"{ns}auc_vs_oracle", lambda v: v >= TARGETS["auc_vs_oracle_min"]),
-        "auc_margin": (f"{ns}auc_margin", lambda v: v >= TARGETS["auc_margin_min"]),
-        "ece": (f"{ns}ece", lambda v: v < TARGETS["ece_max"]),
-        "switching_spearman": (
-            "switching/spearman_true_cost",
-            lambda v: v >= TARGETS["switching_spearman_min"],
-        ),
-    }
-    for name, (key, ok) in checks.items():
-        value = metrics.get(key)
-        if value is not None and np.isfinite(value):
-            out[f"targets/{name}_met"] = float(ok(value))
-    return out
 
 
 def fingerprint(frame: pd.DataFrame, features: list[str]) -> dict[str, Any]:

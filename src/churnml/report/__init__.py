@@ -84,6 +84,10 @@ BAND_COLOURS: dict[str, tuple[str, str]] = {
 }
 OTHER_BAND_COLOUR = ("D9D9D9", "000000")
 
+# A switching cost of `inf`: no discount in the range the model was trained on makes the
+# account switch. Cells say it short; sentences (churnml.scoring.actions) say it in full.
+ABOVE_RANGE = "above largest seen"
+
 # How the switching figures read, for both outputs.
 SWITCHING_NOTE = (
     "Switching cost: the smallest competitor discount at which the account would more likely "

@@ -24,6 +24,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
 from churnml.report import (
+    ABOVE_RANGE,
     DISPLAY_COLUMNS,
     LEFT_DISPLAY,
     SUMMARY_COLUMNS,
@@ -115,7 +116,7 @@ def _cell(ws: Any, value: Any, col: Column | None = None) -> WriteOnlyCell:
     if is_missing(value):
         return WriteOnlyCell(ws, None)
     if kind == "cost" and isinstance(value, float) and math.isinf(value):
-        return WriteOnlyCell(ws, "above largest seen")
+        return WriteOnlyCell(ws, ABOVE_RANGE)
     if kind in FORMATS:
         cell = WriteOnlyCell(ws, int(value) if kind == "int" else float(value))
         cell.number_format = FORMATS[kind]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.report import (
+    ABOVE_RANGE,
     DISPLAY_COLUMNS,
     LEFT_DISPLAY,
     SUMMARY_COLUMNS,
@@ -104,7 +105,7 @@ def fmt(value: Any, kind: str) -> str:
         return f"{float(value):,.0f}"
     if kind in ("percent", "cost"):
         if math.isinf(float(value)):
-            return "above largest seen"
+            return ABOVE_RANGE
         return f"{float(value) * 100:.1f} %"
     if kind == "float":
         return f"{float(value):.3f}"

@@ -14,6 +14,8 @@ from churnml.errors import ConfigError
 from churnml.features.dictionary import FAMILIES as FEATURE_FAMILIES
 
 DEFAULT_ACTION = "Review the account with its manager"
+# A switching cost of `inf` in a sentence (cells say it short: churnml.report.ABOVE_RANGE).
+ABOVE_RANGE_WORDS = "above the largest discount seen"
 
 def check_playbook(playbook: Mapping[str, str], families: Sequence[str], features: Sequence[str]) -> None:
     """Raise ConfigError for a playbook key that is neither `default`, a feature family, a feature
@@ -79,5 +81,5 @@ def format_fraction(value: Any) -> str:
         return "not estimated"
     value = float(value)
     if np.isinf(value):
-        return "above the largest discount seen"
+        return ABOVE_RANGE_WORDS
     return f"{value * 100:.1f} %"

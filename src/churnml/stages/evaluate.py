@@ -19,7 +19,6 @@ from churnml.data.source import data_source, run_name
 from churnml.evaluate import METRIC_NAMES, flatten, summarize_backtest
 from churnml.models.evaluation import backtest
 from churnml.models.baselines import NAMES as BASELINES
-from churnml.models.training import TARGETS
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,6 @@ def backtest_metrics(folds: pd.DataFrame) -> dict[str, float]:
         out["backtest/auc_vs_oracle_mean"] = float(ratio.mean())
         out["backtest/auc_vs_oracle_std"] = float(ratio.std(ddof=0))
     out["backtest/origins"] = float(len(by_origin))
-    out.update({f"targets/{k}": v for k, v in TARGETS.items() if not k.startswith("switching")})
     return out
 
 

@@ -16,8 +16,6 @@ import json
 import logging
 import math
 import os
-import shutil
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -386,22 +384,16 @@ def version_of_same_run(name: str, version: str, other: str) -> str | None:
 
 def export_model(python_model, example: pd.DataFrame, target: Path) -> None:
     """Save `python_model` in MLflow's pyfunc format at `target`, replacing what is there without
-    ever leaving a half-written folder: saved beside it first, then renamed into place."""
+    ever leaving a half-written folder (`churnml.io.swap_folder`)."""
+    from churnml.io import swap_folder
+
     mlflow = _mlflow()
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    staging = target.parent / f".{target.name}.new-{tag}"
-    retired = target.parent / f".{target.name}.old-{tag}"
-    try:
+
+    def save(staging: Path) -> None:
         with _quiet_model_logging():
             mlflow.pyfunc.save_model(str(staging), **_model_kwargs(python_model, example))
-        if target.exists():
-            os.replace(target, retired)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(retired, ignore_errors=True)
+
+    swap_folder(target, save)
     log.info("exported %s to %s", type(python_model).__name__, target)
 
 
