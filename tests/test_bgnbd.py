@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from features_naive import Naive
-from features_tables import random_tables
+from helpers.features_naive import Naive
+from helpers.features_tables import random_tables
 
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.features import build_features

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from contract_frames import TODAY, find, tiny_tables
+from helpers.contract_frames import TODAY, find, tiny_tables
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

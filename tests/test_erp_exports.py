@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from contract_frames import TODAY, find, tiny_tables
+from helpers.contract_frames import TODAY, find, tiny_tables
 
 from churnml.config import DataConfig, TableSource
 from churnml.data.load import load_tables
@@ -125,7 +125,7 @@ def test_bad_export_settings_are_config_errors():
 
 
 def test_the_users_vocabulary_is_mapped_and_what_is_not_is_reported(tmp_path, caplog):
-    from contract_frames import write_tables
+    from helpers.contract_frames import write_tables
 
     tables = tiny_tables()
     tables["complaints"]["category"] = ["Reklamation Qualität", "Lieferverzug", "Sonstiges"]

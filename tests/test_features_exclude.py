@@ -8,7 +8,7 @@ import pytest
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.errors import ConfigError
 from churnml.features import build_features
-from features_tables import random_tables
+from helpers.features_tables import random_tables
 
 
 def test_default_excludes_contract_months_remaining_but_keeps_the_anniversary():

@@ -13,8 +13,8 @@ from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.errors import ConfigError
 from churnml.features import FEATURES, build_features, data_end, feature_columns, format_reason
 from churnml.features.dictionary import FAMILIES, FLAGS, KEYS, LABELS
-from features_naive import naive_features
-from features_tables import random_tables, tables
+from helpers.features_naive import naive_features
+from helpers.features_tables import random_tables, tables
 
 
 def assert_same_as_naive(fast: pd.DataFrame, slow: pd.DataFrame) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.features import build_features
-from features_tables import monthly, tables
+from helpers.features_tables import monthly, tables
 
 
 def _world(outcomes: list[dict] | None = None) -> dict[str, pd.DataFrame]:

@@ -11,7 +11,7 @@ from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.data.contract import as_seen_at
 from churnml.features import build_features
 from churnml.features.dictionary import LABELS
-from features_tables import perturb, random_tables
+from helpers.features_tables import perturb, random_tables
 
 # What may legitimately differ at t: the labels look at [t, t + H), and whether that window is
 # inside the data depends on the latest rows.

@@ -11,7 +11,7 @@ from churnml.cli import main
 from churnml.features import FEATURES, feature_columns
 from churnml.features.dictionary import FAMILIES
 from churnml.io import write_frame
-from features_tables import random_tables
+from helpers.features_tables import random_tables
 
 TODAY = "2026-11-27"
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.features import build_features
-from features_tables import monthly, perturb, random_tables, tables
+from helpers.features_tables import monthly, perturb, random_tables, tables
 
 H = 6
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from contract_frames import TODAY, find, tiny_tables, write_tables
+from helpers.contract_frames import TODAY, find, tiny_tables, write_tables
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

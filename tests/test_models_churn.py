@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from churn_frames import FEATURES, feature_frame
+from helpers.churn_frames import FEATURES, feature_frame
 
 from churnml.config import ModelConfig
 from churnml.errors import ConfigError

@@ -1,4 +1,4 @@
-"""The helpers behind the notebooks (churnml.explore, churnml.models.review, churnml.plots), on the small synthetic world."""
+"""The helpers behind the notebooks (churnml.explore, churnml.review, churnml.plots), on the small synthetic world."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from churnml import explore
-from churnml.models import review
+from churnml import review
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.evaluate import METRIC_NAMES, flatten
 

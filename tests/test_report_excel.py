@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 
 from churnml.report import DISPLAY_COLUMNS, band_colour
 from churnml.report.excel import sheet_name, workbook_bytes
-from score_fixtures import sample_report
+from helpers.score_fixtures import sample_report
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from churnml.report.html import page_html
-from score_fixtures import sample_report
+from helpers.score_fixtures import sample_report
 
 
 class Collect(HTMLParser):

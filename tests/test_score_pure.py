@@ -19,7 +19,7 @@ from churnml.scoring.priority import retention_priority, risk_band
 from churnml.scoring.reasons import REASON_SEP, rank_reasons, top_reasons
 from churnml.scoring.risk_list import score_accounts
 from churnml.scoring.winback import win_back_list
-from score_fixtures import (
+from helpers.score_fixtures import (
     FAMILIES,
     FixedSwitchingModel,
     TinyChurnModel,

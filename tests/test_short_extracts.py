@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from features_tables import tables
+from helpers.features_tables import tables
 
 from churnml.config import Config, FeaturesConfig, LabelsConfig
 from churnml.data.contract import validate_tables

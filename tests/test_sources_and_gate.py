@@ -63,7 +63,7 @@ def test_baseline_check_needs_the_configured_gain():
 
 
 def test_a_model_on_labels_independent_of_its_features_does_not_pass():
-    from churn_frames import FEATURES, feature_frame
+    from helpers.churn_frames import FEATURES, feature_frame
 
     from churnml.models.training import train_models
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from churn_frames import FEATURES, feature_frame
+from helpers.churn_frames import FEATURES, feature_frame
 
 from churnml import tracking
 from churnml.config import Config, MlflowConfig, ModelConfig, PathsConfig

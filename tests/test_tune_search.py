@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from churn_frames import FEATURES, feature_frame
+from helpers.churn_frames import FEATURES, feature_frame
 from omegaconf import OmegaConf
 
 from churnml.config import Config, LgbmParams, MlflowConfig, ModelConfig, PathsConfig, TuneConfig

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from contract_frames import tiny_tables, write_tables
+from helpers.contract_frames import tiny_tables, write_tables
 
 from churnml.cli import main
 from churnml.data.summary import summarize_tables, top_revenue_share
