@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow test-all bench clean
+.PHONY: run test test-slow test-all lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow -n 2

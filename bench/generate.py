@@ -35,8 +35,8 @@ def measure(accounts: int, months: int, figures: bool) -> dict:
     import pyarrow.parquet as pq
 
     from churnml.data.synthetic import generate_world
-    from churnml.world_figures import world_figures
     from churnml.io import write_tables
+    from churnml.world_figures import world_figures
 
     began = time.perf_counter()
     world = generate_world(accounts, months, "2021-01", seed=42, today=TODAY)

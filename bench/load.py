@@ -79,9 +79,9 @@ def main() -> None:
         print(f"load_tables on {args.orders:,} order lines and {args.accounts:,} accounts")
         for fmt in ("parquet", "csv"):
             read = pd.read_parquet if fmt == "parquet" else pd.read_csv
-            baseline = timed(lambda: [read(folder / f"{n}.{fmt}") for n in tables])
+            baseline = timed(lambda read=read, fmt=fmt: [read(folder / f"{n}.{fmt}") for n in tables])
             cfg = DataConfig(source="files", dir=str(folder), format=fmt)
-            full = timed(lambda: load_tables(cfg, today=date(2026, 1, 1)))
+            full = timed(lambda cfg=cfg: load_tables(cfg, today=date(2026, 1, 1)))
             print(
                 f"  {fmt:8s} baseline read {baseline:6.2f} s   load_tables {full:6.2f} s   "
                 f"{args.orders / full:,.0f} rows/s   ratio {full / baseline:.2f}"

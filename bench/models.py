@@ -55,9 +55,9 @@ def measure(size: str, evaluate: bool, threads: int | None, seed: int = 42) -> d
     from churnml.config import Config, MlflowConfig, PathsConfig
     from churnml.data.synthetic import generate_world, oracle_from_truth
     from churnml.features import build_features, feature_columns
-    from churnml.features.dictionary import dictionary_frame
-    from churnml.models.churn import to_matrix, category_levels
     from churnml.features.competitor import training_offers
+    from churnml.features.dictionary import dictionary_frame
+    from churnml.models.churn import category_levels, to_matrix
     from churnml.models.training import ModelInputs, train_models
     from churnml.stages.train import publish
 
@@ -168,7 +168,8 @@ def report(r: dict) -> None:
     ratio, margin, ece, rho = get("oot/auc_vs_oracle"), get("oot/auc_margin"), get("oot/ece"), get("switching/spearman_true_cost")
     print("  targets:")
     print(f"    {_mark(None if ratio is None else ratio >= t['auc_vs_oracle_min'])} out-of-time AUC {auc:.4f} = "
-          f"{ratio if ratio is not None else float('nan'):.3f} x oracle {oracle if oracle else float('nan'):.4f} (>= {t['auc_vs_oracle_min']})")
+          f"{ratio if ratio is not None else float('nan'):.3f} x oracle "
+          f"{oracle if oracle else float('nan'):.4f} (>= {t['auc_vs_oracle_min']})")
     print(f"    {_mark(None if margin is None else margin >= t['auc_margin_min'])} margin over the better baseline "
           f"({base:.4f}): {margin:+.4f} (>= {t['auc_margin_min']})")
     print(f"    {_mark(None if ece is None else ece < t['ece_max'])} calibration error {ece:.4f} (< {t['ece_max']})")
@@ -181,7 +182,8 @@ def report(r: dict) -> None:
     print(f"    {_mark(total < limit)} training {total:.1f} s (< {limit:.0f} s)")
     print(f"    {_mark(r['peak_rss_gb'] < MEMORY_LIMIT_GB)} peak memory {r['peak_rss_gb']:.2f} GiB (< {MEMORY_LIMIT_GB:.0f} GiB)")
     print(f"  other: pr_auc {m['oot/pr_auc']:.4f}, brier {m['oot/brier']:.4f}, lift top 10 % {m['oot/lift_top10']:.2f}, "
-          f"revenue capture 10 % {m['oot/revenue_capture_10']:.3f} (oracle {m.get('oracle/oot/revenue_capture_10', float('nan')):.3f})")
+          f"revenue capture 10 % {m['oot/revenue_capture_10']:.3f} "
+          f"(oracle {m.get('oracle/oot/revenue_capture_10', float('nan')):.3f})")
 
 
 def main() -> None:

@@ -142,7 +142,10 @@ def report(results: list[dict]) -> bool:
     for world, rows in by_world.items():
         good = [x for x in rows if x.get("plan")]
         runs_ok = all(x["r"]["train"]["rc"] == 0 and x["r"].get("score", {}).get("rc") == 0 for x in rows)
-        mean = lambda key: float(np.mean([x[key] for x in good])) if good else float("nan")  # noqa: E731
+
+        def mean(key: str, good: list = good) -> float:
+            return float(np.mean([x[key] for x in good])) if good else float("nan")
+
         train_s = max(x["r"]["train"]["wall_s"] for x in rows)
         line = (f"{world}: mean AUC {mean('auc'):.3f}, best standard model {mean('best_peer'):.3f} "
                 f"(margin {mean('margin'):+.3f}), BG/NBD {mean('baseline_bgnbd'):.3f} (ratio {mean('vs_bgnbd'):.3f}), "

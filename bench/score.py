@@ -47,8 +47,8 @@ def bench_model(folder: Path, tables: dict, cfg) -> Path:
     """The exported model of this world, trained (once) on its latest snapshots."""
     from churnml import tracking
     from churnml.features import build_features, data_end, default_snapshots, feature_columns
-    from churnml.features.dictionary import dictionary_frame
     from churnml.features.competitor import training_offers
+    from churnml.features.dictionary import dictionary_frame
     from churnml.models.training import (
         build_churn_model,
         build_switching_model,
@@ -90,9 +90,9 @@ def best_of(repeat: int, fn):
 
 def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
     from churnml import tracking
+    from churnml.catalog import month_files
     from churnml.config import Config, SyntheticDataConfig
     from churnml.features import build_features, data_end
-    from churnml.catalog import month_files
     from churnml.features.competitor import deepest_discount
     from churnml.scoring.month import score_frames
     from churnml.scoring.risk_list import score_accounts

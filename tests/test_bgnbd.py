@@ -9,13 +9,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.features_naive import Naive
-from helpers.features_tables import random_tables
 
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.features import build_features
 from churnml.features.bgnbd import BgNbd, fit_bgnbd, log_likelihood
 from churnml.models.baselines import fit_baselines
+from helpers.features_naive import Naive
+from helpers.features_tables import random_tables
 
 
 def test_likelihood_of_hand_worked_customers():

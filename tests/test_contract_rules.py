@@ -8,12 +8,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.contract_frames import TODAY, find, tiny_tables
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from churnml.data.contract import DTYPES, TABLES, as_seen_at, check_tables, validate_tables
 from churnml.errors import ContractError, Problem
+from helpers.contract_frames import TODAY, find, tiny_tables
 
 
 def problems_of(tables: dict[str, pd.DataFrame], today: date = TODAY) -> list[Problem]:

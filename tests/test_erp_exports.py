@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.contract_frames import TODAY, find, tiny_tables
 
 from churnml.config import DataConfig, TableSource
 from churnml.data.load import load_tables
 from churnml.errors import ConfigError, ContractError
+from helpers.contract_frames import TODAY, find, tiny_tables
 
 # The German ERP's names for the contract's columns.
 GERMAN = {

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.churn_frames import FEATURES, feature_frame
 
 from churnml.config import ModelConfig
-from churnml.models.evaluation import backtest
 from churnml.models.churn import training_rows
+from churnml.models.evaluation import backtest
 from churnml.stages.evaluate import backtest_metrics
+from helpers.churn_frames import FEATURES, feature_frame
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers.contract_frames import TODAY, find, tiny_tables, write_tables
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +16,7 @@ from churnml.config import DataConfig, TableSource
 from churnml.data.contract import TABLES, validate_tables
 from churnml.data.load import load_tables, table_files
 from churnml.errors import ConfigError, ContractError, Problem
+from helpers.contract_frames import TODAY, find, tiny_tables, write_tables
 
 
 def load(folder: Path, fmt: str = "csv", **kwargs) -> dict[str, pd.DataFrame]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.churn_frames import FEATURES, feature_frame
 
 from churnml.config import ModelConfig
 from churnml.errors import ConfigError
-from churnml.models.evaluation import evaluate_split
 from churnml.models.churn import fit_churn, to_matrix, training_rows
+from churnml.models.evaluation import evaluate_split
 from churnml.models.pyfunc import ChurnModel, population_stability, training_reference
 from churnml.models.split import plan_evaluation
 from churnml.models.switching import NoOffers, fit_switching, switching_rows
+from helpers.churn_frames import FEATURES, feature_frame
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnml import explore
-from churnml import review
+from churnml import explore, review
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.evaluate import METRIC_NAMES, flatten
 

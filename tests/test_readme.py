@@ -45,7 +45,9 @@ def readme_commands() -> list[str]:
 
 def churnml_part(command: str) -> list[str] | None:
     """The `churnml <stage> …` invocation inside a README line (also inside the cron entry)."""
-    match = re.search(r"(?:^|/|\s)(churnml\s+(?:--help|[a-z]+)(?:\s[^|>&]*)?)$|(?:^|/|\s)(churnml\s+(?:--help|[a-z]+)\s[^|>&]*)", command)
+    match = re.search(
+        r"(?:^|/|\s)(churnml\s+(?:--help|[a-z]+)(?:\s[^|>&]*)?)$|(?:^|/|\s)(churnml\s+(?:--help|[a-z]+)\s[^|>&]*)", command
+    )
     if not match:
         return None
     return shlex.split((match.group(1) or match.group(2)).strip())

@@ -328,7 +328,8 @@ def test_win_back_lists_recently_lost_with_last_order_month():
          "in_scope": [True, False, False], "recently_lost": [False, True, True], "revenue_12m": [5.0, 10.0, 30.0]}
     )
     orders = pd.DataFrame(
-        {"account_id": ["b", "b", "c", "c"], "order_date": pd.to_datetime(["2024-11-03", "2025-02-10", "2024-12-01", "2025-07-02"]),
+        {"account_id": ["b", "b", "c", "c"],
+         "order_date": pd.to_datetime(["2024-11-03", "2025-02-10", "2024-12-01", "2025-07-02"]),
          "net_amount": [5.0, 5.0, 30.0, 9.0]}
     )
     accounts = accounts_table(["a", "b", "c"])

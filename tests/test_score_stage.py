@@ -27,6 +27,7 @@ def root(tmp_path_factory) -> Path:
     """A project root with a small world (contacts carrying planted personal details that the
     contract forbids) and a churn and switching model exported to models/."""
     from churnml import io, tracking
+    from churnml.catalog import load_model_inputs
     from churnml.data.synthetic import generate_world
     from churnml.models.training import (
         build_churn_model,
@@ -35,7 +36,6 @@ def root(tmp_path_factory) -> Path:
         switching_example,
         train_models,
     )
-    from churnml.catalog import load_model_inputs
 
     root = tmp_path_factory.mktemp("scoreroot")
     world = generate_world(accounts=100, months=28, seed=3, today=TODAY)
@@ -142,9 +142,9 @@ def test_every_model_feature_has_a_description_and_reason_words(root, months):
     """A feature cannot reach the list without its words: each one the model uses has a
     dictionary entry whose reason renders with real values of the scored month."""
     from churnml import tracking
+    from churnml.catalog import load_tables_as_of
     from churnml.features import build_features
     from churnml.features.dictionary import FAMILIES, FEATURES, format_reason
-    from churnml.catalog import load_tables_as_of
 
     model = tracking.load_churn_model(str(root / "models" / "churn"))
     config = compose(root, [])
@@ -187,7 +187,8 @@ def test_changes_since_the_previous_month(root, months):
         move = prev.at[row.account_id, "rank"] - row.rank
         assert row.change == ("=" if move == 0 else f"up {move}" if move > 0 else f"down {-move}")
         before = set(prev.at[row.account_id, "reason_features"].split(REASON_SEP))
-        new = [getattr(row, f"reason_{k}") for k, f in enumerate(row.reason_features.split(REASON_SEP), 1) if f and f not in before]
+        features = row.reason_features.split(REASON_SEP)
+        new = [getattr(row, f"reason_{k}") for k, f in enumerate(features, 1) if f and f not in before]
         assert row.new_reasons == REASON_SEP.join(new)
     left = set(prev.index) - set(second["account_id"])
     page = (folder(root, later) / "report.html").read_text()

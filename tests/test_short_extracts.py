@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.features_tables import tables
 
 from churnml.config import Config, FeaturesConfig, LabelsConfig
 from churnml.data.contract import validate_tables
@@ -20,6 +19,7 @@ from churnml.features import build_features, feature_columns
 from churnml.models.churn import fit_churn, training_rows
 from churnml.models.split import HOLDOUT, OOT, plan_evaluation
 from churnml.models.training import train_models
+from helpers.features_tables import tables
 
 TODAY = pd.Timestamp("2026-11-27").date()
 

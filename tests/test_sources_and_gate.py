@@ -63,9 +63,8 @@ def test_baseline_check_needs_the_configured_gain():
 
 
 def test_a_model_on_labels_independent_of_its_features_does_not_pass():
-    from helpers.churn_frames import FEATURES, feature_frame
-
     from churnml.models.training import train_models
+    from helpers.churn_frames import FEATURES, feature_frame
 
     frame, offers, cost = feature_frame(n_accounts=300, n_snapshots=30, seed=5)
     rng = np.random.default_rng(0)

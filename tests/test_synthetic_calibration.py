@@ -8,11 +8,11 @@ oracle's out-of-time AUC lies in [0.80, 0.92]; no single observable column reach
 from __future__ import annotations
 
 import pytest
-from conftest import SMALL_WORLD_TODAY
 
 from churnml.data.synthetic import generate_world
 from churnml.data.world_params import WorldParams
 from churnml.world_figures import FEATURES, world_figures
+from conftest import SMALL_WORLD_TODAY
 
 
 @pytest.fixture(scope="module")

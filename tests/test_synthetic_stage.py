@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SMALL_WORLD_TODAY
 from hydra import compose, initialize_config_dir
 
+from churnml.catalog import ensure_synthetic
+from churnml.catalog import write_synthetic_world as generate_to_dir
 from churnml.cli import conf_dir, main, register_configs, to_config
 from churnml.config import Config, DataConfig, SyntheticDataConfig
 from churnml.data.synthetic import TABLE_NAMES
 from churnml.data.world_params import WorldParams
 from churnml.errors import ConfigError
 from churnml.stages import RunContext
-from churnml.catalog import ensure_synthetic
-from churnml.catalog import write_synthetic_world as generate_to_dir
 from churnml.stages.generate import run_stage
+from conftest import SMALL_WORLD_TODAY
 
 SMALL = ["data.accounts=120", "data.months=20", f"today={SMALL_WORLD_TODAY}"]
 

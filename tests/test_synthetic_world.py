@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
-from conftest import SMALL_WORLD_TODAY
 
 from churnml.data.contract import TABLES, validate_tables
 from churnml.data.synthetic import SWITCH_COMPONENTS, generate_world, oracle_scores
 from churnml.data.world_params import WorldParams
 from churnml.errors import ConfigError
+from conftest import SMALL_WORLD_TODAY
 
 VOCABULARY = {
     ("competitor_signals", "kind"): {"quote", "visit", "trial_order", "tender_lost", "price_cut", "other"},

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.churn_frames import FEATURES, feature_frame
 
 from churnml import tracking
 from churnml.config import Config, MlflowConfig, ModelConfig, PathsConfig
 from churnml.errors import NoModelError
 from churnml.models.training import ModelInputs, train_models
 from churnml.stages.train import publish
+from helpers.churn_frames import FEATURES, feature_frame
 
 
 def _inputs(frame, offers, cost, features=FEATURES) -> ModelInputs:

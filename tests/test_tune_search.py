@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from helpers.churn_frames import FEATURES, feature_frame
 from omegaconf import OmegaConf
 
 from churnml.config import Config, LgbmParams, MlflowConfig, ModelConfig, PathsConfig, TuneConfig
@@ -15,6 +14,7 @@ from churnml.models.split import plan_evaluation
 from churnml.models.training import ModelInputs
 from churnml.models.tuning import check_space, tune
 from churnml.stages.tune import search
+from helpers.churn_frames import FEATURES, feature_frame
 
 SPACE = {
     "num_leaves": {"type": "int", "low": 4, "high": 31, "log": True},

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.contract_frames import tiny_tables, write_tables
 
 from churnml.cli import main
 from churnml.data.summary import summarize_tables, top_revenue_share
+from helpers.contract_frames import tiny_tables, write_tables
 
 
 def listing(root: Path) -> dict[str, float]:

@@ -99,8 +99,8 @@ def write_synthetic_world(data_cfg: Any, today: date, labels_cfg: Any = None) ->
     None uses the defaults.
     """
     from churnml.data.synthetic import generate_world
-    from churnml.world_figures import world_figures
     from churnml.io import check_format, write_tables, write_text
+    from churnml.world_figures import world_figures
 
     _check_synthetic(data_cfg)
     check_format(data_cfg.format)

@@ -45,7 +45,6 @@ def register_configs() -> None:
     from omegaconf import OmegaConf
 
     from churnml import config as c
-
     from churnml.data.source import source_name
 
     if not OmegaConf.has_resolver("project_root"):

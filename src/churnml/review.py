@@ -41,8 +41,8 @@ def champion_evaluation(
     and by the baselines fitted on the plan's fitting rows (and the oracle, if given).
 
     Raises `ConfigError` when `frame` has no labelled rows at those snapshots (other data)."""
-    from churnml.models.evaluation import evaluate_fitted
     from churnml.models.churn import training_rows
+    from churnml.models.evaluation import evaluate_fitted
 
     test = [pd.Timestamp(f"{m}-01") for m in churn_model.info.get("test_snapshots", [])]
     rows = training_rows(frame)

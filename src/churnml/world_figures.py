@@ -22,9 +22,9 @@ from churnml.config import LabelsConfig
 from churnml.data.summary import top_share
 from churnml.data.synthetic import World, oracle_scores
 from churnml.features.build import make_panel
+from churnml.features.labels import account_status, make_labels
 from churnml.features.orders import aggregate, usual_monthly_revenue
 from churnml.features.panel import month_numbers
-from churnml.features.labels import account_status, make_labels
 
 
 def _month_index(dates: pd.Series, start: pd.Timestamp) -> np.ndarray:

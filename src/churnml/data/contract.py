@@ -341,9 +341,15 @@ def _parse(column: Column, raw: pd.Series, formats: Formats = Formats()) -> tupl
             hint = (" (expected numbers with a decimal point; values like '1.234,56' look like a decimal comma: "
                     "set \"data.decimal=','\" and \"data.thousands='.'\")")
         elif column.kind == DATE and not formats.date_format and bad.str.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}.*").any():
-            hint = " (expected ISO dates YYYY-MM-DD; values like '31.12.2023' are day.month.year: set \"data.date_format='%d.%m.%Y'\")"
+            hint = (
+                " (expected ISO dates YYYY-MM-DD; values like '31.12.2023' are day.month.year: "
+                "set \"data.date_format='%d.%m.%Y'\")"
+            )
         elif column.kind == DATE and not formats.date_format and bad.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}.*").any():
-            hint = " (expected ISO dates YYYY-MM-DD; values like '12/31/2023' need data.date_format, e.g. '%m/%d/%Y' or '%d/%m/%Y')"
+            hint = (
+                " (expected ISO dates YYYY-MM-DD; values like '12/31/2023' need data.date_format, "
+                "e.g. '%m/%d/%Y' or '%d/%m/%Y')"
+            )
     return typed, failed, hint
 
 

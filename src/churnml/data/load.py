@@ -212,7 +212,7 @@ def encoding_problem(path: Path, encoding: str) -> str:
     is never held in memory whole)."""
     line, bad, head = 0, b"", b""
     with path.open("rb") as stream:
-        for line, raw in enumerate(stream, start=1):
+        for line, raw in enumerate(stream, start=1):  # noqa: B007 - the last line number is read after the loop
             if len(head) < _HEAD_BYTES:
                 head += raw
             try:

@@ -36,9 +36,9 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import pandas as pd
 
-from churnml.data.contract import TABLES
 from churnml.config import SyntheticDataConfig
 from churnml.constraints import check, check_field
+from churnml.data.contract import TABLES
 from churnml.data.world_params import WorldParams
 from churnml.errors import ConfigError
 

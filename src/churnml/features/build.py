@@ -10,7 +10,6 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from churnml.features import labels as labels_mod
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.constraints import check, fail
 from churnml.errors import ConfigError, ContractError, Problem
@@ -23,6 +22,7 @@ from churnml.features import (
     relationship,
     switching,
 )
+from churnml.features import labels as labels_mod
 from churnml.features.dictionary import FAMILIES, FEATURES, FLAGS, KEYS, LABELS
 from churnml.features.panel import MAX_LOOKBACK_MONTHS, Panel, month_numbers, month_start
 

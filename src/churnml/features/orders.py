@@ -335,7 +335,10 @@ def _vs_history(monthly: np.ndarray, recent: np.ndarray, first_col: np.ndarray, 
     first = np.minimum(first_col, monthly.shape[1])[:, None]
     months = (edge - first).astype(np.float64)
     rows = np.arange(monthly.shape[0])[:, None]
-    before = total[rows, np.broadcast_to(edge, months.shape)] - total[rows, np.broadcast_to(np.minimum(first, edge), months.shape)]
+    before = (
+        total[rows, np.broadcast_to(edge, months.shape)]
+        - total[rows, np.broadcast_to(np.minimum(first, edge), months.shape)]
+    )
     out = ratio(recent / float(window), ratio(before, months)) - 1
     return np.where(months >= least, out, np.nan)
 

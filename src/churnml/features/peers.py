@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.features.panel import Panel, ratio, window_sum
 from churnml.features.labels import AccountStatus, lost_to_competitor
+from churnml.features.panel import Panel, ratio, window_sum
 
 NAME = "peers"
 TABLES = ("orders",)

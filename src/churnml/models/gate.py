@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import LgbmParams, ModelConfig
+from churnml.data.source import CHALLENGER, CHAMPION
 from churnml.evaluate import roc_auc
 from churnml.models.baselines import NAMES as BASELINES
 from churnml.models.churn import fit_churn
 from churnml.models.split import Plan
-from churnml.data.source import CHALLENGER, CHAMPION
 
 log = logging.getLogger(__name__)
 

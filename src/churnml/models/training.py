@@ -20,9 +20,9 @@ import pandas as pd
 
 from churnml.config import ModelConfig
 from churnml.evaluate import flatten
-from churnml.models.evaluation import SplitEvaluation, evaluate_split
 from churnml.features.dictionary import FEATURES
 from churnml.models.churn import ChurnFit, training_rows
+from churnml.models.evaluation import SplitEvaluation, evaluate_split
 from churnml.models.gate import BaselineCheck, baseline_check
 from churnml.models.pyfunc import (
     REFERENCE_SNAPSHOTS,

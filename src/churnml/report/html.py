@@ -292,7 +292,11 @@ def page_html(report: ReportData) -> str:
             f"{counts['new']:,} new on the list, {counts['up']:,} moved up, {counts['down']:,} moved down, "
             f"{len(report.left):,} left the list. Per account, see the column "
             "“Change since last list” and “New reasons”.</p>"
-            + ('<h3>Left the list</h3><div class="scroll">' + table_html(report.left, LEFT_DISPLAY) + "</div>" if len(report.left) else "")
+            + (
+                '<h3>Left the list</h3><div class="scroll">' + table_html(report.left, LEFT_DISPLAY) + "</div>"
+                if len(report.left)
+                else ""
+            )
         )
     else:
         changes = "<p>This is the first list: there is no earlier list to compare with.</p>"
@@ -303,7 +307,9 @@ def page_html(report: ReportData) -> str:
         f"<tr><td>{escape(str(k))}</td><td class='num'>{escape(fmt(v, 'float'))}</td></tr>" for k, v in sorted(metrics.items())
     )
     plan_note = (
-        f"<p class='note'>Evaluated on an {escape(plan)}" if plan[0] in "aeiou" else f"<p class='note'>Evaluated on a {escape(plan)}"
+        f"<p class='note'>Evaluated on an {escape(plan)}"
+        if plan[0] in "aeiou"
+        else f"<p class='note'>Evaluated on a {escape(plan)}"
     ) + (f": {escape(str(model['plan_reason']))}.</p>" if model.get("plan_reason") else ".</p>")
     metric_table = plan_note + (
         f"<table><thead><tr><th>{escape(plan)} metric</th><th>value</th></tr></thead><tbody>{metric_rows}</tbody></table>"
@@ -329,6 +335,11 @@ def page_html(report: ReportData) -> str:
         else "<p>No training reference was available for a drift check.</p>"
     )
 
+    win_back = (
+        '<div class="scroll">' + table_html(report.win_back, WIN_BACK_DISPLAY) + "</div>"
+        if len(report.win_back)
+        else "<p>No recently lost accounts.</p>"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -353,7 +364,7 @@ Reasons are the account's own model contributions, grouped by kind, that push it
 <section><h2>Score distribution</h2>{distribution_svg(report)}</section>
 <section><h2>Recently lost — win-back</h2>
 <p>Accounts that have already gone (a recorded loss or revenue collapsed): not scored, listed to win back.</p>
-{'<div class="scroll">' + table_html(report.win_back, WIN_BACK_DISPLAY) + '</div>' if len(report.win_back) else "<p>No recently lost accounts.</p>"}</section>
+{win_back}</section>
 <section><h2>Model and drift</h2><div class="grid"><div>{metric_table}</div><div>{psi_table}</div></div></section>
 </main>
 <script>{JS}</script>

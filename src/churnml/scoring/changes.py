@@ -9,6 +9,7 @@ import pandas as pd
 
 from churnml.scoring.reasons import REASON_SEP
 
+
 @dataclass
 class Changes:
     """What changed against the previous list.

@@ -17,8 +17,8 @@ import pandas as pd
 from churnml import tracking
 from churnml.data.source import data_source, run_name
 from churnml.evaluate import METRIC_NAMES, flatten, summarize_backtest
-from churnml.models.evaluation import backtest
 from churnml.models.baselines import NAMES as BASELINES
+from churnml.models.evaluation import backtest
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)

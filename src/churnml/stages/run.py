@@ -91,7 +91,8 @@ def print_outputs(scored, config) -> None:
         console.print(f"  {name:<18} {path}")
     console.print(f"  {'features':<18} {config.paths.features}/features.parquet")
     console.print(f"  {'exported model':<18} {config.paths.models}")
-    console.print(f"  {'MLflow':<18} {config.mlflow.tracking_uri}  (.venv/bin/mlflow ui --backend-store-uri {config.mlflow.tracking_uri})")
+    uri = config.mlflow.tracking_uri
+    console.print(f"  {'MLflow':<18} {uri}  (.venv/bin/mlflow ui --backend-store-uri {uri})")
 
 
 def _cell(value, fmt: str) -> str:

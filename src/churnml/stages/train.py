@@ -23,9 +23,8 @@ import numpy as np
 from churnml import tracking
 from churnml.config import Config
 from churnml.data.source import CHAMPION, account_fingerprint, data_source, run_name
-from churnml.models.gate import champion_gate
-from churnml.tracking.champion import champion_of
 from churnml.models.baselines import NAMES as BASELINES
+from churnml.models.gate import champion_gate
 from churnml.models.training import (
     ModelInputs,
     TrainResult,
@@ -37,6 +36,7 @@ from churnml.models.training import (
     train_models,
 )
 from churnml.stages import RunContext
+from churnml.tracking.champion import champion_of
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ Writes nothing. Bad input ends in one `ContractError` listing every problem (exi
 from __future__ import annotations
 
 import logging
+
 import pandas as pd
 
 from churnml.catalog import require_tables
