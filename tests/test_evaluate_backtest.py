@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from churnml.config import ModelConfig
+from churnml.evaluate import backtest_metrics
 from churnml.models.churn import training_rows
 from churnml.models.evaluation import backtest
-from churnml.stages.evaluate import backtest_metrics
 from helpers.churn_frames import FEATURES, feature_frame
 
 

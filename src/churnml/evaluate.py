@@ -125,3 +125,22 @@ def summarize_backtest(folds: pd.DataFrame) -> dict[str, dict[str, float]]:
             figures[f"{name}_std"] = float(part[name].std(ddof=0))
         out[str(scorer)] = figures
     return out
+
+
+def backtest_metrics(folds: pd.DataFrame) -> dict[str, float]:
+    """Namespaced summary metrics: `backtest/auc_mean`, `baseline_rule/backtest/auc_std`, …,
+    plus the model's AUC as a fraction of the oracle's and its margin over the better baseline."""
+    out = flatten(summarize_backtest(folds), prefix="backtest/")
+    by_origin = folds.pivot(index="origin", columns="scorer", values="auc")
+    from churnml.models.baselines import NAMES as BASELINES
+
+    baselines = [c for c in BASELINES if c in by_origin.columns]
+    margin = by_origin["model"] - by_origin[baselines].max(axis=1)
+    out["backtest/auc_margin_mean"] = float(margin.mean())
+    out["backtest/auc_margin_std"] = float(margin.std(ddof=0))
+    if "oracle" in by_origin.columns:
+        ratio = by_origin["model"] / by_origin["oracle"]
+        out["backtest/auc_vs_oracle_mean"] = float(ratio.mean())
+        out["backtest/auc_vs_oracle_std"] = float(ratio.std(ddof=0))
+    out["backtest/origins"] = float(len(by_origin))
+    return out

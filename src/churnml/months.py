@@ -7,28 +7,23 @@ a list is scored as of.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
-from churnml.constraints import fail
+from churnml.constraints import fail, month
 from churnml.errors import ConfigError
 
-MONTH_WORDS = "a month written YYYY-MM (e.g. 2025-07)"
-_MONTH = re.compile(r"\d{4}-\d{2}")
+_WRITTEN = month()  # the one rule of a written month
 
 
 def parse_month(text: Any, param: str = "score.as_of") -> pd.Timestamp:
     """`"2025-07"` -> Timestamp('2025-07-01'); a ConfigError naming `param` for anything else."""
     value = str(text).strip()
-    if not _MONTH.fullmatch(value):
-        raise fail(param, MONTH_WORDS, text)
-    try:
-        return pd.Timestamp(f"{value}-01")
-    except ValueError:
-        raise fail(param, MONTH_WORDS, text) from None
+    if not _WRITTEN.holds(value):
+        raise fail(param, _WRITTEN.allowed, text)
+    return pd.Timestamp(f"{value}-01")
 
 
 def month_label(month: Any) -> str:

@@ -16,29 +16,11 @@ import pandas as pd
 
 from churnml import tracking
 from churnml.data.source import data_source, run_name
-from churnml.evaluate import METRIC_NAMES, flatten, summarize_backtest
-from churnml.models.baselines import NAMES as BASELINES
+from churnml.evaluate import METRIC_NAMES, backtest_metrics, flatten, summarize_backtest
 from churnml.models.evaluation import backtest
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
-
-
-def backtest_metrics(folds: pd.DataFrame) -> dict[str, float]:
-    """Namespaced summary metrics: `backtest/auc_mean`, `baseline_rule/backtest/auc_std`, …,
-    plus the model's AUC as a fraction of the oracle's and its margin over the better baseline."""
-    out = flatten(summarize_backtest(folds), prefix="backtest/")
-    by_origin = folds.pivot(index="origin", columns="scorer", values="auc")
-    baselines = [c for c in BASELINES if c in by_origin.columns]
-    margin = by_origin["model"] - by_origin[baselines].max(axis=1)
-    out["backtest/auc_margin_mean"] = float(margin.mean())
-    out["backtest/auc_margin_std"] = float(margin.std(ddof=0))
-    if "oracle" in by_origin.columns:
-        ratio = by_origin["model"] / by_origin["oracle"]
-        out["backtest/auc_vs_oracle_mean"] = float(ratio.mean())
-        out["backtest/auc_vs_oracle_std"] = float(ratio.std(ddof=0))
-    out["backtest/origins"] = float(len(by_origin))
-    return out
 
 
 def run_stage(ctx: RunContext) -> None:
