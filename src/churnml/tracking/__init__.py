@@ -185,20 +185,17 @@ def log_scoring_run(
     metrics: Mapping[str, float],
     artifacts: list[Path] | tuple[Path, ...] = (),
     tables: Mapping[str, pd.DataFrame] | None = None,
-    figures: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     run_name: str = "score",
 ) -> str:
     """Track one scoring job in a single call: params, `.hydra/` files, metrics (e.g.
-    `score/mean`, `psi/<feature>`), files under `outputs/`, tables as CSV (`name.csv`), figures as
-    PNG (`name.png`), tags. Returns the run id."""
+    `score/mean`, `psi/<feature>`), files under `outputs/`, tables as CSV (`name.csv`), tags.
+    Returns the run id."""
     with run(cfg, run_name, params, output_dir, tags={"churnml.stage": "score"}) as run_id:
         log_metrics(metrics)
         log_files(list(artifacts), artifact_path="outputs")
         for name, frame in (tables or {}).items():
             log_frame(frame, name if name.endswith(".csv") else f"{name}.csv")
-        for name, fig in (figures or {}).items():
-            log_figure(fig, name if name.endswith(".png") else f"{name}.png")
         if tags:
             set_tags(tags)
     return run_id
