@@ -61,7 +61,9 @@ def test_no_import_runs_upward():
 
 
 def test_no_import_cycle_at_module_level():
-    graph = {name: imports(name, path, top_level_only=True) for name, path in MODULES.items()}
+    # With the packages an import runs first: `import churnml.features.orders` runs
+    # churnml/features/__init__.py, which can close a cycle.
+    graph = {name: imports(name, path, top_level_only=True, packages=True) for name, path in MODULES.items()}
     cycles, state = [], {}
 
     def visit(name: str, path: list[str]) -> None:

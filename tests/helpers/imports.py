@@ -19,8 +19,9 @@ def modules() -> dict[str, Path]:
     return out
 
 
-def imports(name: str, path: Path, top_level_only: bool = False) -> set[str]:
-    """The churnml modules `name` imports (at the top of the file only, or anywhere)."""
+def imports(name: str, path: Path, top_level_only: bool = False, packages: bool = False) -> set[str]:
+    """The churnml modules `name` imports (at the top of the file only, or anywhere), and with
+    `packages` the packages that importing them runs first (their `__init__`)."""
     known = modules()
     tree = ast.parse(path.read_text())
     nodes = tree.body if top_level_only else list(ast.walk(tree))
@@ -38,7 +39,11 @@ def imports(name: str, path: Path, top_level_only: bool = False) -> set[str]:
                 found.add(full if full in known else target)
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-    return {m for m in found if m in known and m != name}
+    # Importing a.b.c first runs the packages a and a.b (their __init__), unless name is inside them.
+    own = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
+    if packages:
+        found |= {".".join(m.split(".")[:i]) for m in set(found) for i in range(1, m.count(".") + 1)}
+    return {m for m in found if m in known and m != name and m not in own}
 
 
 # Lowest first: a module may import its own layer and the layers below it, never above.
