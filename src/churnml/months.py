@@ -37,9 +37,11 @@ def month_start(stamp: Any) -> pd.Timestamp:
 
 
 def parse_today(value: Any) -> date:
-    """`today` (YYYY-MM-DD) as a date; the real date when it is not set."""
-    if value in (None, ""):
+    """`today` (YYYY-MM-DD, or a date) as a date; the real date when it is not set."""
+    if value is None or (isinstance(value, str) and value == ""):
         return date.today()
+    if isinstance(value, date):  # also a datetime or a pandas Timestamp
+        return value.date() if hasattr(value, "date") and callable(value.date) and type(value) is not date else value
     try:
         return date.fromisoformat(str(value))
     except ValueError:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -41,6 +40,7 @@ from churnml.constraints import check, check_field
 from churnml.data.contract import TABLES
 from churnml.data.world_params import WorldParams
 from churnml.errors import ConfigError
+from churnml.months import parse_today
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +81,6 @@ class World:
     def end(self) -> pd.Timestamp:
         """The first month after the world (its data ends the day before)."""
         return self.start + pd.DateOffset(months=self.months)
-
-
-# --------------------------------------------------------------------------------------------
-# Checks of the inputs
-
-
-def _today(today: Any) -> pd.Timestamp:
-    if today is None:
-        return pd.Timestamp(date.today())
-    try:
-        return pd.Timestamp(str(today)).normalize()
-    except (ValueError, TypeError):
-        raise ConfigError(f"today must be a date YYYY-MM-DD; got {today!r}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -947,7 +934,7 @@ def generate_world(
         check_field(SyntheticDataConfig, name, value, f"data.{name}")
     check(p, "data.world")
     first = np.datetime64(str(start).strip(), "M")
-    now = _today(today)
+    now = pd.Timestamp(parse_today(today))
     room = int(np.datetime64(now.strftime("%Y-%m"), "M").astype(np.int64) - first.astype(np.int64))
     if room < 1:
         raise ConfigError(f"data.start must be a month before today's ({now:%Y-%m}); got {start!r}")
