@@ -154,7 +154,7 @@ class FeaturesConfig:
     exclude: List[str] = field(default_factory=lambda: ["contract_months_remaining"])
 
     # Which families and features exist is the feature dictionary's to say
-    # (churnml.features.build.check_names).
+    # (churnml.features.build.check_config).
     constraints = {
         "min_history_months": whole(at_least=0),
         "peer_leader_influence": share(),
