@@ -226,3 +226,19 @@ def test_training_without_offers_skips_the_switching_model(world):
     assert result.switching is None
     assert "skipped" in result.switching_note
     assert "oot/auc" in result.metrics and "switching/n_offers" not in result.metrics
+
+
+def test_isotonic_end_steps_never_say_certain():
+    """Steps fitted on a few accounts that all stayed (or all left) are shrunk toward the base
+    rate: no probability is 0 % or 100 %, and the order of the raw scores is kept."""
+    from churnml.models.churn import PROBABILITY_FLOOR, Calibrator
+
+    rng = np.random.default_rng(0)
+    raw = rng.random(3000)
+    y = (rng.random(3000) < raw**3).astype(float)
+    y[raw < 0.2] = 0.0  # a long run of stayers at the bottom
+    y[raw > 0.995] = 1.0  # a short run of leavers at the top
+    p = Calibrator.fit("isotonic", raw, y).transform(np.sort(raw))
+    assert p.min() >= PROBABILITY_FLOOR and p.max() <= 1 - PROBABILITY_FLOOR
+    assert p.max() < 0.99 and p.min() > 0.0015
+    assert (np.diff(p) >= -1e-9).all()

@@ -16,7 +16,7 @@ import yaml
 
 from churnml.features.dictionary import FAMILIES, FEATURES, format_reason
 from churnml.models.pyfunc import population_stability, psi, psi_edges, training_reference
-from churnml.scoring.actions import action_for, recommend_action
+from churnml.scoring.actions import action_for, condition_of, playbook_key, recommend_action
 from churnml.scoring.reasons import descriptors, rank_reasons, top_reasons
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,12 +146,16 @@ def test_the_action_follows_the_top_reason_with_the_default_playbook(booster_and
     contribs, x = booster_and_frame
     families = {f: FEATURES[f].family for f in REASON_FEATURES}
     checked = 0
-    for rs in top_reasons(contribs, x, families):
+    for i, rs in enumerate(top_reasons(contribs, x, families)):
         if not rs:
             continue
-        action = recommend_action([(r.feature, r.family) for r in rs], playbook, {"switching_cost": 0.08})
-        assert action == action_for(rs[0].feature, rs[0].family, playbook).format(switching_cost="8.0 %")
-        if rs[0].family == "complaints":
+        values = {**x.iloc[i].to_dict(), "switching_cost": 0.08, "deepest_discount": 0.1}
+        action = recommend_action([(r.feature, r.family) for r in rs], playbook, values)
+        # The top reason decides, unless its action does not fit the account today.
+        fits = [r for r in rs if (c := condition_of(playbook_key(r.feature, r.family, playbook))) is None or c(values)]
+        expected = action_for(fits[0].feature, fits[0].family, playbook) if fits else playbook["default"]
+        assert action == expected.format_map({"switching_cost": "8.0 %", "offer": action.split(": ", 1)[-1]})
+        if fits and fits[0].family == "complaints":
             assert "complaint" in action.lower()
         checked += 1
     assert checked > 100

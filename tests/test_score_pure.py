@@ -13,7 +13,7 @@ from churnml.errors import ConfigError
 from churnml.features.competitor import deepest_discount as deepest_recent_discount
 from churnml.months import parse_month
 from churnml.report.build import summarise
-from churnml.scoring.actions import check_playbook, recommend_action
+from churnml.scoring.actions import check_playbook, format_fraction, recommend_action
 from churnml.scoring.changes import compare_lists
 from churnml.scoring.priority import retention_priority, risk_band
 from churnml.scoring.reasons import REASON_SEP, rank_reasons, top_reasons
@@ -210,8 +210,12 @@ def test_action_text_is_filled_with_the_accounts_values():
     pb = {"competitor": "Price review within {switching_cost} (offered {deepest_discount})"}
     got = recommend_action([("x", "competitor")], pb, {"switching_cost": 0.085, "deepest_discount": 0.12})
     assert got == "Price review within 8.5 % (offered 12.0 %)"
-    got = recommend_action([("x", "competitor")], pb, {"switching_cost": float("inf")})
-    assert "above the largest discount seen" in got and "not estimated" in got
+    got = recommend_action([("x", "competitor")], {"competitor": "within {switching_cost} ({switch})"},
+                           {"switching_cost": float("inf"), "deepest_discount": 0.1})
+    assert "above the largest discount seen" in got and "unknown" in got
+    assert format_fraction(None) == "not estimated"
+    # No competitor offer known: a price action does not fit, the default does.
+    assert recommend_action([("x", "competitor")], pb, {"switching_cost": 0.085}) == "Review the account with its manager"
 
 
 def test_playbook_typos_are_config_errors():
@@ -244,9 +248,14 @@ def test_score_accounts_builds_a_ranked_list(frame, model):
     np.testing.assert_allclose(row["deepest_discount"], src["competitor_discount_12m"])
     assert set(rl["risk_band"]) <= {"high", "medium", "low"}
     assert rl["action"].str.len().min() > 0
-    # the action follows the first reason's family through the playbook
-    first = rl[rl["reason_families"].str.split(REASON_SEP).str[0] == "complaints"]
-    assert len(first) and (first["action"] == "Resolve open complaints").all()
+    # the action follows the first reason's family through the playbook, when it fits today
+    open_now = rl["account_id"].map(f.set_index("account_id")["complaints_open"]) > 0
+    first = rl["reason_families"].str.split(REASON_SEP).str[0] == "complaints"
+    assert (first & open_now).sum() and (rl.loc[first & open_now, "action"] == "Resolve open complaints").all()
+    assert not (rl.loc[~open_now, "action"] == "Resolve open complaints").any()
+    # below every band: no reasons, no action to take
+    low = rl["risk_band"] == "low"
+    assert low.any() and (rl.loc[low, "reason_1"] == "no notable risk").all() and (rl.loc[low, "reason_features"] == "").all()
 
 
 def test_ties_in_priority_are_ranked_by_account_id(frame, model):
@@ -346,3 +355,26 @@ def test_summaries_add_up(frame, model):
         assert np.isclose(s["revenue_at_risk"].sum(), rl["revenue_at_risk"].sum())
         assert (s[["high_band", "medium_band", "low_band"]].sum(axis=1) == s["accounts"]).all()
         assert s["revenue_at_risk"].is_monotonic_decreasing
+
+
+def test_changes_are_numbers_that_sort():
+    previous = pd.DataFrame({"as_of": "2025-01", "account_id": ["a", "b", "c"], "rank": [1, 2, 3],
+                             "churn_probability": [0.5, 0.2, 0.1], "revenue_at_risk": [500.0, 200.0, 50.0],
+                             "reason_features": ["", "", ""]})
+    current = pd.DataFrame({"account_id": ["b", "a", "d"], "rank": [1, 2, 3], "churn_probability": [0.4, 0.45, 0.3],
+                            "revenue_at_risk": [400.0, 450.0, 90.0], "reason_features": ["", "", ""],
+                            "reason_1": "", "reason_2": "", "reason_3": ""})
+    rows = compare_lists(current, previous).rows
+    assert rows["rank_change"].tolist()[:2] == [1, -1] and pd.isna(rows["rank_change"].iloc[2])
+    np.testing.assert_allclose(rows["churn_probability_change"].iloc[:2], [0.2, -0.05])
+    np.testing.assert_allclose(rows["revenue_at_risk_change"].iloc[:2], [200.0, -50.0])
+    assert rows["change"].tolist() == ["up 1", "down 1", "new"]
+
+
+def test_the_csv_rounds_money_to_cents_and_probabilities_to_four_places():
+    from churnml.scoring.risk_list import csv_text
+
+    frame = pd.DataFrame({"revenue_12m": [1991715.9200000002], "churn_probability": [0.123456789],
+                          "switching_cost": [float("inf")]})
+    text = csv_text(frame)
+    assert "1991715.92," in text and "0.1235," in text and text.strip().endswith("inf")

@@ -274,12 +274,13 @@ def month_files(risk_list: pd.DataFrame, report: Any) -> dict[str, bytes]:
     same inputs give the same bytes; the page carries a generated-at line."""
     from churnml.report.excel import workbook_bytes
     from churnml.report.html import page_html
+    from churnml.scoring.risk_list import csv_text
 
     parquet = io.BytesIO()
     risk_list.to_parquet(parquet, index=False)
     return {
         "risk_list.parquet": parquet.getvalue(),
-        "risk_list.csv": risk_list.to_csv(index=False, lineterminator="\n").encode("utf-8"),
+        "risk_list.csv": csv_text(risk_list).encode("utf-8"),
         "risk_list.xlsx": workbook_bytes(report),
         "report.html": page_html(report).encode("utf-8"),
     }

@@ -131,8 +131,7 @@ class Calibrator:
     def fit(cls, method: str, raw: np.ndarray, y: np.ndarray) -> "Calibrator":
         """Fit on the raw probabilities `raw` of a calibration slice with outcomes `y`."""
         if method == "isotonic":
-            model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            model.fit(np.asarray(raw, dtype=float), np.asarray(y, dtype=float))
+            model = _smoothed_isotonic(np.asarray(raw, dtype=float), np.asarray(y, dtype=float))
         elif method == "platt":
             model = LogisticRegression(C=1e6, max_iter=1000)
             model.fit(_logit(raw).reshape(-1, 1), np.asarray(y, dtype=int))
@@ -149,7 +148,26 @@ class Calibrator:
             out = self.model.predict(raw) + _TIE_BREAK * raw
         else:
             out = self.model.predict_proba(_logit(raw).reshape(-1, 1))[:, 1]
-        return np.clip(out, 0.0, 1.0)
+        # No account is certain to stay or to leave: a list that says 0 % or 100 % is not believed.
+        return np.clip(out, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
+
+
+# Pseudo-observations at the base rate added to every isotonic step: its end steps, fitted on
+# few accounts with no (or only) churners, would otherwise say 0 % or 100 %.
+STEP_PRIOR = 10.0
+PROBABILITY_FLOOR = 0.001  # calibrated probabilities lie in [0.1 %, 99.9 %]
+
+
+def _smoothed_isotonic(raw: np.ndarray, y: np.ndarray) -> IsotonicRegression:
+    """Isotonic calibration whose steps are shrunk toward the base rate by `STEP_PRIOR`
+    pseudo-observations (a Beta prior per step), refitted so that it stays monotone."""
+    first = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
+    level = first.predict(raw)
+    steps = pd.DataFrame({"level": level, "y": y}).groupby("level")["y"].agg(["size", "sum"])
+    rate = float(y.mean()) if len(y) else 0.5
+    smoothed = (steps["sum"] + STEP_PRIOR * rate) / (steps["size"] + STEP_PRIOR)
+    target = pd.Series(level).map(smoothed).to_numpy(dtype=float)
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, target)
 
 
 def _logit(p) -> np.ndarray:

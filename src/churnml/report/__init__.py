@@ -44,7 +44,10 @@ DISPLAY_COLUMNS: list[Column] = [
     Column("reason_2", "Reason 2", "text", 40),
     Column("reason_3", "Reason 3", "text", 40),
     Column("action", "Recommended action", "text", 44),
-    Column("change", "Change since last list", "text", 12),
+    Column("previous_rank", "Previous rank", "int", 9),
+    Column("rank_change", "Places up (+) / down (-)", "int", 10),
+    Column("churn_probability_change", "Churn probability change", "percent", 11),
+    Column("revenue_at_risk_change", "Revenue at risk change", "money", 14),
     Column("new_reasons", "New reasons", "text", 36),
 ]
 

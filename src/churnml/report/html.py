@@ -57,22 +57,39 @@ tr:nth-child(even) td{background:#fafbfc}
 .sub{color:#7b8794;font-size:11px}
 td.why{min-width:280px}
 #risk{font-size:12.5px}
-td.chg{min-width:150px}
+td.chg{min-width:110px}
 .act{font-weight:600;color:#243b53;margin-top:3px}
 .scroll{max-height:640px;overflow:auto}
+.ranked{overflow-x:auto}
 input.filter{padding:6px 8px;width:320px;margin:0 0 8px;border:1px solid #bcccdc;border-radius:4px}
 small{color:#52606d}
+@media print{
+  body{background:#fff;font-size:10px}
+  header{background:#fff;color:#000;padding:0 0 6px}
+  header p{color:#333}
+  main{padding:0}
+  section{box-shadow:none;padding:0;margin:8px 0;break-inside:auto}
+  input.filter,table.sortable th:after{display:none}
+  .scroll,.ranked,.grid>div{max-height:none;overflow:visible}
+  th{position:static;background:#ddd;color:#000}
+  thead{display:table-header-group}
+  tr{break-inside:avoid}
+  #risk{font-size:9px}
+  td.why{min-width:0}
+}
+@page{size:A4 landscape;margin:12mm}
 """
 
-# Click a heading to sort by it (again to reverse); numbers sort by their data-v value.
+# Click a heading to sort by it (again to reverse); numbers sort by their data-v value, largest first.
 JS = """
 document.querySelectorAll('table.sortable').forEach(function(t){
   t.querySelectorAll('th').forEach(function(th,i){
     th.addEventListener('click',function(){
-      var asc=th.dataset.dir!=='asc';
+      var num=th.dataset.type==='num', body=t.tBodies[0], rows=Array.from(body.rows);
+      // Numbers sort largest first on the first click, text A to Z; a second click reverses.
+      var asc=num?th.dataset.dir==='desc':th.dataset.dir!=='asc';
       t.querySelectorAll('th').forEach(function(h){delete h.dataset.dir;});
       th.dataset.dir=asc?'asc':'desc';
-      var num=th.dataset.type==='num', body=t.tBodies[0], rows=Array.from(body.rows);
       rows.sort(function(a,b){
         var x=a.cells[i].dataset.v, y=b.cells[i].dataset.v;
         if(x===undefined){x=a.cells[i].textContent;} if(y===undefined){y=b.cells[i].textContent;}
@@ -154,7 +171,7 @@ def _risk_table(report: ReportData) -> str:
         "<th>Industry / tier</th>",
         *(_th(by_name[n]) for n in numbers),
         "<th>Top reasons and recommended action</th>",
-        "<th>Change since last list</th>",
+        '<th data-type="num">Change since last list</th>',
     ]
     lines = []
     for r in rows.to_dict("records"):
@@ -162,6 +179,9 @@ def _risk_table(report: ReportData) -> str:
             f"<li>{escape(str(r[k]))}</li>" for k in ("reason_1", "reason_2", "reason_3") if not is_missing(r[k]) and str(r[k])
         )
         change = escape(fmt(r.get("change"), "text"))
+        delta = r.get("revenue_at_risk_change")
+        if not is_missing(delta):
+            change += f'<div class="sub">at risk {"+" if delta >= 0 else "−"}{fmt(abs(delta), "money")}</div>'
         if not is_missing(r.get("new_reasons")) and r.get("new_reasons"):
             change += f'<div class="sub">new: {escape(str(r["new_reasons"]))}</div>'
         name = r.get("name")
@@ -173,7 +193,7 @@ def _risk_table(report: ReportData) -> str:
             f"<td>{escape(fmt(r.get('industry'), 'text'))}<div class='sub'>{escape(fmt(r.get('tier'), 'text'))}</div></td>",
             *(_td(r[n], by_name[n]) for n in numbers),
             f'<td class="why"><ol>{why}</ol><div class="act">→ {escape(fmt(r.get("action"), "text"))}</div></td>',
-            f'<td class="chg">{change}</td>',
+            f'<td class="chg num" data-v="{"" if is_missing(r.get("rank_change")) else int(r["rank_change"])}">{change}</td>',
         ]
         lines.append("<tr>" + "".join(cells) + "</tr>")
     return (
@@ -358,7 +378,7 @@ Reasons are the account's own model contributions, grouped by kind, that push it
 {escape(SWITCHING_NOTE) if report.switching_available else ""}</p></section>
 <section><h2>Ranked list</h2>
 <input class="filter" data-table="risk" placeholder="Filter: account, manager, industry, reason…">{more}
-<div class="scroll">{_risk_table(report)}</div></section>
+<div class="ranked">{_risk_table(report)}</div></section>
 <section><h2>Changes since the last list</h2>{changes}</section>
 <section><h2>Revenue at risk</h2><div class="grid">{''.join(summaries)}</div></section>
 <section><h2>Score distribution</h2>{distribution_svg(report)}</section>

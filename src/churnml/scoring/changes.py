@@ -14,8 +14,9 @@ from churnml.scoring.reasons import REASON_SEP
 class Changes:
     """What changed against the previous list.
 
-    `rows`: per account of the current list (same index) `change` ('new', 'up N', 'down N', '=')
-    `previous_rank` and `new_reasons` (reasons whose feature was not a reason last time);
+    `rows`: per account of the current list (same index) `change` ('new', 'up N', 'down N', '='),
+    `previous_rank`, `rank_change` (places moved up; negative: down), `churn_probability_change`,
+    `revenue_at_risk_change` and `new_reasons` (reasons whose feature was not a reason last time);
     `left`: the accounts of the previous list that are no longer on it;
     `previous_as_of`: the month of the previous list, None when there was none."""
 
@@ -33,9 +34,15 @@ def no_changes(index: pd.Index) -> pd.DataFrame:
         {
             "change": pd.Series(pd.NA, index=index, dtype="str"),
             "previous_rank": pd.Series(pd.NA, index=index, dtype="Int64"),
+            "rank_change": pd.Series(pd.NA, index=index, dtype="Int64"),
+            "churn_probability_change": pd.Series(np.nan, index=index, dtype="float64"),
+            "revenue_at_risk_change": pd.Series(np.nan, index=index, dtype="float64"),
             "new_reasons": pd.Series("", index=index, dtype="str"),
         }
     )
+
+
+CHANGE_COLUMNS = ("change", "previous_rank", "rank_change", "churn_probability_change", "revenue_at_risk_change", "new_reasons")
 
 
 def compare_lists(current: pd.DataFrame, previous: pd.DataFrame | None) -> Changes:
@@ -62,8 +69,21 @@ def compare_lists(current: pd.DataFrame, previous: pd.DataFrame | None) -> Chang
         feats = str(current["reason_features"].iat[i] or "").split(REASON_SEP)
         texts = [current[f"reason_{k + 1}"].iat[i] for k in range(len(feats))]
         new_reasons.append(REASON_SEP.join(t for f, t in zip(feats, texts) if f and f not in before))
+    def moved(column: str) -> pd.Series:
+        if column not in prev or column not in current:
+            return pd.Series(np.nan, index=current.index, dtype="float64")
+        before = ids.map(pd.to_numeric(prev[column], errors="coerce")).astype("float64")
+        return (current[column].astype("float64") - before).rename(None)
+
     rows = pd.DataFrame(
-        {"change": change, "previous_rank": prev_rank, "new_reasons": pd.Series(new_reasons, index=current.index, dtype="str")}
+        {
+            "change": change,
+            "previous_rank": prev_rank,
+            "rank_change": move.astype("Int64"),
+            "churn_probability_change": moved("churn_probability"),
+            "revenue_at_risk_change": moved("revenue_at_risk"),
+            "new_reasons": pd.Series(new_reasons, index=current.index, dtype="str"),
+        }
     )
 
     gone = prev[~prev.index.isin(set(ids))]
@@ -84,7 +104,7 @@ def compare_lists(current: pd.DataFrame, previous: pd.DataFrame | None) -> Chang
 def apply_changes(risk_list: pd.DataFrame, changes: Changes) -> pd.DataFrame:
     """The risk list with its change columns filled from `changes`."""
     out = risk_list.copy()
-    for col in ("change", "previous_rank", "new_reasons"):
+    for col in CHANGE_COLUMNS:
         out[col] = changes.rows[col].reindex(out.index)
     return out
 

@@ -13,6 +13,8 @@ from churnml.features.dictionary import FEATURES
 from churnml.features.dictionary import format_reason as dictionary_reason
 
 REASON_SEP = "; "  # between the reasons of one account in the list's text columns
+# A condition that holds for more than this share of the listed accounts is no news about one.
+MAX_REASON_SHARE = 0.25
 
 @dataclass(frozen=True)
 class Reason:
@@ -67,7 +69,7 @@ def rank_reasons(
     ]
 
 
-class _Row(Mapping):
+class RowView(Mapping):
     """One row of a frame as a read-only mapping, without building a pandas Series."""
 
     __slots__ = ("_columns", "_i")
@@ -102,6 +104,7 @@ def top_reasons(
     n: int = 3,
     format_reason: Callable[..., str] | None = None,
     hidden: Collection[str] | None = None,
+    max_share: float | None = None,
 ) -> list[list[Reason]]:
     """The top `n` reasons of each row of `contribs` (LightGBM pred_contrib, one column per feature
     plus `bias`), in plain words with the account's own values from the same row of `features`.
@@ -109,19 +112,22 @@ def top_reasons(
     Only families and features that push the risk up are reasons; see `rank_reasons` for the order.
     Features in `hidden` (default: the dictionary's account descriptors) are never reasons and
     do not count in their family's sum: they describe who the account is, not why it is at risk
-    now, though they still count in its probability. `format_reason(name, value, row)` defaults
-    to the feature dictionary's."""
+    now, though they still count in its probability. With `max_share`, a feature is a reason of a
+    row only where its value is specific among the rows (`specific_only`). `format_reason(name,
+    value, row)` defaults to the feature dictionary's."""
     if len(contribs) != len(features):
         raise ValueError(f"contributions have {len(contribs)} rows, features {len(features)}")
     fmt = format_reason or dictionary_reason
     hidden = descriptors(contribs.columns) if hidden is None else hidden
     contribs = contribs.drop(columns=[c for c in hidden if c in contribs.columns])
     contribs = without_non_reasons(contribs, features)
+    if max_share is not None:
+        contribs = specific_only(contribs, features, max_share)
     ranked = rank_reasons(contribs, families, n)
     columns = {str(c): features[c].to_numpy(dtype=object) for c in features.columns}
     out: list[list[Reason]] = []
     for i, row_reasons in enumerate(ranked):
-        row = _Row(columns, i)
+        row = RowView(columns, i)
         out.append([Reason(f, fam, c, fmt(f, row[f] if f in row else None, row)) for f, fam, c in row_reasons])
     return out
 
@@ -143,3 +149,46 @@ def without_non_reasons(contribs: pd.DataFrame, features: pd.DataFrame) -> pd.Da
             out = out.copy() if out is contribs else out
             out.loc[drop, name] = 0.0
     return out
+
+
+def condition_share(values: pd.Series, contributions: pd.Series) -> np.ndarray:
+    """Per row, the share of all rows whose value of this feature is at least as risky as the
+    row's own: as large or larger when the feature's contribution rises with its value (else as
+    small or smaller), the same category, or missing too."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0)
+    if not pd.api.types.is_numeric_dtype(values):
+        text = values.astype("object").where(values.notna(), None)
+        counts = text.map(text.value_counts(dropna=False))
+        return (counts.fillna(text.isna().sum()).to_numpy(dtype="float64")) / n
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    missing = np.isnan(x)
+    known = np.sort(x[~missing])
+    c = contributions.to_numpy(dtype="float64")
+    both = ~missing & ~np.isnan(c)
+    rises = True  # without evidence either way, a higher value is the riskier one
+    if both.sum() > 2 and np.ptp(x[both]) > 0 and np.ptp(c[both]) > 0:
+        rises = not pd.Series(x[both]).corr(pd.Series(c[both]), method="spearman") < 0
+    if rises:
+        at_least = len(known) - np.searchsorted(known, x, side="left")
+    else:
+        at_least = np.searchsorted(known, x, side="right")
+    share = at_least / n
+    share[missing] = missing.sum() / n
+    return share
+
+
+def specific_only(contribs: pd.DataFrame, features: pd.DataFrame, max_share: float = MAX_REASON_SHARE) -> pd.DataFrame:
+    """`contribs` with 0 where the row's value of a feature is shared by more than `max_share`
+    of the rows (a standing fact about most accounts, such as no joint development on record, is
+    no reason to call one of them): so no feature is the reason of many more than `max_share`
+    of the rows."""
+    out = contribs.copy()
+    for name in contribs.columns:
+        if name == "bias" or name not in features.columns:
+            continue
+        share = condition_share(features[name].reset_index(drop=True), contribs[name].reset_index(drop=True))
+        out.loc[share > max_share, name] = 0.0
+    return out
+

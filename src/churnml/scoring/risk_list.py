@@ -6,21 +6,25 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
+from churnml.config import LOWEST_BAND
 from churnml.features.dictionary import FAMILIES as FEATURE_FAMILIES
 from churnml.features.dictionary import FEATURES
 from churnml.months import month_label
 from churnml.scoring.actions import check_playbook, recommend_action
 from churnml.scoring.changes import no_changes
 from churnml.scoring.priority import rank_by_priority, retention_priority, risk_band
-from churnml.scoring.reasons import REASON_SEP, top_reasons
+from churnml.scoring.reasons import MAX_REASON_SHARE, REASON_SEP, RowView, top_reasons
 
 ACCOUNT_COLUMNS = ("name", "account_manager", "industry", "tier", "influence")
+NO_RISK_REASON = "no notable risk"
+NO_RISK_ACTION = "No retention action needed; keep up the usual account care"
 
 # The columns of the risk list, in order: what jobs read from risk_list.parquet / .csv.
 RISK_LIST_COLUMNS = [
@@ -46,6 +50,9 @@ RISK_LIST_COLUMNS = [
     "action",
     "change",
     "previous_rank",
+    "rank_change",
+    "churn_probability_change",
+    "revenue_at_risk_change",
     "new_reasons",
     "reason_features",
     "reason_families",
@@ -114,21 +121,26 @@ def score_accounts(
         contribs = churn_model.contributions(scope)
         # Checked against the whole dictionary: a key for a feature this model lacks is no typo.
         check_playbook(playbook, sorted(set(FEATURE_FAMILIES) | set(fams.values())), sorted(set(fams) | set(FEATURES)))
-        reasons = top_reasons(contribs, scope, fams, n=3, format_reason=format_reason)
+        reasons = top_reasons(contribs, scope, fams, n=3, format_reason=format_reason, max_share=MAX_REASON_SHARE)
     else:
         reasons = []
+    # Below every band there is no risk worth a reason or an action.
+    quiet = (out["risk_band"] == LOWEST_BAND).to_numpy()
+    reasons = [[] if q else r for r, q in zip(reasons, quiet)]
     for k in range(3):
         out[f"reason_{k + 1}"] = [r[k].text if len(r) > k else "" for r in reasons]
+    out.loc[quiet, "reason_1"] = NO_RISK_REASON
     out["reason_features"] = [REASON_SEP.join(x.feature for x in r) for r in reasons]
     out["reason_families"] = [REASON_SEP.join(x.family for x in r) for r in reasons]
-    out["action"] = [
-        recommend_action(
-            [(x.feature, x.family) for x in r],
-            playbook,
-            {"switching_cost": cost, "deepest_discount": deep},
-        )
-        for r, cost, deep in zip(reasons, out["switching_cost"], out["deepest_discount"])
-    ]
+    columns = {str(c): scope[c].to_numpy(dtype=object) for c in scope.columns}
+    actions = []
+    for i, (r, cost, deep) in enumerate(zip(reasons, out["switching_cost"], out["deepest_discount"])):
+        if quiet[i]:
+            actions.append(NO_RISK_ACTION)
+            continue
+        values = ChainMap({"switching_cost": cost, "deepest_discount": deep}, RowView(columns, i))
+        actions.append(recommend_action([(x.feature, x.family) for x in r], playbook, values))
+    out["action"] = actions
     for col, values in no_changes(out.index).items():
         out[col] = values
     out = out.sort_values("rank", kind="mergesort").reset_index(drop=True)
@@ -163,3 +175,22 @@ def check_model_features(model: Any, features: pd.DataFrame) -> None:
             f"({', '.join(missing[:8])}{', …' if len(missing) > 8 else ''}): score with the same "
             "`features` option and tables the model was trained with, or retrain"
         )
+
+
+# How the CSV rounds: money to cents, probabilities and fractions to 4 places.
+CSV_DECIMALS = {
+    "revenue_12m": 2, "revenue_at_risk": 2, "priority": 2, "revenue_at_risk_change": 2,
+    "churn_probability": 4, "switch_probability": 4, "switching_cost": 4, "deepest_discount": 4,
+    "influence": 4, "churn_probability_change": 4,
+}
+
+
+def csv_text(risk_list: pd.DataFrame) -> str:
+    """The risk list as CSV for jobs and spreadsheets: money in cents, probabilities to 4 places,
+    a switching cost above the range seen as `inf`."""
+    out = risk_list.copy()
+    for column, places in CSV_DECIMALS.items():
+        if column in out:
+            out[column] = pd.to_numeric(out[column], errors="coerce").round(places)
+    return out.to_csv(index=False, lineterminator="\n")
+
