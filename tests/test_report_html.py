@@ -69,7 +69,7 @@ def test_page_shows_the_list_summary_formula_model_and_drift(report, page):
     assert "Compared with the list of <b>2025-01</b>" in page
     for by in ("By tier", "By industry", "By account manager"):
         assert by in page
-    assert "Recently lost — win-back" in page and "Gone Ltd" in page
+    assert "Lost in the last 12 months — win-back" in page and "Gone Ltd" in page
     top = report.risk_list.iloc[0]
     assert re.search(re.escape(top["reason_1"]), page)
 

@@ -331,20 +331,30 @@ def test_deepest_recent_discount_uses_the_last_12_months_before_as_of():
     assert got.to_dict() == {"a": pytest.approx(0.10)}
 
 
-def test_win_back_lists_recently_lost_with_last_order_month():
+def test_win_back_lists_the_losses_of_the_last_12_months_with_when_why_and_to_whom():
+    as_of = pd.Timestamp("2025-07-01")
     feats = pd.DataFrame(
-        {"account_id": ["a", "b", "c"], "snapshot": pd.Timestamp("2025-07-01"),
-         "in_scope": [True, False, False], "recently_lost": [False, True, True], "revenue_12m": [5.0, 10.0, 30.0]}
+        {"account_id": ["a", "b", "c", "d", "e"], "snapshot": as_of,
+         "in_scope": [True, False, False, False, False], "recently_lost": [False, True, True, True, True],
+         "revenue_12m": [5.0, 10.0, 30.0, 0.0, 0.0]}
     )
     orders = pd.DataFrame(
-        {"account_id": ["b", "b", "c", "c"],
-         "order_date": pd.to_datetime(["2024-11-03", "2025-02-10", "2024-12-01", "2025-07-02"]),
-         "net_amount": [5.0, 5.0, 30.0, 9.0]}
+        {"account_id": ["b", "b", "c", "c", "d", "e", "e"],
+         "order_date": pd.to_datetime(["2024-11-03", "2025-02-10", "2024-12-01", "2025-07-02", "2023-09-01",
+                                       "2024-08-01", "2025-04-20"]),
+         "net_amount": [5.0, 5.0, 30.0, 9.0, 50.0, 40.0, 1.0]}
     )
-    accounts = accounts_table(["a", "b", "c"])
-    wb = win_back_list(feats, accounts, orders, pd.Timestamp("2025-07-01"))
-    assert wb["account_id"].tolist() == ["c", "b"]  # largest trailing revenue first
-    assert wb["last_order_month"].tolist() == ["2024-12", "2025-02"]  # orders on/after as-of ignored
+    outcomes = pd.DataFrame({"account_id": ["d", "e"], "lost_at": pd.to_datetime(["2023-10-15", "2025-05-03"]),
+                             "reason": ["competitor", "competitor"], "competitor": ["Rival", "Acme"]})
+    tables = {"accounts": accounts_table(["a", "b", "c", "d", "e"]), "orders": orders, "outcomes": outcomes}
+    wb = win_back_list(feats, tables, as_of).set_index("account_id")
+    assert list(wb.index) == ["e", "c", "b"]  # d's recorded loss is older than 12 months
+    assert wb.loc["b", "lost_month"] == "2025-03" and wb.loc["b", "evidence"] == "revenue fell away"
+    # orders on or after the as-of month are ignored
+    assert wb.loc["c", "lost_month"] == "2025-01" and wb.loc["c", "last_order_month"] == "2024-12"
+    assert wb.loc["e", "lost_month"] == "2025-05" and wb.loc["e", "evidence"] == "loss recorded"
+    assert (wb.loc["e", "reason"], wb.loc["e", "competitor"]) == ("went to a competitor", "Acme")
+    assert wb["revenue_before_loss"].tolist() == [41.0, 30.0, 10.0]
 
 
 def test_summaries_add_up(frame, model):

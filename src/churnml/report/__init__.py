@@ -75,8 +75,12 @@ WIN_BACK_DISPLAY: list[Column] = [
     Column("account_manager", "Account manager", "text", 20),
     Column("industry", "Industry", "text", 16),
     Column("tier", "Tier", "text", 10),
+    Column("lost_month", "Lost in", "text", 9),
+    Column("evidence", "How we know", "text", 18),
+    Column("reason", "Why", "text", 22),
+    Column("competitor", "To", "text", 16),
+    Column("revenue_before_loss", "Revenue in the 12 months before", "money", 16),
     Column("last_order_month", "Last order", "text", 10),
-    Column("revenue_12m", "Revenue 12 months", "money", 14),
 ]
 
 # Band colours (fill, text) shared by the workbook and the page; other band names are grey.

@@ -212,7 +212,7 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
         ("Revenue at risk", float(rl["revenue_at_risk"].sum()) if len(rl) else 0.0, "money"),
     ]
     facts += [(f"Accounts in band '{b}'", int((rl["risk_band"] == b).sum()), "int") for b in report.bands]
-    facts += [("Recently lost (win-back sheet)", len(report.win_back), "int")]
+    facts += [("Lost in the last 12 months (win-back sheet)", len(report.win_back), "int")]
     if report.previous_as_of:
         facts += [
             (f"New since {report.previous_as_of}", report.change_counts["new"], "int"),

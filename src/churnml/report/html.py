@@ -265,7 +265,7 @@ def page_html(report: ReportData) -> str:
         *[_kpi(f"{int((rl['risk_band'] == b).sum()):,}", f"in band {b}") for b in report.bands[:-1]],
         _kpi(fmt(rl["revenue_at_risk"].sum(), "money"), "revenue at risk"),
         _kpi(fmt(rl["revenue_12m"].sum(), "money"), "revenue, last 12 months"),
-        _kpi(f"{len(report.win_back):,}", "recently lost (win-back)"),
+        _kpi(f"{len(report.win_back):,}", "lost in the last 12 months (win-back)"),
     ]
     if report.previous_as_of:
         kpis += [
@@ -358,7 +358,7 @@ def page_html(report: ReportData) -> str:
     win_back = (
         '<div class="scroll">' + table_html(report.win_back, WIN_BACK_DISPLAY) + "</div>"
         if len(report.win_back)
-        else "<p>No recently lost accounts.</p>"
+        else "<p>No account was lost in the last 12 months.</p>"
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -382,8 +382,9 @@ Reasons are the account's own model contributions, grouped by kind, that push it
 <section><h2>Changes since the last list</h2>{changes}</section>
 <section><h2>Revenue at risk</h2><div class="grid">{''.join(summaries)}</div></section>
 <section><h2>Score distribution</h2>{distribution_svg(report)}</section>
-<section><h2>Recently lost — win-back</h2>
-<p>Accounts that have already gone (a recorded loss or revenue collapsed): not scored, listed to win back.</p>
+<section><h2>Lost in the last 12 months — win-back</h2>
+<p>Accounts that have gone (a recorded loss, or their revenue fell away): not scored, listed to win back,
+with when, why and to whom where known.</p>
 {win_back}</section>
 <section><h2>Model and drift</h2><div class="grid"><div>{metric_table}</div><div>{psi_table}</div></div></section>
 </main>

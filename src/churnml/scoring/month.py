@@ -51,16 +51,19 @@ def score_frames(
     model_info: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     generated_at: str | None = None,
+    retained_share: float = 0.2,
 ) -> MonthScores:
     """Score the accounts of `features` (the rows of snapshot `as_of`) with the models, compare
     with `previous` (the last month's list, if any) and assemble the report; `tables` needs
-    `accounts` and `orders` (and uses `competitor_signals`); `cfg` is a `ScoreConfig`."""
+    `accounts` and `orders` (and uses `competitor_signals` and `outcomes`); `cfg` is a
+    `ScoreConfig`; `retained_share` is the label's (`labels.retained_share`), which also says
+    when a lost account's revenue fell away."""
     discount = deepest_discount(tables.get("competitor_signals"), as_of)
     risk_list = score_accounts(features, churn_model, switching_model, tables["accounts"], cfg, deepest_discount=discount)
     changes = compare_lists(risk_list, previous)
     risk_list = apply_changes(risk_list, changes)
     changes.left["status"] = left_status(changes.left["account_id"], features)
-    win_back = win_back_list(features, tables["accounts"], tables["orders"], as_of)
+    win_back = win_back_list(features, tables, as_of, retained_share)
     psi = drift(churn_model, features[features["in_scope"].astype(bool)])
     report = build_report(
         risk_list,

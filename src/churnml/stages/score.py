@@ -125,6 +125,7 @@ def score_month(
         model_info=model_info,
         notes=notes,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        retained_share=config.labels.retained_share,
     )
     log.info("scored %d accounts in scope in %.2f s", len(month.risk_list), time.perf_counter() - tick)
     report = month.report
