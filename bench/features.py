@@ -48,7 +48,7 @@ def code_digest(*parts: str) -> str:
 def world_dir(cache: Path, accounts: int, months: int) -> Path:
     """The cached world of this size and generator version, generated (in a subprocess) when it
     is not there yet."""
-    folder = cache / f"{accounts}x{months}-{code_digest('data/synthetic.py')}"
+    folder = cache / f"{accounts}x{months}-{code_digest('data/synthetic.py', 'data/world_params.py')}"
     if not (folder / "orders.parquet").is_file():
         print(f"generating the {accounts:,} x {months} world into {folder} (once) ...", flush=True)
         began = time.perf_counter()

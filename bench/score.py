@@ -58,7 +58,7 @@ def bench_model(folder: Path, tables: dict, cfg) -> Path:
     )
 
     # A model trained by other feature or model code would not fit today's feature columns.
-    target = folder / f"score-model-{_features_bench().code_digest('features', 'models', 'labels.py')}"
+    target = folder / f"score-model-{_features_bench().code_digest('features', 'models')}"
     if (target / "churn" / "MLmodel").is_file():
         return target
     print(f"training the bench model for {folder.name} (once) ...", flush=True)
@@ -121,7 +121,8 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
     t_frames, month = best_of(
         repeat,
         lambda: score_frames(
-            feats, tables, churn, switching, cfg.score, as_of, model_info={"name": "bench", "metrics": churn.metrics}
+            feats, tables, churn, switching, cfg.score, as_of, model_info={"name": "bench", "metrics": churn.metrics},
+            retained_share=cfg.labels.retained_share,
         ),
     )
     t_out, files = best_of(repeat, lambda: month_files(month.risk_list, month.report))
@@ -143,6 +144,38 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
     print(f"  ratio     score / baseline {t_score / t_base:6.1f} x   "
           f"score / (baseline + contribs) {t_score / (t_base + t_shap):5.2f} x   "
           f"score + outputs / baseline {(t_score + t_out) / t_base:6.1f} x")
+    print_list_quality(month, folder, as_of, cfg)
+
+
+def print_list_quality(month, folder: Path, as_of, cfg) -> None:
+    """What the list says, checked: the share of listed accounts carrying each reason (none
+    above `MAX_REASON_SHARE`), the actions, and the win-back list against the world's truth."""
+    from churnml.io import read_truth
+    from churnml.scoring.reasons import MAX_REASON_SHARE, REASON_SEP
+
+    rl = month.risk_list
+    reasons = rl["reason_features"].str.split(REASON_SEP).explode()
+    shares = (reasons[reasons != ""].value_counts() / len(rl)).head(8)
+    worst = float(shares.max()) if len(shares) else 0.0
+    print(f"  reasons   {'met ' if worst <= MAX_REASON_SHARE else 'MISSED'} the most common reason is carried by "
+          f"{100 * worst:.1f} % of the {len(rl):,} listed accounts (<= {100 * MAX_REASON_SHARE:.0f} %); "
+          f"{(rl['reason_1'] == 'no notable risk').mean() * 100:.0f} % have no notable risk")
+    for name, share in shares.items():
+        print(f"              {100 * share:5.1f} %  {name}")
+    try:
+        truth = read_truth(folder)["accounts"].set_index("account_id")
+    except Exception:  # noqa: BLE001 - a world without truth has no precision to print
+        return
+    wb = month.win_back
+    churned = wb["account_id"].map(truth["churn_month"])
+    ramp = pd.DateOffset(months=cfg.data.world.ramp_months_max)
+    start = as_of - pd.DateOffset(months=12) - ramp
+    within = churned.notna() & (churned < as_of) & (churned >= start)
+    before = churned.notna() & (churned < as_of)
+    precision = float(within.mean()) if len(wb) else float("nan")
+    print(f"  win-back  {'met ' if precision >= 0.9 else 'MISSED'} {100 * precision:.1f} % of the {len(wb):,} listed "
+          f"accounts truly churned in the 12 months (+{cfg.data.world.ramp_months_max} of fading) before "
+          f"{as_of:%Y-%m} (>= 90 %); {100 * float(before.mean()) if len(wb) else float('nan'):.1f} % churned at all")
 
 
 def _default_playbook() -> dict:

@@ -1,8 +1,7 @@
 """Win-back: the accounts lost in the last months, with when, why, to whom and what they bought.
 
 An account is lost in the month `outcomes` records its loss, or else in the month after its
-last month of real business (revenue at least `retained_share` of its average month over the
-year before). Only losses within `WIN_BACK_MONTHS` before the as-of month are listed: older
+last month of real business (revenue at least `retained_share` of its best 12-month average). Only losses within `WIN_BACK_MONTHS` before the as-of month are listed: older
 ones are history, not a call to make.
 """
 
@@ -47,13 +46,13 @@ def _monthly(orders: pd.DataFrame, ids: pd.Index, first: pd.Timestamp, months: i
 
 def revenue_fell_away(monthly: np.ndarray, retained_share: float) -> np.ndarray:
     """Per row of a monthly revenue matrix, the column after its last month of real business
-    (revenue > 0 and at least `retained_share` of the average month over the 12 before it);
-    -1 when there was none."""
+    (revenue > 0 and at least `retained_share` of its best 12-month average month so far: the
+    fading remainder after a break is not business); -1 when there was none."""
     cum = np.concatenate([np.zeros((len(monthly), 1)), np.cumsum(monthly, axis=1)], axis=1)
     cols = np.arange(monthly.shape[1])
     lo = np.maximum(cols - 12, 0)
     width = np.maximum(cols - lo, 1)
-    usual = (cum[:, cols] - cum[:, lo]) / width
+    usual = np.maximum.accumulate((cum[:, cols] - cum[:, lo]) / width, axis=1)
     real = (monthly > 0) & (monthly >= retained_share * usual)
     last = np.where(real.any(axis=1), monthly.shape[1] - 1 - np.argmax(real[:, ::-1], axis=1), -2)
     return last + 1
