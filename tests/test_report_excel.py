@@ -37,7 +37,11 @@ def test_risk_list_sheet_has_frozen_header_filters_and_formats(report, book):
     headings = [c.value for c in ws[1]]
     assert headings == [c.heading for c in DISPLAY_COLUMNS]
     assert ws.freeze_panes == "C2"
-    assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(headings)).column_letter}{len(rl) + 1}"
+    # An Excel table with its own filters, printed landscape one page wide with the header repeated.
+    (table,) = ws.tables.values()
+    assert table.ref == table.autoFilter.ref == f"A1:{ws.cell(1, len(headings)).column_letter}{len(rl) + 1}"
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows == "$1:$1"
     assert ws.max_row == len(rl) + 1
     col = {h: i + 1 for i, h in enumerate(headings)}
     for r in (2, 3, len(rl) + 1):
@@ -76,7 +80,7 @@ def test_a_sheet_per_account_manager_with_only_their_accounts(report, book):
         ids = [ws.cell(r, 3).value for r in range(2, ws.max_row + 1)]
         owners = set(rl.set_index("account_id").loc[ids, "account_manager"].fillna("(none)"))
         assert len(owners) == 1
-        assert ws.freeze_panes == "C2" and ws.auto_filter.ref
+        assert ws.freeze_panes == "C2" and len(ws.tables) == 1
         total += len(ids)
     assert total == len(rl)
 

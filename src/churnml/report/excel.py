@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import warnings
 import zipfile
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -19,8 +20,11 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from openpyxl.writer.excel import ExcelWriter
 
 from churnml.report import (
@@ -116,7 +120,7 @@ def _cell(ws: Any, value: Any, col: Column | None = None) -> WriteOnlyCell:
     if is_missing(value):
         return WriteOnlyCell(ws, None)
     if kind == "cost" and isinstance(value, float) and math.isinf(value):
-        return WriteOnlyCell(ws, ABOVE_RANGE)
+        return WriteOnlyCell(ws, None)  # a number column: the header's note says what empty means
     if kind in FORMATS:
         cell = WriteOnlyCell(ws, int(value) if kind == "int" else float(value))
         cell.number_format = FORMATS[kind]
@@ -149,12 +153,18 @@ def _text(ws: Any, value: Any, font: Font | None = None) -> WriteOnlyCell:
     return cell
 
 
-def _append_table(ws: Any, frame: pd.DataFrame, columns: Sequence[Column]) -> None:
+def _append_table(ws: Any, frame: pd.DataFrame, columns: Sequence[Column], fit_rows: bool = False) -> None:
     """Append a header row and one row per row of `frame`, formatted per column (a column
-    `frame` lacks stays empty)."""
-    ws.append(_header(ws, [c.heading for c in columns]))
+    `frame` lacks stays empty); with `fit_rows`, each row as tall as its wrapped text."""
+    header = _header(ws, [c.heading for c in columns])
+    for cell, col in zip(header, columns):
+        if col.kind == "cost":
+            cell.comment = Comment(f"Empty: {ABOVE_RANGE} (no discount in the range trained on moves it).", "churnml")
+    ws.append(header)
     data = [frame[c.name].tolist() if c.name in frame.columns else [None] * len(frame) for c in columns]
-    for values in zip(*data):
+    for row, values in enumerate(zip(*data), start=2):
+        if fit_rows and (height := _row_height(values, columns)) is not None:
+            ws.row_dimensions[row].height = height
         ws.append([_cell(ws, v, c) for v, c in zip(values, columns)])
 
 
@@ -174,7 +184,9 @@ def _table_sheet(
     report: ReportData,
     title: str | None = None,
 ) -> None:
-    """A sheet holding `frame` as a table: header row frozen, filters on, formats per column."""
+    """A sheet holding `frame` as an Excel table: header row frozen and repeated on every printed
+    page, filters on, formats per column, rows as tall as their wrapped text, printed landscape
+    and one page wide."""
     ws = wb.create_sheet(name)
     cols = [c for c in columns if c.name in frame.columns]
     if not report.switching_available:
@@ -182,9 +194,40 @@ def _table_sheet(
     _widths(ws, cols)
     # Keep rank and account name in view while scrolling right and down.
     ws.freeze_panes = "C2"
+    _print_setup(ws)
     last = get_column_letter(max(len(cols), 1))
-    ws.auto_filter.ref = f"A1:{last}{len(frame) + 1}"
-    _append_table(ws, frame, cols)
+    if len(frame):
+        table = Table(displayName=f"T{len(wb.worksheets)}", ref=f"A1:{last}{len(frame) + 1}")
+        table.tableStyleInfo = TableStyleInfo(name="TableStyleLight1", showRowStripes=True)
+        # Write-only sheets name the table's columns themselves.
+        table.tableColumns = [TableColumn(id=i, name=c.heading) for i, c in enumerate(cols, start=1)]
+        table.autoFilter = AutoFilter(ref=table.ref)
+        with warnings.catch_warnings():  # openpyxl warns in write-only mode even with the columns named
+            warnings.simplefilter("ignore", UserWarning)
+            ws.add_table(table)
+    _append_table(ws, frame, cols, fit_rows=True)
+
+
+def _print_setup(ws: Any) -> None:
+    """Landscape, as wide as one page, the header row on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+
+
+LINE_HEIGHT = 15.0  # points per line of wrapped text
+
+
+def _row_height(values: Sequence[Any], columns: Sequence[Column]) -> float | None:
+    """The height that shows every wrapped cell of a row whole; None for a one-line row."""
+    lines = 1
+    for value, col in zip(values, columns):
+        if col.width >= 30 and isinstance(value, str) and value:
+            lines = max(lines, math.ceil(len(value) * 1.1 / col.width))
+    return LINE_HEIGHT * lines if lines > 1 else None
 
 
 def _small_table(ws: Any, frame: pd.DataFrame, first: Column, columns: Sequence[Column]) -> None:

@@ -1,8 +1,9 @@
 """Win-back: the accounts lost in the last months, with when, why, to whom and what they bought.
 
 An account is lost in the month `outcomes` records its loss, or else in the month after its
-last month of real business (revenue at least `retained_share` of its best 12-month average). Only losses within `WIN_BACK_MONTHS` before the as-of month are listed: older
-ones are history, not a call to make.
+last month of real business (revenue at least `retained_share` of its best 12-month average).
+Only losses within `WIN_BACK_MONTHS` before the as-of month are listed: older ones are
+history, not a call to make.
 """
 
 from __future__ import annotations
