@@ -184,11 +184,11 @@ def specific_only(contribs: pd.DataFrame, features: pd.DataFrame, max_share: flo
     of the rows (a standing fact about most accounts, such as no joint development on record, is
     no reason to call one of them): so no feature is the reason of many more than `max_share`
     of the rows."""
-    out = contribs.copy()
-    for name in contribs.columns:
-        if name == "bias" or name not in features.columns:
+    values = contribs.to_numpy(dtype="float64", copy=True)
+    rows = features.reset_index(drop=True)
+    for j, name in enumerate(contribs.columns):
+        if name == "bias" or name not in rows.columns or not (values[:, j] > 0).any():
             continue
-        share = condition_share(features[name].reset_index(drop=True), contribs[name].reset_index(drop=True))
-        out.loc[share > max_share, name] = 0.0
-    return out
-
+        share = condition_share(rows[name], pd.Series(values[:, j]))
+        values[share > max_share, j] = 0.0
+    return pd.DataFrame(values, index=contribs.index, columns=contribs.columns)
