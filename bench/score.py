@@ -145,6 +145,53 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
           f"score / (baseline + contribs) {t_score / (t_base + t_shap):5.2f} x   "
           f"score + outputs / baseline {(t_score + t_out) / t_base:6.1f} x")
     print_list_quality(month, folder, as_of, cfg)
+    print_improvements_against_truth(feats, churn, month, folder, as_of, cfg)
+
+
+# Which component of the world's true hazard each change acts on.
+TRUE_COMPONENT = {
+    "resolve_complaints": "complaints",
+    "executive_visit": "relationship",
+    "delivery_back": "growth_gap",
+    "price_matched": "competitor",
+}
+
+
+def print_improvements_against_truth(feats, churn, month, folder: Path, as_of, cfg) -> None:
+    """The listed improvements checked against the world: the same change applied to the true
+    hazard (its component set to 0 at the latest month), the share where the truth moves the
+    same way as the model (down), and the rank correlation of the sizes."""
+    from churnml.io import read_truth
+    from churnml.scoring.improvements import MIN_GAIN, improvement_effects
+
+    try:
+        hazard = read_truth(folder)["hazard"]
+    except Exception:  # noqa: BLE001 - a world without truth has nothing to check against
+        return
+    rl = month.risk_list
+    risky = rl[rl["risk_band"] != "low"]["account_id"]
+    scope = feats[feats["in_scope"].astype(bool)]
+    rows = scope[scope["account_id"].astype(str).isin(set(risky))].reset_index(drop=True)
+    effects = improvement_effects(rows, churn)
+    effects["gain"] = effects["before"] - effects["after"]
+    listed = effects[effects["gain"] >= MIN_GAIN].sort_values(["row", "gain"], ascending=[True, False])
+    listed = listed.groupby("row").head(2).copy()
+    listed["account_id"] = rows["account_id"].astype(str).to_numpy()[listed["row"].to_numpy()]
+    latest = hazard[hazard["month"] == hazard["month"].max()].set_index("account_id")
+    listed = listed[listed["account_id"].isin(latest.index)]
+    h = latest.loc[listed["account_id"]]
+    horizon = cfg.labels.horizon_months
+    component = np.array([h.iloc[i][TRUE_COMPONENT[c]] for i, c in enumerate(listed["change"])], dtype=float)
+    switch = h["hazard_switch"].to_numpy() * np.exp(-component)
+    after = 1 - (1 - switch) * (1 - h["hazard_decline"].to_numpy())
+    before = h["hazard"].to_numpy()
+    true_gain = (1 - (1 - after) ** horizon) - (1 - (1 - before) ** horizon)
+    agree = float((true_gain < 0).mean()) if len(listed) else float("nan")
+    rho = pd.Series(listed["gain"].to_numpy()).corr(pd.Series(-true_gain), method="spearman")
+    print(f"  improve   {'met ' if agree >= 0.85 else 'MISSED'} the truth moves the same way for {100 * agree:.1f} % of the "
+          f"{len(listed):,} listed changes (>= 85 %); rank correlation of the sizes {rho:.2f}")
+    for name, part in listed.assign(true=true_gain < 0).groupby("change"):
+        print(f"              {name:<20} {len(part):4d} listed, truth agrees for {100 * part['true'].mean():5.1f} %")
 
 
 def print_list_quality(month, folder: Path, as_of, cfg) -> None:

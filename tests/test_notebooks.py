@@ -158,3 +158,19 @@ def test_review_notebook_runs_on_the_champion(trained_project, monkeypatch):
     assert found and float(found.group(1)) < 1e-9
     # ROC, gains, calibration, importance, SHAP, the account's story, switching curves.
     assert _images(nb) >= 7
+
+
+@pytest.fixture(scope="module")
+def default_project(tmp_path_factory) -> Path:
+    """A tmp project after `churnml run` with every default: the world `make run` creates."""
+    root = tmp_path_factory.mktemp("nb_default")
+    assert cli.main(["run", f"paths.root={root}"]) == 0
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [EXPLORE, REVIEW], ids=lambda p: p.name)
+def test_both_notebooks_run_on_the_default_world(default_project, path, monkeypatch):
+    nb = _execute(path, default_project, monkeypatch)
+    _check_common(nb, default_project)
+    assert _images(nb) >= 7

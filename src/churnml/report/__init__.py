@@ -44,6 +44,8 @@ DISPLAY_COLUMNS: list[Column] = [
     Column("reason_2", "Reason 2", "text", 40),
     Column("reason_3", "Reason 3", "text", 40),
     Column("action", "Recommended action", "text", 44),
+    Column("improvement_1", "What would lower the risk most", "text", 40),
+    Column("improvement_2", "And next", "text", 40),
     Column("previous_rank", "Previous rank", "int", 9),
     Column("rank_change", "Places up (+) / down (-)", "int", 10),
     Column("churn_probability_change", "Churn probability change", "percent", 11),

@@ -155,6 +155,14 @@ def table_html(frame: pd.DataFrame, columns: Sequence[Column], table_id: str | N
     return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
+def _better(row: dict) -> str:
+    """The changes that would lower the account's risk most, under its action."""
+    texts = [str(row[k]) for k in ("improvement_1", "improvement_2") if not is_missing(row.get(k)) and row.get(k)]
+    if not texts:
+        return ""
+    return '<div class="sub">Would lower the risk: ' + "; ".join(escape(t) for t in texts) + "</div>"
+
+
 def _risk_table(report: ReportData) -> str:
     """The ranked list, compact enough for a laptop screen: account name over its id, industry
     over tier, the three reasons as one numbered list above the action, the change over its new
@@ -192,7 +200,7 @@ def _risk_table(report: ReportData) -> str:
             f"<td>{escape(fmt(r.get('account_manager'), 'text'))}</td>",
             f"<td>{escape(fmt(r.get('industry'), 'text'))}<div class='sub'>{escape(fmt(r.get('tier'), 'text'))}</div></td>",
             *(_td(r[n], by_name[n]) for n in numbers),
-            f'<td class="why"><ol>{why}</ol><div class="act">→ {escape(fmt(r.get("action"), "text"))}</div></td>',
+            f'<td class="why"><ol>{why}</ol><div class="act">→ {escape(fmt(r.get("action"), "text"))}</div>{_better(r)}</td>',
             f'<td class="chg num" data-v="{"" if is_missing(r.get("rank_change")) else int(r["rank_change"])}">{change}</td>',
         ]
         lines.append("<tr>" + "".join(cells) + "</tr>")

@@ -19,6 +19,7 @@ from churnml.features.dictionary import FEATURES
 from churnml.months import month_label
 from churnml.scoring.actions import check_playbook, recommend_action
 from churnml.scoring.changes import no_changes
+from churnml.scoring.improvements import improvement_effects, top_improvements
 from churnml.scoring.priority import rank_by_priority, retention_priority, risk_band
 from churnml.scoring.reasons import MAX_REASON_SHARE, REASON_SEP, RowView, top_reasons
 
@@ -48,6 +49,8 @@ RISK_LIST_COLUMNS = [
     "reason_2",
     "reason_3",
     "action",
+    "improvement_1",
+    "improvement_2",
     "change",
     "previous_rank",
     "rank_change",
@@ -141,6 +144,15 @@ def score_accounts(
         values = ChainMap({"switching_cost": cost, "deepest_discount": deep}, RowView(columns, i))
         actions.append(recommend_action([(x.feature, x.family) for x in r], playbook, values))
     out["action"] = actions
+    # What would lower the risk most, for the accounts in the riskier bands.
+    improvements: list[list[str]] = [[] for _ in range(len(out))]
+    risky = np.flatnonzero(~quiet)
+    if len(risky):
+        effects = improvement_effects(scope.iloc[risky], churn_model)
+        for pos, texts in zip(risky, top_improvements(effects, len(risky))):
+            improvements[pos] = texts
+    for k in range(2):
+        out[f"improvement_{k + 1}"] = [t[k] if len(t) > k else "" for t in improvements]
     for col, values in no_changes(out.index).items():
         out[col] = values
     out = out.sort_values("rank", kind="mergesort").reset_index(drop=True)
