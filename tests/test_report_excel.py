@@ -48,7 +48,7 @@ def test_risk_list_sheet_has_frozen_header_filters_and_formats(report, book):
         row = rl.iloc[r - 2]
         assert ws.cell(r, col["Rank"]).value == row["rank"]
         assert ws.cell(r, col["Account ID"]).value == row["account_id"]
-        assert ws.cell(r, col["Revenue 12 months"]).number_format == "#,##0"
+        assert ws.cell(r, col["Revenue 12 months"]).number_format == '#,##0 "EUR"'  # amounts carry their currency
         assert ws.cell(r, col["Churn probability"]).number_format == "0.0%"
         assert ws.cell(r, col["Churn probability"]).value == pytest.approx(row["churn_probability"])
         band = ws.cell(r, col["Risk band"])

@@ -6,6 +6,7 @@ import re
 from html import escape
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 
 from churnml.report.html import page_html
@@ -76,7 +77,7 @@ def test_page_shows_the_list_summary_formula_model_and_drift(report, page):
 
 def test_table_is_sortable_with_numeric_sort_keys(report, page):
     heads = re.findall(r'<th data-type="num">([^<]+)</th>', page)
-    assert "Revenue at risk" in heads and "Churn probability" in heads
+    assert "Revenue at risk (EUR)" in heads and "Churn probability" in heads  # amounts carry their currency
     first_row = page[page.index('<table id="risk"') :].split("<tr>")[2]
     v = re.search(r'data-v="([^"]+)"', first_row).group(1)
     assert float(v) == report.risk_list["rank"].iloc[0]
@@ -112,3 +113,22 @@ def test_the_drift_section_names_its_reference_snapshots(report):
     page = page_html(replace(report, model={**report.model, "psi_reference": ["2024-05", "2024-06", "2024-07"]}))
     assert "training snapshots 2024-05, 2024-06, 2024-07" in page
     assert "peer rates" in page
+
+
+def test_model_quality_reads_in_words_and_codes_read_as_words():
+    from churnml.report import humanise, in_words, quality_words
+
+    words = quality_words({"oot/auc": 0.8, "baseline_rule/oot/auc": 0.62, "baseline_rfm/oot/auc": 0.6})
+    assert words == ("On months it never saw, the model ranks a leaving account above a staying one 80 times in 100; "
+                     "the best simple rule (rule) 62 times in 100.")
+    assert "accounts it never saw" in quality_words({"holdout/auc": 0.7})
+    assert humanise("food_beverage") == "Food beverage"
+    frame = pd.DataFrame({"industry": ["food_beverage", "metals", None], "tier": ["key", "major", "standard"]})
+    shown = in_words(frame, {"industry": {"food_beverage": "Food & beverage"}})
+    assert shown["industry"].tolist()[:2] == ["Food & beverage", "Metals"] and shown["tier"].tolist()[0] == "Key"
+
+
+def test_the_sales_part_of_the_page_has_no_metric_keys_feature_names_or_formula(report, page):
+    sales = page[: page.index("For data scientists")]
+    assert "oot/auc" not in sales and "priority = " not in sales and "PSI" not in sales
+    assert "EUR" in sales

@@ -299,6 +299,10 @@ class ScoreConfig:
     html_rows: int = 1000  # rows of the ranked table on report.html (the workbook has them all)
     # reason -> action; keys: a feature name, the beginning of feature names, or a family (see conf/score)
     playbook: Dict[str, str] = field(default_factory=dict)
+    currency: str = "EUR"  # shown with every amount on the page and in the workbook
+    # How codes read for people: column -> {code: words}, e.g. industry: {food_beverage: Food & beverage};
+    # codes not named here are humanised ("food_beverage" -> "Food beverage").
+    labels: Dict[str, Dict[str, str]] = field(default_factory=dict)
 
     # Which playbook keys exist is the feature dictionary's to say (churnml.scoring.actions).
     constraints = {
@@ -310,6 +314,8 @@ class ScoreConfig:
         "top_n": whole(at_least=1),
         "html_rows": whole(at_least=1),
         "playbook": each_value(Rule("the text of an action", text().holds)),
+        "currency": text(),
+        "labels": keys_among(("industry", "tier", "account_manager")),
     }
 
     def relations(self) -> Iterator[tuple]:

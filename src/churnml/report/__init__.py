@@ -106,6 +106,42 @@ SWITCHING_NOTE = (
 )
 
 
+def humanise(code: Any) -> Any:
+    """A code as words: "food_beverage" -> "Food beverage"; anything else as it is."""
+    if not isinstance(code, str) or not code:
+        return code
+    text = code.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def in_words(frame: pd.DataFrame, labels: dict[str, dict[str, str]], columns=("industry", "tier")) -> pd.DataFrame:
+    """`frame` with the codes of `columns` in words: from `labels` (column -> {code: words}),
+    else humanised."""
+    out = frame.copy()
+    for column in set(columns) | set(labels):
+        if column in out:
+            names = labels.get(column, {})
+            out[column] = out[column].map(lambda v, names=names: names.get(v, humanise(v)) if isinstance(v, str) else v)
+    return out
+
+
+def quality_words(metrics: dict) -> str:
+    """The model's ranking quality in words, against the best simple baseline of the same test."""
+    for ns in ("oot/", "holdout/"):
+        auc = metrics.get(f"{ns}auc")
+        if auc is None:
+            continue
+        baselines = {k.split("/")[0]: v for k, v in metrics.items() if k.startswith("baseline_") and k.endswith(f"/{ns}auc")}
+        where = "months it never saw" if ns == "oot/" else "accounts it never saw"
+        text = f"On {where}, the model ranks a leaving account above a staying one {100 * auc:.0f} times in 100"
+        if baselines:
+            name, best = max(baselines.items(), key=lambda kv: kv[1])
+            words = name.removeprefix("baseline_").replace("_", " ")
+            text += f"; the best simple rule ({words}) {100 * best:.0f} times in 100"
+        return text + "."
+    return "No held-out figures were recorded with this model."
+
+
 def is_missing(value: Any) -> bool:
     """True for None, pd.NA, NaN and NaT: a cell both outputs leave empty."""
     if value is None or value is pd.NA:
@@ -152,6 +188,7 @@ class ReportData:
     generated_at: str | None = None
     switching_available: bool = True
     html_rows: int = 1000
+    currency: str = "EUR"
 
     @property
     def drifted(self) -> list[tuple[str, float]]:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.report import ReportData
+from churnml.report import ReportData, in_words
 from churnml.scoring.changes import Changes
 from churnml.scoring.priority import PRIORITY_FORMULA, band_order, check_weights
 
@@ -62,14 +62,17 @@ def build_report(
     generated_at: str | None = None,
     html_rows: int = 1000,
 ):
-    """Everything the workbook and the page show, as a `churnml.report.ReportData`."""
+    """Everything the workbook and the page show, as a `churnml.report.ReportData`: codes in
+    words (`score.labels`), amounts in `score.currency`."""
     bands = band_order(cfg.risk_bands)
+    labels = dict(getattr(cfg, "labels", {}) or {})
+    risk_list = in_words(risk_list, labels)
     summaries = {by: summarise(risk_list, by, bands) for by in ("tier", "industry", "account_manager")}
     return ReportData(
         as_of=as_of,
         risk_list=risk_list,
         left=changes.left,
-        win_back=win_back,
+        win_back=in_words(win_back, labels),
         summaries=summaries,
         bands=bands,
         thresholds={k: float(v) for k, v in cfg.risk_bands.items()},
@@ -84,4 +87,5 @@ def build_report(
         generated_at=generated_at,
         switching_available=switching_available,
         html_rows=html_rows,
+        currency=getattr(cfg, "currency", "EUR"),
     )

@@ -38,6 +38,7 @@ from churnml.report import (
     ReportData,
     band_colour,
     is_missing,
+    quality_words,
 )
 
 FORMATS = {"int": "0", "money": "#,##0", "percent": "0.0%", "cost": "0.0%", "float": "0.000"}
@@ -114,7 +115,12 @@ def _fixed_zip_dates(data: bytes) -> bytes:
 # --------------------------------------------------------------------------- cells
 
 
-def _cell(ws: Any, value: Any, col: Column | None = None) -> WriteOnlyCell:
+def money_format(currency: str) -> str:
+    """The number format of an amount: thousands separated, with its currency."""
+    return f'#,##0 "{currency}"' if currency else FORMATS["money"]
+
+
+def _cell(ws: Any, value: Any, col: Column | None = None, currency: str = "") -> WriteOnlyCell:
     """A styled cell for `value` shown as `col` (its number format, band colours)."""
     kind = col.kind if col else "text"
     if is_missing(value):
@@ -123,7 +129,7 @@ def _cell(ws: Any, value: Any, col: Column | None = None) -> WriteOnlyCell:
         return WriteOnlyCell(ws, None)  # a number column: the header's note says what empty means
     if kind in FORMATS:
         cell = WriteOnlyCell(ws, int(value) if kind == "int" else float(value))
-        cell.number_format = FORMATS[kind]
+        cell.number_format = money_format(currency) if kind == "money" else FORMATS[kind]
         return cell
     cell = WriteOnlyCell(ws, str(value))
     if col is not None and col.width >= 30:
@@ -153,7 +159,9 @@ def _text(ws: Any, value: Any, font: Font | None = None) -> WriteOnlyCell:
     return cell
 
 
-def _append_table(ws: Any, frame: pd.DataFrame, columns: Sequence[Column], fit_rows: bool = False) -> None:
+def _append_table(
+    ws: Any, frame: pd.DataFrame, columns: Sequence[Column], fit_rows: bool = False, currency: str = ""
+) -> None:
     """Append a header row and one row per row of `frame`, formatted per column (a column
     `frame` lacks stays empty); with `fit_rows`, each row as tall as its wrapped text."""
     header = _header(ws, [c.heading for c in columns])
@@ -165,7 +173,7 @@ def _append_table(ws: Any, frame: pd.DataFrame, columns: Sequence[Column], fit_r
     for row, values in enumerate(zip(*data), start=2):
         if fit_rows and (height := _row_height(values, columns)) is not None:
             ws.row_dimensions[row].height = height
-        ws.append([_cell(ws, v, c) for v, c in zip(values, columns)])
+        ws.append([_cell(ws, v, c, currency) for v, c in zip(values, columns)])
 
 
 def _widths(ws: Any, columns: Sequence[Column]) -> None:
@@ -205,7 +213,7 @@ def _table_sheet(
         with warnings.catch_warnings():  # openpyxl warns in write-only mode even with the columns named
             warnings.simplefilter("ignore", UserWarning)
             ws.add_table(table)
-    _append_table(ws, frame, cols, fit_rows=True)
+    _append_table(ws, frame, cols, fit_rows=True, currency=report.currency)
 
 
 def _print_setup(ws: Any) -> None:
@@ -230,9 +238,9 @@ def _row_height(values: Sequence[Any], columns: Sequence[Column]) -> float | Non
     return LINE_HEIGHT * lines if lines > 1 else None
 
 
-def _small_table(ws: Any, frame: pd.DataFrame, first: Column, columns: Sequence[Column]) -> None:
+def _small_table(ws: Any, frame: pd.DataFrame, first: Column, columns: Sequence[Column], currency: str = "") -> None:
     """Append a titled-less table (header + rows) to a free-form sheet."""
-    _append_table(ws, frame, [first, *[c for c in columns if c.name in frame.columns]])
+    _append_table(ws, frame, [first, *[c for c in columns if c.name in frame.columns]], currency=currency)
     ws.append([])
 
 
@@ -262,7 +270,7 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
             (f"Left since {report.previous_as_of}", len(report.left), "int"),
         ]
     for label, value, kind in facts:
-        ws.append([_text(ws, label, BOLD), _cell(ws, value, Column("v", "v", kind))])
+        ws.append([_text(ws, label, BOLD), _cell(ws, value, Column("v", "v", kind), report.currency)])
     ws.append([])
     ws.append([_text(ws, "Retention priority", BOLD)])
     ws.append([_text(ws, report.formula)])
@@ -282,7 +290,7 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
         if frame is None:
             continue
         ws.append([_text(ws, f"Revenue at risk by {heading.lower()}", BOLD)])
-        _small_table(ws, frame, Column(key, heading), [*SUMMARY_COLUMNS, *band_cols])
+        _small_table(ws, frame, Column(key, heading), [*SUMMARY_COLUMNS, *band_cols], report.currency)
 
 
 def _changes_sheet(wb: Workbook, report: ReportData) -> None:
@@ -301,7 +309,7 @@ def _changes_sheet(wb: Workbook, report: ReportData) -> None:
     ws.append([])
     ws.append([_text(ws, "Left the list", BOLD)])
     if len(report.left):
-        _append_table(ws, report.left, LEFT_DISPLAY)
+        _append_table(ws, report.left, LEFT_DISPLAY, currency=report.currency)
     else:
         ws.append([_text(ws, "No account left the list.")])
 
@@ -311,7 +319,7 @@ def _win_back_sheet(wb: Workbook, report: ReportData) -> None:
     _widths(ws, WIN_BACK_DISPLAY)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(WIN_BACK_DISPLAY))}{len(report.win_back) + 1}"
-    _append_table(ws, report.win_back, WIN_BACK_DISPLAY)
+    _append_table(ws, report.win_back, WIN_BACK_DISPLAY, currency=report.currency)
 
 
 def _model_sheet(wb: Workbook, report: ReportData) -> None:
@@ -325,6 +333,7 @@ def _model_sheet(wb: Workbook, report: ReportData) -> None:
     ws.append([])
     metrics = report.model.get("metrics") or {}
     plan = str(report.model.get("plan") or "out-of-time test")
+    ws.append([_text(ws, "In words", BOLD), _text(ws, quality_words(metrics))])
     ws.append([_text(ws, "Evaluated on", BOLD), _text(ws, plan)])
     if report.model.get("plan_reason"):
         ws.append([_text(ws, "Why this evaluation"), _text(ws, str(report.model["plan_reason"]))])

@@ -25,6 +25,7 @@ from churnml.report import (
     ReportData,
     band_colour,
     is_missing,
+    quality_words,
 )
 
 CSS = """
@@ -140,16 +141,20 @@ def _td(value: Any, col: Column) -> str:
     return f"<td>{text}</td>"
 
 
-def _th(col: Column) -> str:
+def _th(col: Column, currency: str = "") -> str:
     kind = ' data-type="num"' if col.kind in NUMERIC_KINDS else ""
-    return f"<th{kind}>{escape(col.heading)}</th>"
+    heading = f"{col.heading} ({currency})" if col.kind == "money" and currency else col.heading
+    return f"<th{kind}>{escape(heading)}</th>"
 
 
-def table_html(frame: pd.DataFrame, columns: Sequence[Column], table_id: str | None = None, sortable: bool = True) -> str:
-    """An HTML table of `frame` showing `columns` (those present), formatted per column kind."""
+def table_html(
+    frame: pd.DataFrame, columns: Sequence[Column], table_id: str | None = None, sortable: bool = True, currency: str = ""
+) -> str:
+    """An HTML table of `frame` showing `columns` (those present), formatted per column kind,
+    amounts headed with their `currency`."""
     cols = [c for c in columns if c.name in frame.columns]
     attrs = (f' id="{table_id}"' if table_id else "") + (' class="sortable"' if sortable else "")
-    head = "".join(_th(c) for c in cols)
+    head = "".join(_th(c, currency) for c in cols)
     data = [frame[c.name].tolist() for c in cols]
     body = "\n".join("<tr>" + "".join(_td(v, c) for v, c in zip(values, cols)) + "</tr>" for values in zip(*data))
     return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
@@ -177,7 +182,7 @@ def _risk_table(report: ReportData) -> str:
         "<th>Account</th>",
         "<th>Account manager</th>",
         "<th>Industry / tier</th>",
-        *(_th(by_name[n]) for n in numbers),
+        *(_th(by_name[n], report.currency) for n in numbers),
         "<th>Top reasons and recommended action</th>",
         '<th data-type="num">Change since last list</th>',
     ]
@@ -189,7 +194,7 @@ def _risk_table(report: ReportData) -> str:
         change = escape(fmt(r.get("change"), "text"))
         delta = r.get("revenue_at_risk_change")
         if not is_missing(delta):
-            change += f'<div class="sub">at risk {"+" if delta >= 0 else "−"}{fmt(abs(delta), "money")}</div>'
+            change += f'<div class="sub">at risk {"+" if delta >= 0 else "−"}{fmt(abs(delta), "money")} {report.currency}</div>'
         if not is_missing(r.get("new_reasons")) and r.get("new_reasons"):
             change += f'<div class="sub">new: {escape(str(r["new_reasons"]))}</div>'
         name = r.get("name")
@@ -271,8 +276,8 @@ def page_html(report: ReportData) -> str:
     kpis = [
         _kpi(f"{len(rl):,}", "accounts scored"),
         *[_kpi(f"{int((rl['risk_band'] == b).sum()):,}", f"in band {b}") for b in report.bands[:-1]],
-        _kpi(fmt(rl["revenue_at_risk"].sum(), "money"), "revenue at risk"),
-        _kpi(fmt(rl["revenue_12m"].sum(), "money"), "revenue, last 12 months"),
+        _kpi(f'{fmt(rl["revenue_at_risk"].sum(), "money")} {report.currency}', "revenue at risk"),
+        _kpi(f'{fmt(rl["revenue_12m"].sum(), "money")} {report.currency}', "revenue, last 12 months"),
         _kpi(f"{len(report.win_back):,}", "lost in the last 12 months (win-back)"),
     ]
     if report.previous_as_of:
@@ -282,9 +287,14 @@ def page_html(report: ReportData) -> str:
         ]
 
     alerts = [f'<div class="warn">{escape(w)}</div>' for w in report.model.get("warnings") or []]
+    drift_detail = ""
     if report.drifted:
-        names = ", ".join(f"<b>{escape(f)}</b> {v:.2f}" for f, v in report.drifted)
         alerts.append(
+            '<div class="warn">Some of this month\'s data look different from what the model learnt from: '
+            "read the scores with a little more care this month (details for data scientists at the end).</div>"
+        )
+        names = ", ".join(f"<b>{escape(f)}</b> {v:.2f}" for f, v in report.drifted)
+        drift_detail = (
             f'<div class="warn">Drift: {len(report.drifted)} feature(s) moved away from the training data '
             f"(population stability index above {report.drift_threshold:g}): {names}. Reasons and scores "
             "that lean on them deserve a second look; a retrain may be due.</div>"
@@ -301,7 +311,11 @@ def page_html(report: ReportData) -> str:
         if frame is not None:
             summaries.append(
                 f"<div><h3>By {heading.lower()}</h3>"
-                + table_html(frame, [Column(key, heading), *(c for c in SUMMARY_COLUMNS if c.name != "priority"), *band_cols])
+                + table_html(
+                    frame,
+                    [Column(key, heading), *(c for c in SUMMARY_COLUMNS if c.name != "priority"), *band_cols],
+                    currency=report.currency,
+                )
                 + "</div>"
             )
 
@@ -321,7 +335,9 @@ def page_html(report: ReportData) -> str:
             f"{len(report.left):,} left the list. Per account, see the column "
             "“Change since last list” and “New reasons”.</p>"
             + (
-                '<h3>Left the list</h3><div class="scroll">' + table_html(report.left, LEFT_DISPLAY) + "</div>"
+                '<h3>Left the list</h3><div class="scroll">'
+                + table_html(report.left, LEFT_DISPLAY, currency=report.currency)
+                + "</div>"
                 if len(report.left)
                 else ""
             )
@@ -364,7 +380,7 @@ def page_html(report: ReportData) -> str:
     )
 
     win_back = (
-        '<div class="scroll">' + table_html(report.win_back, WIN_BACK_DISPLAY) + "</div>"
+        '<div class="scroll">' + table_html(report.win_back, WIN_BACK_DISPLAY, currency=report.currency) + "</div>"
         if len(report.win_back)
         else "<p>No account was lost in the last 12 months.</p>"
     )
@@ -378,11 +394,13 @@ def page_html(report: ReportData) -> str:
 <main>
 <section><h2>Summary</h2><div class="kpis">{''.join(kpis)}</div>{''.join(alerts)}</section>
 <section><h2>How the list is ranked</h2>
-<p>Accounts are ranked by <b>retention priority</b> (highest first; ties by account id):</p>
-<code class="formula">{escape(report.formula)}</code>
-<p>with {weights}. Revenue at risk = churn probability × revenue of the last 12 months.
-Risk bands by churn probability: {bands}; otherwise <b>{escape(report.bands[-1])}</b>.
-Reasons are the account's own model contributions, grouped by kind, that push its risk up.
+<p>The list is ordered by retention priority. First come the accounts with the most
+<b>revenue at risk</b>: the chance that the account leaves within six months times what it bought
+in the last twelve. An influential account (an industry
+leader that others follow) counts up to {1 + report.weights.get("influence", 0):g} times, and an account a competitor
+recently offered a deeper discount than we can defend counts {1 + report.weights.get("low_switching_cost", 0):g} times.
+Risk bands by the chance of leaving: {bands}; otherwise <b>{escape(report.bands[-1])}</b>.
+The reasons are what raises this account's risk most, in its own figures.
 {escape(SWITCHING_NOTE) if report.switching_available else ""}</p></section>
 <section><h2>Ranked list</h2>
 <input class="filter" data-table="risk" placeholder="Filter: account, manager, industry, reason…">{more}
@@ -394,7 +412,13 @@ Reasons are the account's own model contributions, grouped by kind, that push it
 <p>Accounts that have gone (a recorded loss, or their revenue fell away): not scored, listed to win back,
 with when, why and to whom where known.</p>
 {win_back}</section>
-<section><h2>Model and drift</h2><div class="grid"><div>{metric_table}</div><div>{psi_table}</div></div></section>
+<section><h2>For data scientists: model quality and drift</h2>
+<p>{escape(quality_words(model.get("metrics") or {}))}</p>
+{drift_detail}
+<p>Retention priority, exactly:</p>
+<code class="formula">{escape(report.formula)}</code>
+<p>with {weights}.</p>
+<div class="grid"><div>{metric_table}</div><div>{psi_table}</div></div></section>
 </main>
 <script>{JS}</script>
 </body></html>
