@@ -132,3 +132,15 @@ def test_the_sales_part_of_the_page_has_no_metric_keys_feature_names_or_formula(
     sales = page[: page.index("For data scientists")]
     assert "oot/auc" not in sales and "priority = " not in sales and "PSI" not in sales
     assert "EUR" in sales
+
+
+def test_the_changes_are_shown_by_what_a_manager_asks(report, page):
+    views = {title: rows for title, rows, _ in report.change_views()}
+    new_top = views[f"New in the {report.bands[0]} band"]
+    assert (new_top["risk_band"] == report.bands[0]).all()
+    risers = views["Biggest risers by revenue at risk"]
+    assert (risers["revenue_at_risk_change"] > 0).all() and risers["revenue_at_risk_change"].is_monotonic_decreasing
+    by_manager = views["Revenue at risk by account manager, against the same accounts last month"]
+    assert by_manager["revenue_at_risk_change"].sum() == pytest.approx(report.risk_list["revenue_at_risk_change"].sum())
+    for title in views:
+        assert escape(title) in page

@@ -202,6 +202,44 @@ class ReportData:
         version = self.model.get("version")
         return " ".join(str(x) for x in (self.model.get("name"), f"v{version}" if version else None) if x)
 
+    def change_views(self, n: int = 15) -> list[tuple[str, pd.DataFrame, list[Column]]]:
+        """What changed, as (title, rows, columns): new in the riskiest band, the biggest risers
+        by revenue at risk, newly appearing reasons, and revenue at risk by manager against the
+        same accounts last month. Empty without a previous list."""
+        rl = self.risk_list
+        if not self.previous_as_of or "churn_probability_change" not in rl:
+            return []
+        top = self.bands[0]
+        before = rl["churn_probability"] - rl["churn_probability_change"]
+        new_top = rl[(rl["risk_band"] == top) & (rl["previous_rank"].isna() | (before < self.thresholds[top]))]
+        risers = rl[rl["revenue_at_risk_change"] > 0].sort_values("revenue_at_risk_change", ascending=False)
+        reasons = rl[rl["new_reasons"].fillna("").astype(str) != ""]
+        known = rl[rl["revenue_at_risk_change"].notna()]
+        by_manager = (
+            known.assign(previous=known["revenue_at_risk"] - known["revenue_at_risk_change"])
+            .groupby(known["account_manager"].fillna("(none)"))
+            .agg(revenue_at_risk=("revenue_at_risk", "sum"), previous_revenue_at_risk=("previous", "sum"))
+            .assign(revenue_at_risk_change=lambda f: f["revenue_at_risk"] - f["previous_revenue_at_risk"])
+            .sort_values("revenue_at_risk_change", ascending=False)
+            .reset_index()
+        )
+        account = [Column("rank", "Rank", "int", 7), Column("name", "Account", "text", 28),
+                   Column("account_manager", "Account manager", "text", 20)]
+        return [
+            (f"New in the {top} band", new_top.head(n),
+             [*account, Column("churn_probability", "Churn probability", "percent", 11),
+              Column("churn_probability_change", "Change", "percent", 10), Column("reason_1", "Main reason", "text", 40)]),
+            ("Biggest risers by revenue at risk", risers.head(n),
+             [*account, Column("revenue_at_risk", "Revenue at risk", "money", 14),
+              Column("revenue_at_risk_change", "Change", "money", 14), Column("rank_change", "Places up", "int", 9)]),
+            ("Newly appearing reasons", reasons.head(n), [*account, Column("new_reasons", "New reasons", "text", 50)]),
+            ("Revenue at risk by account manager, against the same accounts last month", by_manager,
+             [Column("account_manager", "Account manager", "text", 20),
+              Column("revenue_at_risk", "Revenue at risk", "money", 14),
+              Column("previous_revenue_at_risk", "Last month", "money", 14),
+              Column("revenue_at_risk_change", "Change", "money", 14)]),
+        ]
+
     @property
     def change_counts(self) -> dict[str, int]:
         """Accounts of the list that are new on it, moved up and moved down since the previous list."""

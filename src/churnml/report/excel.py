@@ -306,8 +306,15 @@ def _changes_sheet(wb: Workbook, report: ReportData) -> None:
                          f"moved down: {counts['down']}; "
                          f"left the list: {len(report.left)}. Per account: the risk list's "
                          f"'Change since last list' and 'New reasons' columns.")])
+    for title, rows, columns in report.change_views():
+        ws.append([])
+        ws.append([_text(ws, title, BOLD)])
+        if len(rows):
+            _append_table(ws, rows, columns, currency=report.currency)
+        else:
+            ws.append([_text(ws, "None.")])
     ws.append([])
-    ws.append([_text(ws, "Left the list", BOLD)])
+    ws.append([_text(ws, "Left the list, and why", BOLD)])
     if len(report.left):
         _append_table(ws, report.left, LEFT_DISPLAY, currency=report.currency)
     else:

@@ -334,8 +334,13 @@ def page_html(report: ReportData) -> str:
             f"{counts['new']:,} new on the list, {counts['up']:,} moved up, {counts['down']:,} moved down, "
             f"{len(report.left):,} left the list. Per account, see the column "
             "“Change since last list” and “New reasons”.</p>"
+            + "".join(
+                f"<h3>{escape(title)}</h3>"
+                + (table_html(rows, columns, currency=report.currency) if len(rows) else "<p>None.</p>")
+                for title, rows, columns in report.change_views()
+            )
             + (
-                '<h3>Left the list</h3><div class="scroll">'
+                '<h3>Left the list, and why</h3><div class="scroll">'
                 + table_html(report.left, LEFT_DISPLAY, currency=report.currency)
                 + "</div>"
                 if len(report.left)
