@@ -56,9 +56,18 @@ tr:nth-child(even) td{background:#fafbfc}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(620px,1fr));gap:14px}
 .grid>div{overflow-x:auto}
 .sub{color:#7b8794;font-size:11px}
-td.why{min-width:280px}
+td.why{min-width:240px;max-width:320px}
+td.why .r1,td.why .act{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:320px}
+#risk td.acc{white-space:nowrap;max-width:160px;overflow:hidden;text-overflow:ellipsis}
+#risk th{font-size:11.5px}
+details.more{display:inline;margin-left:6px}
+details.more summary{display:inline;cursor:pointer;color:#2680c2;font-size:11px}
+details.more[open]{display:block;white-space:normal}
+details.more ul{margin:2px 0;padding-left:18px;white-space:normal}
+li.better{color:#27ab83}
 #risk{font-size:12.5px}
-td.chg{min-width:110px}
+#risk td{padding:3px 6px;line-height:1.25}
+td.chg{min-width:90px}
 .act{font-weight:600;color:#243b53;margin-top:3px}
 .scroll{max-height:640px;overflow:auto}
 .ranked{overflow-x:auto}
@@ -76,7 +85,8 @@ small{color:#52606d}
   thead{display:table-header-group}
   tr{break-inside:avoid}
   #risk{font-size:9px}
-  td.why{min-width:0}
+  td.why{min-width:0;max-width:none}
+  td.why .r1,td.why .act{white-space:normal;overflow:visible}
 }
 @page{size:A4 landscape;margin:12mm}
 """
@@ -160,12 +170,20 @@ def table_html(
     return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
-def _better(row: dict) -> str:
-    """The changes that would lower the account's risk most, under its action."""
-    texts = [str(row[k]) for k in ("improvement_1", "improvement_2") if not is_missing(row.get(k)) and row.get(k)]
-    if not texts:
-        return ""
-    return '<div class="sub">Would lower the risk: ' + "; ".join(escape(t) for t in texts) + "</div>"
+def _why(row: dict) -> str:
+    """Two lines per account: its main reason (the others and what would lower the risk one click
+    away) and the action; the full text also as the cells' tooltip and on paper."""
+    reasons = [str(row[k]) for k in ("reason_1", "reason_2", "reason_3") if not is_missing(row.get(k)) and row.get(k)]
+    better = [str(row[k]) for k in ("improvement_1", "improvement_2") if not is_missing(row.get(k)) and row.get(k)]
+    action = fmt(row.get("action"), "text")
+    more = "".join(f"<li>{escape(t)}</li>" for t in reasons[1:])
+    more += "".join(f'<li class="better">would lower the risk: {escape(t)}</li>' for t in better)
+    extra = f'<details class="more"><summary>+{len(reasons[1:]) + len(better)}</summary><ul>{more}</ul></details>' if more else ""
+    title = escape(" · ".join([*reasons, *better]))
+    return (
+        f'<td class="why"><div class="r1" title="{title}">{escape(reasons[0]) if reasons else ""}{extra}</div>'
+        f'<div class="act" title="{escape(action)}">→ {escape(action)}</div></td>'
+    )
 
 
 def _risk_table(report: ReportData) -> str:
@@ -174,9 +192,10 @@ def _risk_table(report: ReportData) -> str:
     reasons."""
     rows = report.risk_list.head(report.html_rows)
     by_name = {c.name: c for c in DISPLAY_COLUMNS}
-    numbers = ["revenue_12m", "churn_probability", "risk_band", "revenue_at_risk", "priority"]
+    # What a manager reads at a glance; the priority index and the switch probability are in the workbook.
+    numbers = ["revenue_12m", "churn_probability", "risk_band", "revenue_at_risk"]
     if report.switching_available:
-        numbers += ["switch_probability", "switching_cost"]
+        numbers += ["switching_cost"]
     heads = [
         _th(by_name["rank"]),
         "<th>Account</th>",
@@ -188,25 +207,23 @@ def _risk_table(report: ReportData) -> str:
     ]
     lines = []
     for r in rows.to_dict("records"):
-        why = "".join(
-            f"<li>{escape(str(r[k]))}</li>" for k in ("reason_1", "reason_2", "reason_3") if not is_missing(r[k]) and str(r[k])
-        )
         change = escape(fmt(r.get("change"), "text"))
         delta = r.get("revenue_at_risk_change")
         if not is_missing(delta):
             change += f'<div class="sub">at risk {"+" if delta >= 0 else "−"}{fmt(abs(delta), "money")} {report.currency}</div>'
-        if not is_missing(r.get("new_reasons")) and r.get("new_reasons"):
-            change += f'<div class="sub">new: {escape(str(r["new_reasons"]))}</div>'
+        new = r.get("new_reasons")
+        new_title = f' title="new: {escape(str(new))}"' if not is_missing(new) and new else ""
         name = r.get("name")
         cells = [
             _td(r["rank"], by_name["rank"]),
-            f'<td data-v="{escape(str(name if not is_missing(name) else r["account_id"]))}">'
+            f'<td class="acc" data-v="{escape(str(name if not is_missing(name) else r["account_id"]))}">'
             f'{escape(fmt(name, "text"))}<div class="sub">{escape(str(r["account_id"]))}</div></td>',
             f"<td>{escape(fmt(r.get('account_manager'), 'text'))}</td>",
             f"<td>{escape(fmt(r.get('industry'), 'text'))}<div class='sub'>{escape(fmt(r.get('tier'), 'text'))}</div></td>",
             *(_td(r[n], by_name[n]) for n in numbers),
-            f'<td class="why"><ol>{why}</ol><div class="act">→ {escape(fmt(r.get("action"), "text"))}</div>{_better(r)}</td>',
-            f'<td class="chg num" data-v="{"" if is_missing(r.get("rank_change")) else int(r["rank_change"])}">{change}</td>',
+            _why(r),
+            f'<td class="chg num"{new_title} data-v="{"" if is_missing(r.get("rank_change")) else int(r["rank_change"])}">'
+            f"{change}</td>",
         ]
         lines.append("<tr>" + "".join(cells) + "</tr>")
     return (
