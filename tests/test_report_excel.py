@@ -69,9 +69,9 @@ def test_summary_sheet_names_the_formula_and_groups(report, book):
 
 def test_a_sheet_per_account_manager_with_only_their_accounts(report, book):
     rl = report.risk_list
-    fixed = ["Risk list", "Summary", "Changes", "Win-back", "Model"]
-    assert book.sheetnames[:5] == fixed
-    managers = book.sheetnames[5:]
+    fixed = ["Risk list", "Summary", "Charts", "Changes", "Win-back", "Model"]
+    assert book.sheetnames[: len(fixed)] == fixed
+    managers = book.sheetnames[len(fixed) :]
     assert "C_D_ Key _EU__" in managers and "Unassigned" in managers
     assert all(len(m) <= 31 for m in managers)
     total = 0
@@ -110,3 +110,11 @@ def test_same_report_gives_the_same_bytes(report):
 
     later = dataclasses.replace(report, generated_at="2031-01-01 00:00 UTC")
     assert workbook_bytes(report) == workbook_bytes(later)  # no clock in the workbook
+
+
+def test_the_charts_sheet_draws_the_risk_where_people_look(book):
+    ws = book["Charts"]
+    kinds = sorted(type(c).__name__ for c in ws._charts)
+    assert kinds[:3] == ["BarChart", "BarChart", "ScatterChart"]
+    assert ws["A1"].value == "Account manager" and ws["G1"].value == "Quadrant"
+    assert {ws.cell(r, 7).value for r in range(2, ws.max_row + 1)} - {None} <= {"defend", "develop", "watch", "maintain"}

@@ -269,6 +269,21 @@ def previous_list(scores: str | Path, as_of: str) -> tuple[str, pd.DataFrame] | 
     return month, frame
 
 
+def list_history(scores: str | Path, as_of: str, months: int = 6) -> pd.DataFrame:
+    """`as_of, account_id, churn_probability` of the latest `months` lists in `scores` before
+    `as_of` (empty when there are none): the top accounts' risk over time."""
+    scores = Path(scores)
+    columns = ["as_of", "account_id", "churn_probability"]
+    if not scores.is_dir():
+        return pd.DataFrame(columns=columns)
+    found = sorted(
+        p.name for p in scores.iterdir()
+        if p.is_dir() and _MONTH_DIR.match(p.name) and p.name < as_of and (p / MONTH_FILES[0]).is_file()
+    )[-months:]
+    frames = [pd.read_parquet(scores / m / MONTH_FILES[0], columns=columns) for m in found]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
 def month_files(risk_list: pd.DataFrame, report: Any) -> dict[str, bytes]:
     """The four files of a month as bytes. Parquet and CSV hold nothing but the list, so the
     same inputs give the same bytes; the page carries a generated-at line."""

@@ -189,6 +189,7 @@ class ReportData:
     switching_available: bool = True
     html_rows: int = 1000
     currency: str = "EUR"
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)  # earlier lists: as_of, account_id, churn_probability
 
     @property
     def drifted(self) -> list[tuple[str, float]]:

@@ -61,6 +61,7 @@ def build_report(
     switching_available: bool = True,
     generated_at: str | None = None,
     html_rows: int = 1000,
+    history: pd.DataFrame | None = None,
 ):
     """Everything the workbook and the page show, as a `churnml.report.ReportData`: codes in
     words (`score.labels`), amounts in `score.currency`."""
@@ -88,4 +89,5 @@ def build_report(
         switching_available=switching_available,
         html_rows=html_rows,
         currency=getattr(cfg, "currency", "EUR"),
+        history=history if history is not None else pd.DataFrame(),
     )

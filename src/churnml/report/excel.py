@@ -40,6 +40,7 @@ from churnml.report import (
     is_missing,
     quality_words,
 )
+from churnml.report.charts import QUADRANTS, by_group, risk_history, value_risk
 
 FORMATS = {"int": "0", "money": "#,##0", "percent": "0.0%", "cost": "0.0%", "float": "0.000"}
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -47,7 +48,7 @@ HEADER_FILL = PatternFill("solid", start_color="305496", end_color="305496")
 TITLE_FONT = Font(bold=True, size=14)
 BOLD = Font(bold=True)
 WRAP = Alignment(wrap_text=True, vertical="top")
-FIXED_SHEETS = ("Risk list", "Summary", "Changes", "Win-back", "Model")
+FIXED_SHEETS = ("Risk list", "Summary", "Charts", "Changes", "Win-back", "Model")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
@@ -78,6 +79,7 @@ def workbook_bytes(report: ReportData) -> bytes:
 
     _table_sheet(wb, "Risk list", report.risk_list, DISPLAY_COLUMNS, report)
     _summary_sheet(wb, report)
+    _charts_sheet(wb, report)
     _changes_sheet(wb, report)
     _win_back_sheet(wb, report)
     _model_sheet(wb, report)
@@ -291,6 +293,76 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
             continue
         ws.append([_text(ws, f"Revenue at risk by {heading.lower()}", BOLD)])
         _small_table(ws, frame, Column(key, heading), [*SUMMARY_COLUMNS, *band_cols], report.currency)
+
+
+def _charts_sheet(wb: Workbook, report: ReportData) -> None:
+    """Revenue at risk by manager and by industry, the value × risk matrix and the top accounts'
+    risk over the last lists, as Excel charts over the small tables they are drawn from."""
+    from openpyxl.chart import BarChart, LineChart, Reference, ScatterChart, Series
+
+    ws = wb.create_sheet("Charts")
+    for i, width in enumerate([24, 16, 4, 24, 16, 4, 12, 16, 14], start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    rl = report.risk_list
+    managers, industries = by_group(rl, "account_manager"), by_group(rl, "industry")
+    risk_line = report.thresholds[report.bands[-2]] if len(report.bands) > 1 else 0.5
+    matrix, _ = value_risk(rl, risk_line)
+    history = risk_history(report.history, rl)
+    quadrants = sorted(set(QUADRANTS.values()))
+    # The tables, side by side from row 1: managers (A:B), industries (D:E), the matrix (G:I).
+    rows = max(len(managers), len(industries), len(matrix)) + 1
+    money = Column("m", "m", "money")
+    ws.append(_header(ws, ["Account manager", f"Revenue at risk ({report.currency})", "", "Industry",
+                           f"Revenue at risk ({report.currency})", "", "Quadrant", "Churn probability",
+                           f"Revenue 12 months ({report.currency})"]))
+    mat = matrix.sort_values(["quadrant", "churn_probability"], kind="mergesort").reset_index(drop=True)
+    for i in range(rows - 1):
+        line: list = []
+        for frame, key in ((managers, "account_manager"), (industries, "industry")):
+            if i < len(frame):
+                amount = _cell(ws, frame["revenue_at_risk"].iat[i], money, report.currency)
+                line += [_text(ws, str(frame[key].iat[i])), amount, None]
+            else:
+                line += [None, None, None]
+        if i < len(mat):
+            line += [_text(ws, mat["quadrant"].iat[i]), _cell(ws, mat["churn_probability"].iat[i], Column("p", "p", "percent")),
+                     _cell(ws, mat["revenue_12m"].iat[i], money, report.currency)]
+        ws.append(line)
+
+    for col, n, title, anchor in ((1, len(managers), "Revenue at risk by account manager", "K1"),
+                                  (4, len(industries), "Revenue at risk by industry", "K18")):
+        chart = BarChart()
+        chart.type, chart.title, chart.legend = "bar", title, None
+        chart.add_data(Reference(ws, min_col=col + 1, min_row=1, max_row=n + 1), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=col, min_row=2, max_row=n + 1))
+        chart.height, chart.width = 8, 16
+        ws.add_chart(chart, anchor)
+    scatter = ScatterChart()
+    scatter.title = "Value × risk: defend, develop, watch, maintain"
+    scatter.x_axis.title, scatter.y_axis.title = "churn probability", f"revenue 12 months ({report.currency})"
+    scatter.style, scatter.height, scatter.width = 13, 10, 16
+    start = 2
+    for name in quadrants:
+        count = int((mat["quadrant"] == name).sum())
+        if count:
+            series = Series(Reference(ws, min_col=9, min_row=start, max_row=start + count - 1),
+                            Reference(ws, min_col=8, min_row=start, max_row=start + count - 1), title=name)
+            series.marker.symbol, series.graphicalProperties.line.noFill = "circle", True
+            scatter.series.append(series)
+        start += count
+    ws.add_chart(scatter, "K35")
+    if len(history) > 1:
+        first = rows + 2
+        ws.append([])
+        ws.append(_header(ws, ["List", *history.columns]))
+        for month, values in history.iterrows():
+            ws.append([_text(ws, str(month)), *[_cell(ws, v, Column("p", "p", "percent")) for v in values]])
+        line = LineChart()
+        line.title, line.height, line.width = "The top accounts' risk over the last lists", 9, 16
+        line.add_data(Reference(ws, min_col=2, max_col=1 + len(history.columns), min_row=first,
+                                max_row=first + len(history)), titles_from_data=True)
+        line.set_categories(Reference(ws, min_col=1, min_row=first + 1, max_row=first + len(history)))
+        ws.add_chart(line, "K56")
 
 
 def _changes_sheet(wb: Workbook, report: ReportData) -> None:

@@ -27,6 +27,7 @@ from churnml.report import (
     is_missing,
     quality_words,
 )
+from churnml.report.charts import by_group, risk_history, value_risk
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2933;background:#f5f7fa}
@@ -275,6 +276,57 @@ def distribution_svg(report: ReportData) -> str:
     return svg[svg.index("<svg") :]
 
 
+def charts_svg(report: ReportData) -> str:
+    """Inline SVG: revenue at risk by manager and by industry, the value × risk matrix, and the
+    top accounts' risk over the last lists (deterministic: fixed hash salt, no date)."""
+    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    rl = report.risk_list
+    risk_line = report.thresholds[report.bands[-2]] if len(report.bands) > 1 else 0.5
+    history = risk_history(report.history, rl)
+    panels = 4 if len(history) > 1 else 3
+    with matplotlib.rc_context({"svg.hashsalt": "churnml", "svg.fonttype": "none", "font.size": 9}):
+        fig = Figure(figsize=(13, 3.9 * ((panels + 1) // 2)))
+        FigureCanvasSVG(fig)
+        axes = fig.subplots((panels + 1) // 2, 2).ravel()
+        for ax, column, title in ((axes[0], "account_manager", "account manager"), (axes[1], "industry", "industry")):
+            groups = by_group(rl, column)
+            ax.barh(groups[column].astype(str)[::-1], groups["revenue_at_risk"][::-1] / 1e3, color="#c05621")
+            ax.set_title(f"Revenue at risk by {title} (thousand {report.currency})")
+        matrix, value_line = value_risk(rl, risk_line)
+        ax = axes[2]
+        colours = {"defend": "#c53030", "develop": "#2f855a", "watch": "#d69e2e", "maintain": "#718096"}
+        for name, colour in colours.items():
+            part = matrix[matrix["quadrant"] == name]
+            ax.scatter(part["churn_probability"] * 100, part["revenue_12m"].clip(lower=1) / 1e3, s=9, color=colour,
+                       label=f"{name} ({len(part)})")
+        ax.axvline(risk_line * 100, color="#334e68", linewidth=0.8)
+        ax.axhline(max(value_line, 1) / 1e3, color="#334e68", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("churn probability (%)")
+        ax.set_ylabel(f"revenue, last 12 months (thousand {report.currency})")
+        ax.set_title("Value × risk: defend the valuable at risk, develop the valuable safe")
+        ax.legend(fontsize=8, loc="lower right")
+        if panels == 4:
+            ax = axes[3]
+            for name in history.columns:
+                ax.plot(history.index, history[name] * 100, marker="o", label=name)
+            ax.set_ylabel("churn probability (%)")
+            ax.set_title("The top accounts' risk over the last lists")
+            ax.legend(fontsize=7, loc="upper left")
+        else:
+            axes[3].set_visible(False)
+        for ax in axes:
+            ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        out = io.StringIO()
+        fig.savefig(out, format="svg", metadata={"Date": None})
+    svg = out.getvalue()
+    return svg[svg.index("<svg") :]
+
+
 def _kpi(value: str, label: str) -> str:
     return f'<div class="kpi"><div class="v">{escape(value)}</div><div class="l">{escape(label)}</div></div>'
 
@@ -428,6 +480,7 @@ The reasons are what raises this account's risk most, in its own figures.
 <input class="filter" data-table="risk" placeholder="Filter: account, manager, industry, reason…">{more}
 <div class="ranked">{_risk_table(report)}</div></section>
 <section><h2>Changes since the last list</h2>{changes}</section>
+<section><h2>Where the risk is</h2>{charts_svg(report)}</section>
 <section><h2>Revenue at risk</h2><div class="grid">{''.join(summaries)}</div></section>
 <section><h2>Score distribution</h2>{distribution_svg(report)}</section>
 <section><h2>Lost in the last 12 months — win-back</h2>

@@ -52,6 +52,7 @@ def score_frames(
     notes: Sequence[str] = (),
     generated_at: str | None = None,
     retained_share: float = 0.2,
+    history: pd.DataFrame | None = None,
 ) -> MonthScores:
     """Score the accounts of `features` (the rows of snapshot `as_of`) with the models, compare
     with `previous` (the last month's list, if any) and assemble the report; `tables` needs
@@ -77,5 +78,6 @@ def score_frames(
         switching_available=switching_model is not None,
         generated_at=generated_at,
         html_rows=cfg.html_rows,
+        history=history,
     )
     return MonthScores(risk_list, changes, win_back, psi, report)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from churnml import tracking
-from churnml.catalog import load_tables_as_of, previous_list, write_month
+from churnml.catalog import list_history, load_tables_as_of, previous_list, write_month
 from churnml.config import Config
 from churnml.data.source import check_same_accounts, data_source, run_name
 from churnml.errors import ConfigError, ServiceUnavailable
@@ -126,6 +126,7 @@ def score_month(
         notes=notes,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         retained_share=config.labels.retained_share,
+        history=list_history(folder_root, label),
     )
     log.info("scored %d accounts in scope in %.2f s", len(month.risk_list), time.perf_counter() - tick)
     report = month.report
