@@ -98,3 +98,12 @@ def test_no_feature_is_the_reason_of_much_more_than_a_quarter_of_the_rows(seed):
         share = (kept[name] > 0).mean()
         ties = features[name].value_counts(normalize=True, dropna=False).max()
         assert share <= 0.25 or share <= ties, (name, share)
+
+
+def test_an_industrys_losses_are_a_reason_only_beside_the_accounts_own():
+    from churnml.scoring.reasons import Reason, with_own_risk
+
+    peers = Reason("peer_churn_rate_12m", "peers", 0.3, "12 % of its industry's accounts lost in the last 12 months")
+    own = Reason("complaints_open", "complaints", 0.2, "2 complaints open")
+    assert with_own_risk([peers]) == []
+    assert with_own_risk([peers, own]) == [peers, own]

@@ -192,3 +192,15 @@ def specific_only(contribs: pd.DataFrame, features: pd.DataFrame, max_share: flo
         share = condition_share(rows[name], pd.Series(values[:, j]))
         values[share > max_share, j] = 0.0
     return pd.DataFrame(values, index=contribs.index, columns=contribs.columns)
+
+
+PEERS = "peers"  # the family of industry-level facts
+
+
+def with_own_risk(reasons: list[Reason]) -> list[Reason]:
+    """An account's reasons without the industry-level ones when it shows no risk of its own:
+    that its industry loses accounts is news about this account only beside its own signals."""
+    if all(r.family == PEERS for r in reasons):
+        return []
+    return reasons
+

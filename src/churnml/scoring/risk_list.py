@@ -21,7 +21,7 @@ from churnml.scoring.actions import check_playbook, recommend_action
 from churnml.scoring.changes import no_changes
 from churnml.scoring.improvements import improvement_effects, top_improvements
 from churnml.scoring.priority import rank_by_priority, retention_priority, risk_band
-from churnml.scoring.reasons import MAX_REASON_SHARE, REASON_SEP, RowView, top_reasons
+from churnml.scoring.reasons import MAX_REASON_SHARE, REASON_SEP, RowView, top_reasons, with_own_risk
 
 ACCOUNT_COLUMNS = ("name", "account_manager", "industry", "tier", "influence")
 NO_RISK_REASON = "no notable risk"
@@ -127,6 +127,7 @@ def score_accounts(
         reasons = top_reasons(contribs, scope, fams, n=3, format_reason=format_reason, max_share=MAX_REASON_SHARE)
     else:
         reasons = []
+    reasons = [with_own_risk(r) for r in reasons]
     # Below every band there is no risk worth a reason or an action.
     quiet = (out["risk_band"] == LOWEST_BAND).to_numpy()
     reasons = [[] if q else r for r, q in zip(reasons, quiet)]
