@@ -267,11 +267,17 @@ def distribution_svg(report: ReportData) -> str:
         ax2.set_xlabel("top % of the list (by priority)")
         ax2.set_ylabel("% of revenue at risk")
         ax2.set_title("Revenue at risk covered by the top of the list")
-        for ax in (ax1, ax2):
-            ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
-        out = io.StringIO()
-        fig.savefig(out, format="svg", metadata={"Date": None})
+        return _svg(fig, (ax1, ax2))
+
+
+def _svg(fig, axes) -> str:
+    """A figure as inline SVG, without the top and right frame lines (inside the rc_context of
+    its caller, so the hash salt keeps it deterministic)."""
+    for ax in axes:
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    out = io.StringIO()
+    fig.savefig(out, format="svg", metadata={"Date": None})
     svg = out.getvalue()
     return svg[svg.index("<svg") :]
 
@@ -318,13 +324,7 @@ def charts_svg(report: ReportData) -> str:
             ax.legend(fontsize=7, loc="upper left")
         else:
             axes[3].set_visible(False)
-        for ax in axes:
-            ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
-        out = io.StringIO()
-        fig.savefig(out, format="svg", metadata={"Date": None})
-    svg = out.getvalue()
-    return svg[svg.index("<svg") :]
+        return _svg(fig, axes)
 
 
 def _kpi(value: str, label: str) -> str:
