@@ -388,3 +388,15 @@ def test_the_csv_rounds_money_to_cents_and_probabilities_to_four_places():
                           "switching_cost": [float("inf")]})
     text = csv_text(frame)
     assert "1991715.92," in text and "0.1235," in text and text.strip().endswith("inf")
+
+
+def test_win_back_needs_months_of_data_before_a_loss_read_from_revenue():
+    # A short extract: the data begin 2025-03; "a" stops after its first month. Whether it was
+    # lost then or long before the extract began, the data cannot tell: it is not listed.
+    as_of = pd.Timestamp("2025-07-01")
+    feats = pd.DataFrame({"account_id": ["a"], "snapshot": as_of, "in_scope": [False], "recently_lost": [True],
+                          "revenue_12m": [5.0]})
+    orders = pd.DataFrame({"account_id": ["a", "z"], "order_date": pd.to_datetime(["2025-03-05", "2025-06-01"]),
+                           "net_amount": [5.0, 1.0]})
+    tables = {"accounts": accounts_table(["a", "z"]), "orders": orders}
+    assert win_back_list(feats, tables, as_of).empty

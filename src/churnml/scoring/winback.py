@@ -1,7 +1,8 @@
 """Win-back: the accounts lost in the last months, with when, why, to whom and what they bought.
 
 An account is lost in the month `outcomes` records its loss, or else in the month after its
-last month of real business (revenue at least `retained_share` of its best 12-month average).
+last month of real business (revenue at least `retained_share` of its best 12-month average),
+when the data hold `BASELINE_MONTHS` before it.
 Only losses within `WIN_BACK_MONTHS` before the as-of month are listed: older ones are
 history, not a call to make.
 """
@@ -17,6 +18,9 @@ from churnml.months import month_start
 from churnml.scoring.risk_list import account_info
 
 WIN_BACK_MONTHS = 12
+# A loss read from revenue needs this many months of data before it: on a short extract an
+# account already gone when the data begin would otherwise look lost in its first months.
+BASELINE_MONTHS = 6
 WIN_BACK_COLUMNS = [
     "account_id",
     "name",
@@ -99,6 +103,11 @@ def win_back_list(
 
     lost_col = lost_col.to_numpy()
     window = (lost_col >= history - months) & (lost_col < history)
+    dated = tables["orders"]["order_date"].dropna()
+    data_start = month_start(dated.min()) if len(dated) else as_of
+    start_col = (data_start.year - first.year) * 12 + (data_start.month - first.month)
+    by_revenue = (out["evidence"] == "revenue fell away").to_numpy()
+    window &= ~by_revenue | (lost_col - start_col >= BASELINE_MONTHS)
     cum = np.concatenate([np.zeros((len(ids), 1)), np.cumsum(monthly, axis=1)], axis=1)
     end = np.clip(lost_col, 0, history)
     out["revenue_before_loss"] = cum[np.arange(len(ids)), end] - cum[np.arange(len(ids)), np.clip(end - 12, 0, history)]
