@@ -10,7 +10,8 @@ a path. Low-level, atomic file writing is `churnml.io`; reading the contract tab
 - the synthetic world and its ground truth (`write_synthetic_world`, `ensure_synthetic`,
   `read_truth`);
 - what the model stages read (`load_model_inputs`);
-- the features folder (`write_features`);
+- the features folder (`write_features`, and `read_features`: the hand-off to the model stages,
+  reused only while the fingerprint of its inputs, `inputs_fingerprint`, matches);
 - the experiment config `churnml tune` writes (`experiment_file`);
 - the monthly scores folders (`previous_list`, `month_files`, `write_month`).
 """
@@ -182,8 +183,9 @@ def read_truth(raw_dir: str | Path) -> dict[str, pd.DataFrame] | None:
 
 def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = None, frame: pd.DataFrame | None = None):
     """What `train`, `evaluate` and `tune` read (a `churnml.models.training.ModelInputs`): the
-    features frame built from the tables with this run's config (cheap, and always consistent
-    with overrides such as `features=orders_only` in a multirun), the competitor offers, the
+    features frame (read from the features file when its inputs are exactly these tables and
+    this run's config, else built: consistent with overrides such as `features=orders_only`
+    in a multirun), the competitor offers, the
     feature dictionary and, on the synthetic world, the oracle and the true switching costs
     from `${paths.raw}/truth/` (they never reach a model; they only score the comparison).
 
@@ -197,7 +199,10 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
 
     tables = load_tables_for(config) if tables is None else tables
     started = time.perf_counter()
-    frame = build_features(tables, config.features, config.labels) if frame is None else frame
+    if frame is None:
+        frame = read_features(config, tables)
+    if frame is None:
+        frame = build_features(tables, config.features, config.labels)
     features = feature_columns(frame)
     log.info(
         "features: %d rows x %d features, %d snapshots (%s to %s), ready in %.1fs",
@@ -231,13 +236,81 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
 # --------------------------------------------------------------------------- features
 
 
-def write_features(folder: str | Path, frame: pd.DataFrame, dictionary: pd.DataFrame) -> tuple[Path, Path]:
-    """Write the features frame and its dictionary into `folder`; returns both paths."""
+def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """What a features frame is made of, as digests: the input tables' content (the bytes of
+    their files, or the loaded rows for a database), the data, feature and label config, and
+    the code (every source file of churnml). Two equal fingerprints give the same frame."""
+    import hashlib
+    from dataclasses import asdict
+
+    from churnml.data.load import table_files
+
+    def digest(*texts: str | bytes) -> str:
+        h = hashlib.blake2b(digest_size=12)
+        for text in texts:
+            h.update(text if isinstance(text, bytes) else text.encode())
+        return h.hexdigest()
+
+    if config.data.source == "sql":
+        content = [name + str(pd.util.hash_pandas_object(frame, index=False).sum()) for name, frame in sorted(tables.items())]
+    else:
+        content = []
+        for name, path in sorted(table_files(config.data).items()):
+            with path.open("rb") as stream:
+                content.append(f"{name}:{hashlib.file_digest(stream, 'blake2b').hexdigest()}")
+    package = Path(__file__).resolve().parent
+    code = [f"{p.relative_to(package)}:".encode() + p.read_bytes() for p in sorted(package.rglob("*.py"))]
+    return {
+        "tables": digest(*content),
+        "data config": digest(json.dumps(asdict(config.data), sort_keys=True, default=str)),
+        "feature config": digest(json.dumps(asdict(config.features), sort_keys=True, default=str)),
+        "label config": digest(json.dumps(asdict(config.labels), sort_keys=True, default=str)),
+        "code": digest(*code),
+    }
+
+
+_FINGERPRINT_KEY = "churnml.inputs"
+
+
+def write_features(
+    folder: str | Path, frame: pd.DataFrame, dictionary: pd.DataFrame, fingerprint: dict[str, str] | None = None
+) -> tuple[Path, Path]:
+    """Write the features frame (with the `fingerprint` of its inputs) and its dictionary into
+    `folder`; returns both paths."""
     from churnml.io import write_frame
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    return write_frame(frame, folder / FEATURES_FILE), write_frame(dictionary, folder / DICTIONARY_FILE)
+    metadata = {_FINGERPRINT_KEY: json.dumps(fingerprint, sort_keys=True)} if fingerprint else None
+    return write_frame(frame, folder / FEATURES_FILE, metadata=metadata), write_frame(dictionary, folder / DICTIONARY_FILE)
+
+
+def read_features(
+    config: Config, tables: dict[str, pd.DataFrame], snapshots: list[pd.Timestamp] | None = None
+) -> pd.DataFrame | None:
+    """The features `churnml features` wrote for exactly these inputs (only `snapshots`, when
+    given), or None when there is no such file: one log line says why the features are rebuilt."""
+    from churnml.io import read_frame, read_metadata
+
+    path = Path(config.paths.features) / FEATURES_FILE
+    recorded = read_metadata(path, _FINGERPRINT_KEY)
+    if recorded is None:
+        why = "there is none yet" if not path.is_file() else "it records no fingerprint of its inputs"
+        log.info("building the features: no features file to reuse at %s (%s; `churnml features` writes it)", path, why)
+        return None
+    wanted = inputs_fingerprint(config, tables)
+    changed = [part for part, value in wanted.items() if json.loads(recorded).get(part) != value]
+    if changed:
+        log.info("building the features: %s was made from other inputs (%s changed)", path, ", ".join(changed))
+        return None
+    started = time.perf_counter()
+    filters = [("snapshot", "in", list(snapshots))] if snapshots is not None else None
+    frame = read_frame(path, filters=filters)
+    if snapshots is not None and set(frame["snapshot"]) != set(snapshots):
+        log.info("building the features: %s holds no snapshot %s", path, ", ".join(f"{t:%Y-%m}" for t in snapshots))
+        return None
+    log.info("read the features from %s (its inputs match) in %.1f s", path, time.perf_counter() - started)
+    return frame
 
 
 # --------------------------------------------------------------------------- tuned experiments

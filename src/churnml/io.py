@@ -87,11 +87,13 @@ def _for_csv(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index, copy=False)
 
 
-def write_frame(frame: pd.DataFrame, path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS) -> Path:
+def write_frame(
+    frame: pd.DataFrame, path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, metadata: Mapping[str, str] | None = None
+) -> Path:
     """Write `frame` atomically as Parquet (`.parquet`) or CSV (`.csv`), without its index.
 
-    Large frames are converted `chunk_rows` rows at a time so memory stays bounded.
-    Returns the path.
+    Large frames are converted `chunk_rows` rows at a time so memory stays bounded; `metadata`
+    (Parquet only) is stored in the file's schema (`read_metadata` gives it back). Returns the path.
     """
     import pyarrow as pa
 
@@ -114,6 +116,9 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike, chunk_rows: int = 
 
             writer_class = pcsv.CSVWriter
         schema = first.schema
+        if metadata and kind == "parquet":
+            schema = schema.with_metadata({**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}})
+            first = first.replace_schema_metadata(schema.metadata)
         with writer_class(tmp, schema) as writer:
             writer.write_table(first)
             del first
@@ -122,12 +127,26 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike, chunk_rows: int = 
     return target
 
 
-def read_frame(path: str | os.PathLike, dates: list[str] | None = None) -> pd.DataFrame:
-    """Read a frame written by `write_frame`; `dates` are parsed when reading CSV."""
+def read_frame(path: str | os.PathLike, dates: list[str] | None = None, filters: list | None = None) -> pd.DataFrame:
+    """Read a frame written by `write_frame`; `dates` are parsed when reading CSV, `filters`
+    (pyarrow's, e.g. `[("snapshot", "in", [t])]`) select Parquet rows while reading."""
     target = Path(path)
     if target.suffix.lower() == ".parquet":
-        return pd.read_parquet(target)
+        return pd.read_parquet(target, filters=filters)
     return pd.read_csv(target, parse_dates=dates or [])
+
+
+def read_metadata(path: str | os.PathLike, key: str) -> str | None:
+    """The value `write_frame` stored under `key` in a Parquet file's schema; None when the
+    file or the key is not there (or the file is not Parquet)."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError):  # no such file, or not Parquet: nothing recorded
+        return None
+    value = metadata.get(key.encode())
+    return value.decode() if value is not None else None
 
 
 def check_format(fmt: str) -> str:

@@ -2,7 +2,9 @@
 
 Reads the input tables (contract-checked by the loader), builds one row per account and
 snapshot (`churnml.features.build_features`) and writes, atomically:
-- `${paths.features}/features.parquet`: keys, flags, revenue, labels and feature columns;
+- `${paths.features}/features.parquet`: keys, flags, revenue, labels and feature columns, with
+  the fingerprint of its inputs (`catalog.inputs_fingerprint`): `train`, `evaluate`, `tune` and
+  `score` read it instead of building the features again while it matches;
 - `${paths.features}/feature_dictionary.csv`: name, family, description, unit, reason of each
   feature column.
 Logs the frame's shape, the label rates per snapshot and the time taken.
@@ -36,6 +38,7 @@ def run_stage(ctx: RunContext) -> None:
 def make_features(config, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Build the features of `tables`, log their shape and label rates, write them and the
     dictionary to `paths.features`; returns the frame."""
+    from churnml.catalog import inputs_fingerprint
     from churnml.features import build_features, feature_columns
     from churnml.features.dictionary import FAMILIES, FEATURES, dictionary_frame
     from churnml.features.labels import label_rates
@@ -69,7 +72,8 @@ def make_features(config, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 snapshot.strftime("%Y-%m"), r["rows"], r["in_scope"],
             )
 
-    written, dictionary = write_features(config.paths.features, frame, dictionary_frame(features))
+    fingerprint = inputs_fingerprint(config, tables)
+    written, dictionary = write_features(config.paths.features, frame, dictionary_frame(features), fingerprint)
     log.info(
         "wrote %s and %s (build %.1f s, write %.1f s)",
         written,

@@ -3,7 +3,8 @@
 1. load the churn model (exit 3 when there is none) and, if any, the switching-cost model
    (`churnml.tracking.champion`);
 2. load the tables as they were before the as-of month (default: the month after the latest
-   data) and build the features at that snapshot;
+   data) and read the features at that snapshot from the features file (built when the file's
+   inputs differ);
 3. score every account in scope, compare with the latest earlier list in `paths.scores`, list
    the recently lost for win-back, measure drift (`churnml.scoring.month.score_frames`);
 4. write `risk_list.parquet`, `risk_list.csv`, `risk_list.xlsx` and `report.html` to
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from churnml import tracking
-from churnml.catalog import list_history, load_tables_as_of, previous_list, write_month
+from churnml.catalog import list_history, load_tables_as_of, load_tables_for, previous_list, read_features, write_month
 from churnml.config import Config
 from churnml.data.source import check_same_accounts, data_source, run_name
 from churnml.errors import ConfigError, ServiceUnavailable
@@ -88,15 +89,20 @@ def score_month(
     cfg = config.score
     churn_model, switching_model, model_info = load_scoring_models(config)
 
-    tables, as_of = load_tables_as_of(config, tables)
+    every = load_tables_for(config) if tables is None else tables
+    tables, as_of = load_tables_as_of(config, every)
     label = month_label(as_of)
     recorded = (getattr(churn_model, "info", {}) or {}).get("source")
     check_same_accounts(recorded, tables["accounts"]["account_id"], f"the churn model {model_info['uri']}")
 
     tick = time.perf_counter()
-    features = build_features(tables, config.features, config.labels, snapshots=[as_of])
-    features = features[features["snapshot"] == as_of]
-    log.info("built %d feature rows at %s in %.2f s", len(features), label, time.perf_counter() - tick)
+    # Features are point in time: the file's row at the as-of month is the one built from the cut tables.
+    features = read_features(config, every, snapshots=[as_of])
+    if features is None:
+        features = build_features(tables, config.features, config.labels, snapshots=[as_of])
+        log.info("built %d feature rows at %s in %.2f s", (features["snapshot"] == as_of).sum(), label,
+                 time.perf_counter() - tick)
+    features = features[features["snapshot"] == as_of].reset_index(drop=True)
     check_model_features(churn_model, features)
     if not features["in_scope"].astype(bool).any():
         raise ConfigError(
