@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from churnml.constraints import check, fail
-from churnml.data.contract import TABLES, Formats, as_seen_at, check_tables, unknown_values
+from churnml.data.contract import TABLES, Formats, as_seen_at, check_tables, frame_of, unknown_values
 from churnml.errors import ConfigError, ContractError, Problem, ServiceUnavailable
 from churnml.io import FORMATS
 
@@ -177,8 +177,15 @@ def _pick_columns(read: _Read, table: str, frame: pd.DataFrame, header: list[str
                 f"required column is missing (columns found: {_shorten(header)}; "
                 f"map yours with data.tables.{table}.columns)",
             )
-    columns = {name: frame[mapping.get(name, name)] for name in spec.names if mapping.get(name, name) in frame}
-    read.tables[table] = pd.DataFrame(columns, index=frame.index)
+    columns = {}
+    for name in spec.names:
+        if mapping.get(name, name) in frame:
+            column = frame[mapping.get(name, name)]
+            if isinstance(column, pd.DataFrame):  # the same header twice
+                read.fail(table, name, "the column appears more than once")
+                column = column.iloc[:, 0]
+            columns[name] = column
+    read.tables[table] = frame_of(columns, frame.index)
 
 
 def _delimiter_word(read: _Read) -> str:

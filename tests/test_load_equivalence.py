@@ -1,0 +1,31 @@
+"""The loader gives the same typed tables as the loader before it was made fast: the default
+world, read from Parquet and from CSV, against the hashes stored in
+`fixtures/default_world_loaded.json` (made with the earlier, pandas-only loader)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churnml.config import SyntheticDataConfig
+from churnml.data.load import load_tables
+from churnml.data.synthetic import generate_world
+from churnml.io import write_tables
+from helpers.table_hashes import table_hashes
+
+STORED = Path(__file__).parent / "fixtures" / "default_world_loaded.json"
+TODAY = "2026-11-27"
+
+
+@pytest.mark.slow
+def test_the_default_world_loads_as_before(tmp_path: Path):
+    world = generate_world(2000, 48, "2021-01", seed=42, today=TODAY)
+    write_tables(world.tables, tmp_path / "parquet", "parquet")
+    write_tables(world.tables, tmp_path / "csv", "csv")
+    stored = json.loads(STORED.read_text())
+    for fmt in ("parquet", "csv"):
+        tables = load_tables(SyntheticDataConfig(dir=str(tmp_path / fmt), format=fmt), today=pd.Timestamp(TODAY).date())
+        assert table_hashes(tables) == stored[fmt], fmt
