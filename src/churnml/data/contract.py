@@ -244,8 +244,52 @@ def _to_text(raw: pd.Series) -> pd.Series:
         # IDs stored as floats (an integer column with gaps) must read "1001", not "1001.0".
         if len(values) and np.isfinite(values).all() and (values == values.round()).all():
             raw = raw.astype("Int64")
+    clean = _clean_text(raw)
+    if clean is not None:
+        return clean
     text = raw.astype("str").str.strip()
     return text.mask(text == "")
+
+
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_WHITESPACE[128:] = True  # the first byte of a longer character (perhaps Unicode whitespace)
+
+
+def _clean_text(raw: pd.Series) -> pd.Series | None:
+    """`raw` as text when it is Arrow text that stripping cannot change (no value starts or ends
+    with whitespace, decided on the first and last byte of each value), with empty values
+    missing; None when it may need stripping. Same result as strip-then-mask, without
+    rewriting 20 million strings."""
+    import pyarrow as pa
+
+    dtype = raw.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and dtype.na_value is np.nan):
+        return None  # other text is made "str" by the general path
+    empty = []
+    for chunk in pa.chunked_array(pa.array(raw.array)).chunks:
+        start, length, data = _text_buffers(chunk)
+        filled = length > 0
+        ends = [data[start[filled]], data[start[filled] + length[filled] - 1]]
+        if any(_WHITESPACE[end].any() for end in ends):
+            return None
+        empty.append(~filled & chunk.is_valid().to_numpy(zero_copy_only=False))
+    empty = np.concatenate(empty) if empty else np.zeros(0, dtype=bool)
+    return raw.mask(empty) if empty.any() else raw
+
+
+def _text_buffers(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, length, bytes) of each value of an Arrow string array, on its own buffers."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        chunk = chunk.cast(pa.large_string())  # e.g. all missing: Arrow's null type
+    wide = pa.types.is_large_string(chunk.type)
+    _, offsets_buffer, data_buffer = chunk.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if wide else np.int32, count=len(chunk) + 1,
+                            offset=chunk.offset * (8 if wide else 4)).astype(np.int64)
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, np.uint8)
+    return offsets[:-1], np.diff(offsets), data
 
 
 _TZ_SUFFIX = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
@@ -447,7 +491,8 @@ def all_distinct(values: pd.Series) -> bool:
 
     if len(values) < 2:
         return True
-    hashes = np.concatenate([_text_hashes(chunk) for chunk in pa.chunked_array(pa.array(values.array)).chunks])
+    arrow = pa.chunked_array(pa.array(values.array, from_pandas=True))
+    hashes = np.concatenate([_text_hashes(chunk) for chunk in arrow.chunks])
     ordered = np.sort(hashes)
     clashes = ordered[1:][ordered[1:] == ordered[:-1]]
     if not len(clashes):
@@ -460,13 +505,7 @@ _FNV_OFFSET, _FNV_PRIME = np.uint64(1469598103934665603), np.uint64(109951162821
 
 def _text_hashes(chunk) -> np.ndarray:
     """FNV-1a hashes of an Arrow string array's values, one byte position at a time over all rows."""
-    import pyarrow as pa
-
-    chunk = chunk.cast(pa.large_string())
-    _, offsets_buffer, data_buffer = chunk.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=len(chunk) + 1, offset=chunk.offset * 8)
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, np.uint8)
-    start, length = offsets[:-1], np.diff(offsets)
+    start, length, data = _text_buffers(chunk)
     hashes = np.full(len(chunk), _FNV_OFFSET)
     with np.errstate(over="ignore"):  # the hash wraps around by design
         for j in range(int(length.max()) if len(chunk) else 0):
@@ -523,6 +562,47 @@ def table_schema(
             pa.Check(lambda d: ~(d["resolved_at"] < d["opened_at"]), error="resolved_after_opened")
         )
     return pa.DataFrameSchema(cols, checks=frame_checks, name=table)
+
+
+def rules_hold(
+    table: str,
+    typed: pd.DataFrame,
+    today: date | None = None,
+    account_ids: Collection[str] | None = None,
+    columns: Collection[str] | None = None,
+) -> bool:
+    """Whether `typed` keeps every rule of `table_schema(table, today, account_ids, columns)`,
+    found with plain vectorised comparisons: when it does (nearly always), the schema need not
+    run; when not, the schema finds the rows and words the problems."""
+    spec = TABLES[table]
+    present = set(spec.names if columns is None else columns)
+    cutoff = pd.Timestamp(today) + pd.Timedelta(days=1) if today is not None else None
+    for column in spec.columns:
+        if column.name not in present:
+            continue
+        values = typed[column.name]
+        if values.dtype != pd.api.types.pandas_dtype(DTYPES[column.kind]):
+            return False
+        missing = values.isna()
+        if column.required and missing.any():
+            return False
+        if column.name == spec.key and not all_distinct(values):
+            return False
+        if column.kind == DATE and cutoff is not None and not column.future_ok and (values >= cutoff).any():
+            return False
+        if (table, column.name) in _NON_NEGATIVE and (values < 0).any():
+            return False
+        if (table, column.name) in _RANGES:
+            low, high = _RANGES[(table, column.name)]
+            if ((values < low) | (values > high)).fillna(False).any():
+                return False
+        if column.name == "account_id" and table != "accounts" and account_ids is not None:
+            if not values[~missing].isin(pd.Index(list(account_ids))).all():
+                return False
+    if table == "complaints" and {"opened_at", "resolved_at"} <= present:
+        if (typed["resolved_at"] < typed["opened_at"]).any():
+            return False
+    return True
 
 
 def _rule_problems(
@@ -600,12 +680,16 @@ def check_tables(
     if "accounts" in conformed and "account_id" in conformed["accounts"].unparsed:
         account_ids = conformed["accounts"].typed["account_id"].dropna().unique()
     for name, done in conformed.items():
+        known = account_ids if name != "accounts" else None
+        columns = list(done.unparsed)  # the columns the user has
+        if rules_hold(name, done.typed, today, known, columns):
+            continue
         key = TABLES[name].key
         schema = table_schema(
             name,
             today=today,
-            account_ids=account_ids if name != "accounts" else None,
-            columns=list(done.unparsed),  # the columns the user has
+            account_ids=known,
+            columns=columns,
             # Duplicate keys are rare: the schema looks for them (and words them) only when
             # the fast check finds some.
             key_unique=key in done.unparsed and all_distinct(done.typed[key]),
