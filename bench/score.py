@@ -11,6 +11,9 @@
   ratio     score / baseline, score / (baseline + contribs) (our overhead on top of LightGBM's
             two calls; the figure to watch, near 1 is best) and score + outputs / baseline.
 Also shown: features at the one snapshot (`build_features(snapshots=[t])`) and the whole month.
+On the default world, also `churnml score` as a whole process (features file and champion in
+place) against its floor in the same run: read the month's features, `predict` and
+`pred_contrib`, write the four files (target: at most 3 x).
 
 The worlds are the ones `bench/features.py` caches in `<cache>/<accounts>x<months>/` (generated
 once when missing). A model is trained once per world on its last snapshots and exported to
@@ -146,6 +149,8 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
           f"score + outputs / baseline {(t_score + t_out) / t_base:6.1f} x")
     print_list_quality(month, folder, as_of, cfg)
     print_improvements_against_truth(feats, churn, month, folder, as_of, cfg)
+    if accounts * months <= 100_000:  # the default world: training the champion takes a minute
+        print_score_process(folder, repeat, month)
 
 
 # Which component of the world's true hazard each change acts on.
@@ -223,6 +228,49 @@ def print_list_quality(month, folder: Path, as_of, cfg) -> None:
     print(f"  win-back  {'met ' if precision >= 0.9 else 'MISSED'} {100 * precision:.1f} % of the {len(wb):,} listed "
           f"accounts truly churned in the 12 months (+{cfg.data.world.ramp_months_max} of fading) before "
           f"{as_of:%Y-%m} (>= 90 %); {100 * float(before.mean()) if len(wb) else float('nan'):.1f} % churned at all")
+
+
+def print_score_process(folder: Path, repeat: int, month) -> None:
+    """`churnml score` as a whole process (a user's monthly command, with the features file and a
+    champion in place) against its floor measured in this run: read the month's rows of the
+    features file, LightGBM `predict` and `pred_contrib` on them, and write the four files
+    (`month_files` of this month's list and report, then the bytes to disk). Target: at most 3 x."""
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from churnml import tracking
+    from churnml.catalog import month_files
+
+    fb = _features_bench()
+    root = Path(tempfile.mkdtemp(prefix="churnml-bench-score-"))
+    log = root / "command.log"
+    for stage in ("features", "train"):
+        fb.whole_process(fb.churnml_command(stage, folder, root), log)
+    score = fb.best_process(fb.churnml_command("score", folder, root), repeat, log)
+    read_file = "read the features from" in log.read_text()
+
+    features_file = next((root / "data" / "features").rglob("features.parquet"))
+    churn = tracking.load_churn_model(str(next((root / "models").rglob("churn"))))
+    as_of = pq.read_table(features_file, columns=["snapshot"]).column("snapshot").to_pandas().max()
+    out = root / "floor"
+    out.mkdir()
+
+    def floor() -> None:
+        rows = pd.read_parquet(features_file, filters=[("snapshot", "in", [as_of])])
+        matrix = churn.fit.matrix(rows[rows["in_scope"].astype(bool)])
+        churn.fit.booster.predict(matrix)
+        churn.fit.booster.predict(matrix, pred_contrib=True)
+        for name, data in month_files(month.risk_list, month.report).items():
+            (out / name).write_bytes(data)
+
+    t_floor, _ = best_of(repeat, floor)
+    ratio = score["seconds"] / t_floor
+    print("  whole processes (what a user runs):")
+    print(f"    floor     {t_floor:7.2f} s   (read the month's features + predict + pred_contrib + write the four files)")
+    print(f"    score     {score['seconds']:7.2f} s   peak {score['peak_gb']:5.2f} GB   (churnml score: "
+          f"{'read the features file' if read_file else 'did NOT read the features file'})")
+    print(f"    ratio     {ratio:7.2f} x {'met ' if ratio <= 3 else 'MISSED'} (target <= 3)")
 
 
 def _default_playbook() -> dict:

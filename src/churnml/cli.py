@@ -253,5 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def console_main() -> int:
+    """The `churnml` console script: `main`, then a quick exit. The interpreter's last garbage
+    collection would walk every object MLflow, pandas and the frames left behind (seconds at
+    the end of a score); frozen, they are simply released with the process."""
+    import gc
+
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())
