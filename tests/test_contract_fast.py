@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
@@ -76,3 +79,53 @@ def test_the_fast_rules_fail_exactly_where_the_schema_does(kind):
         assert rules_hold(name, typed, TODAY, known) == schema_holds, name
         holds.append(schema_holds)
     assert all(holds) == (kind == "none")
+
+
+numbers = st.lists(
+    st.one_of(
+        st.none(),
+        st.floats(allow_nan=False, allow_infinity=False, width=64).map(repr),
+        st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str),
+        st.from_regex(r"-?[0-9]{1,20}(\.[0-9]{0,20})?([eE][-+]?[0-9]{1,3})?", fullmatch=True),
+        st.sampled_from(["1,5", "1.234,56", "+3", "0x1A", "1e", ".", "-", "1_000", " 7 "]),
+    ),
+    max_size=20,
+)
+
+
+@given(values=numbers)
+def test_numbers_parse_as_pandas_parses_them(values):
+    """Arrow parses plain decimal numbers; whatever it takes must come out as pandas gives it."""
+    from churnml.data.contract import _to_float
+
+    series = pd.Series(values, dtype="str")
+    text = series.astype("str").str.strip()
+    expected = pd.to_numeric(text, errors="coerce").astype("float64")
+    pd.testing.assert_series_equal(_to_float(series), expected.where(np.isfinite(expected)))
+
+
+dates = st.lists(
+    st.one_of(
+        st.none(),
+        st.dates(min_value=date(1700, 1, 1), max_value=date(2250, 12, 31)).map(str),
+        st.from_regex(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", fullmatch=True),
+        st.sampled_from(["2023-02-30", "2023-13-01", "2024-01-05 10:30", "2024-01-05T10:30:00Z", "31.12.2023", "x"]),
+    ),
+    max_size=20,
+)
+
+
+@given(values=dates, german=st.booleans())
+def test_dates_parse_as_pandas_parses_them(values, german):
+    """Arrow parses dates written exactly in the expected format; the result is pandas' (or
+    pandas parses, when any value is not written so)."""
+    from churnml.data.contract import _to_dates
+
+    if german:
+        values = [v if v is None or len(v) != 10 or v[4] != "-" else f"{v[8:]}.{v[5:7]}.{v[:4]}" for v in values]
+    series = pd.Series(values, dtype="str")
+    fmt = "%d.%m.%Y" if german else None
+    typed, out_of_range = _to_dates(series, fmt)
+    expected, expected_out = _to_dates(series, fmt, arrow=False)
+    pd.testing.assert_series_equal(typed, expected, check_names=False)
+    pd.testing.assert_series_equal(out_of_range, expected_out, check_names=False)

@@ -298,26 +298,30 @@ _HAS_TZ = r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)? ?(?:Z|[+-][0-9]{2}(?::?
 _NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
 
 
-def _to_dates(raw: pd.Series, date_format: str | None = None) -> tuple[pd.Series, pd.Series]:
+def _to_dates(raw: pd.Series, date_format: str | None = None, arrow: bool = True) -> tuple[pd.Series, pd.Series]:
     """Dates as tz-naive datetime64[ns], plus a mask of values that do not fit that range.
-    Text is ISO (dates or timestamps) unless `date_format` (e.g. %d.%m.%Y) says otherwise."""
+    Text is ISO (dates or timestamps) unless `date_format` (e.g. %d.%m.%Y) says otherwise.
+    `arrow=False` leaves Arrow's fast path out (pandas parses all: the reference)."""
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         parsed = raw.dt.tz_localize(None)  # keep the wall-clock date the user wrote
     elif raw.dtype.kind == "M":
         parsed = raw
     else:
         text = raw.astype("str").str.strip()
+        fast = _arrow_dates(text) if arrow and not date_format else None
+        if fast is not None:
+            return fast, pd.Series(False, index=raw.index)
         if date_format:
             # exact=False: a time after the date (31.12.2023 14:05) is allowed and ignored.
             parsed = pd.to_datetime(text, errors="coerce", format=date_format, exact=False)
-            return parsed.astype("datetime64[ns]"), pd.Series(False, index=raw.index)
-        # The pipeline works in calendar months: keep the local date, drop any UTC offset.
-        # (Find the few timestamps with an offset first: the replacement is slow per value.)
-        with_tz = text.str.contains(_HAS_TZ, regex=True, na=False)
-        if with_tz.any():
-            text = text.copy()
-            text[with_tz] = text[with_tz].str.replace(_TZ_SUFFIX, r"\1", regex=True)
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        else:
+            # The pipeline works in calendar months: keep the local date, drop any UTC offset.
+            # (Find the few timestamps with an offset first: the replacement is slow per value.)
+            with_tz = text.str.contains(_HAS_TZ, regex=True, na=False)
+            if with_tz.any():
+                text = text.copy()
+                text[with_tz] = text[with_tz].str.replace(_TZ_SUFFIX, r"\1", regex=True)
+            parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
     out_of_range = parsed.notna() & ((parsed < _NS_MIN) | (parsed > _NS_MAX))
     parsed = parsed.mask(out_of_range)
     return parsed.astype("datetime64[ns]"), out_of_range
@@ -332,8 +336,54 @@ def _to_float(raw: pd.Series, formats: Formats = Formats()) -> pd.Series:
             text = text.str.replace(formats.thousands, "", regex=False)
         if formats.decimal != ".":
             text = text.str.replace(formats.decimal, ".", regex=False)
-        values = pd.to_numeric(text, errors="coerce").astype("float64")
+        fast = _arrow_numbers(text)
+        values = fast if fast is not None else pd.to_numeric(text, errors="coerce").astype("float64")
     return values.where(np.isfinite(values))
+
+
+# Plain decimal numbers, which Arrow's and pandas' parsers read alike (RE2 syntax: runs in Arrow).
+_PLAIN_NUMBER = r"^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+
+
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _arrow_values(text: pd.Series):
+    import pyarrow as pa
+
+    return pa.chunked_array(pa.array(text.array, from_pandas=True), type=pa.large_string())
+
+
+def _arrow_numbers(text: pd.Series) -> pd.Series | None:
+    """`text` as float64 when every value is a plain decimal number (parsed in Arrow, tens of
+    times faster than pandas on text); None otherwise, for pandas to parse and report."""
+    import pyarrow.compute as pc
+
+    if not isinstance(text.dtype, pd.StringDtype):
+        return None
+    values = _arrow_values(text)
+    if not pc.all(pc.fill_null(pc.match_substring_regex(values, _PLAIN_NUMBER), True)).as_py():
+        return None
+    return pd.Series(pc.cast(values, "float64").to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
+
+
+def _arrow_dates(text: pd.Series) -> pd.Series | None:
+    """`text` as datetime64[ns] when every value is an ISO date (YYYY-MM-DD) that exists
+    (Arrow's cast checks the calendar and the range); None otherwise, for pandas to parse, with
+    its leniency (timestamps, offsets) and its reports."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(text.dtype, pd.StringDtype):
+        return None
+    values = _arrow_values(text)
+    if not pc.all(pc.fill_null(pc.match_substring_regex(values, _ISO_DATE), True)).as_py():
+        return None
+    try:
+        parsed = pc.cast(values, pa.timestamp("ns"))
+    except pa.ArrowInvalid:  # a day that does not exist, or outside the years 1677-2262
+        return None
+    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=text.index).astype("datetime64[ns]")
 
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}

@@ -198,6 +198,35 @@ def _python_encoding(encoding: str) -> str:
 
 
 def _read_csv(path: Path, wanted: set[str], delimiter: str, encoding: str = "utf-8") -> tuple[pd.DataFrame, list[str]]:
+    """Every wanted column as text, and the header: with Arrow's reader (multi-threaded), or
+    pandas' when Arrow refuses the file, so that every problem is reported as pandas words it."""
+    try:
+        return _read_csv_arrow(path, wanted, delimiter, encoding)
+    except Exception as err:  # noqa: BLE001 - any refusal: the pandas reader reads it or says why
+        log.debug("reading %s with pandas: Arrow's reader refused it (%s)", path, _first_line(err))
+        return _read_csv_pandas(path, wanted, delimiter, encoding)
+
+
+def _read_csv_arrow(path: Path, wanted: set[str], delimiter: str, encoding: str) -> tuple[pd.DataFrame, list[str]]:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    python_encoding = _python_encoding(encoding)
+    read = pcsv.ReadOptions(encoding="utf8" if python_encoding == "utf-8-sig" else encoding, block_size=16 * 2**20)
+    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    header = pcsv.open_csv(path, read_options=read, parse_options=parse).schema.names
+    if len(set(header)) < len(header) or any(name == "" for name in header):
+        raise ValueError("repeated or empty header names: pandas names them")
+    keep = [name for name in header if name in wanted]
+    convert = pcsv.ConvertOptions(
+        include_columns=keep, column_types={name: pa.large_string() for name in keep},
+        null_values=_NA_TEXT, strings_can_be_null=True, quoted_strings_can_be_null=True,
+    )
+    table = pcsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    return table.to_pandas(), list(header)
+
+
+def _read_csv_pandas(path: Path, wanted: set[str], delimiter: str, encoding: str = "utf-8") -> tuple[pd.DataFrame, list[str]]:
     encoding = _python_encoding(encoding)
     header = list(pd.read_csv(path, nrows=0, sep=delimiter, encoding=encoding).columns)
     # Everything as text: ids keep leading zeros, and the contract parses (and reports) the rest.
