@@ -129,3 +129,12 @@ def test_dates_parse_as_pandas_parses_them(values, german):
     expected, expected_out = _to_dates(series, fmt, arrow=False)
     pd.testing.assert_series_equal(typed, expected, check_names=False)
     pd.testing.assert_series_equal(out_of_range, expected_out, check_names=False)
+
+
+def test_a_date_in_the_export_format_outside_the_range_is_reported():
+    orders = tiny_tables()["orders"].astype({"order_date": "str"})
+    orders["order_date"] = pd.to_datetime(orders["order_date"]).dt.strftime("%d.%m.%Y")
+    orders.loc[0, "order_date"] = "01.01.0001"
+    done = conform("orders", orders, Formats(date_format="%d.%m.%Y"))
+    [problem] = [p for p in done.problems if p.column == "order_date"]
+    assert "outside the years 1677–2262" in problem.problem and problem.examples["order_date"].tolist() == ["01.01.0001"]
