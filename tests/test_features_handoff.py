@@ -61,7 +61,7 @@ def test_a_matching_features_file_is_read_not_built(tmp_path: Path, caplog):
     config = _config(tmp_path)
     tables = _tables(config)
     with _catalog_log(caplog):
-        frame = read_features(config, tables)
+        frame = read_features(config, inputs_fingerprint(config))
     assert frame is not None
     assert "its inputs match" in caplog.text
     # What the file holds is what building gives, dtypes included.
@@ -88,9 +88,9 @@ def test_only_the_snapshots_asked_for_are_read(tmp_path: Path):
     config = _config(tmp_path)
     tables = _tables(config)
     last = build_features(tables, config.features, config.labels)["snapshot"].max()
-    frame = read_features(config, tables, snapshots=[last])
+    frame = read_features(config, inputs_fingerprint(config), snapshots=[last])
     assert frame is not None and set(frame["snapshot"]) == {last}
-    assert read_features(config, tables, snapshots=[last + pd.DateOffset(years=5)]) is None
+    assert read_features(config, inputs_fingerprint(config), snapshots=[last + pd.DateOffset(years=5)]) is None
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ def test_a_stale_features_file_is_rebuilt_saying_why(tmp_path: Path, caplog, cha
         overrides = ["labels.horizon_months=9"]
     config = _config(tmp_path, *overrides)
     with _catalog_log(caplog):
-        assert read_features(config, _tables(config)) is None
+        assert read_features(config, inputs_fingerprint(config)) is None
     assert f"building the features: {tmp_path}" in caplog.text and why in caplog.text
 
 
@@ -122,26 +122,26 @@ def test_no_file_or_an_old_file_without_a_fingerprint_is_rebuilt(tmp_path: Path,
     config = _config(tmp_path)
     tables = _tables(config)
     with _catalog_log(caplog):
-        assert read_features(config, tables) is None
+        assert read_features(config, inputs_fingerprint(config)) is None
     assert "there is none yet" in caplog.text
     folder = Path(config.paths.features)
     folder.mkdir(parents=True)
     write_frame(build_features(tables, config.features, config.labels), folder / FEATURES_FILE)
     with _catalog_log(caplog):
-        assert read_features(config, tables) is None
+        assert read_features(config, inputs_fingerprint(config)) is None
     assert "records no fingerprint" in caplog.text
 
 
 def test_the_fingerprint_is_stable_and_sees_the_content(tmp_path: Path):
     tables = _project(tmp_path)
     config = _config(tmp_path)
-    first = inputs_fingerprint(config, _tables(config))
-    assert first == inputs_fingerprint(config, _tables(config))
+    first = inputs_fingerprint(config)
+    assert first == inputs_fingerprint(config)
     # Same size, one value changed: the content, not the file's size or date, is what counts.
     orders = tables["orders"].copy()
     orders.loc[0, "quantity"] = orders.loc[0, "quantity"] + 1
     write_frame(orders, tmp_path / "data" / "raw" / "orders.parquet")
-    second = inputs_fingerprint(config, _tables(config))
+    second = inputs_fingerprint(config)
     assert second["tables"] != first["tables"]
     assert {k for k in first if first[k] != second[k]} == {"tables"}
 
@@ -163,3 +163,32 @@ def test_the_files_row_at_a_month_is_what_scoring_would_build(tmp_path: Path, sm
     columns = ["account_id", "snapshot", "in_scope", "recently_lost", *feature_columns(every)]
     assert len(at) > 100
     pd.testing.assert_frame_equal(at[columns], cut[columns])
+
+
+def test_a_file_replaced_while_the_features_are_built_is_not_credited_to_them(tmp_path: Path, monkeypatch):
+    """The fingerprint is of the files as they were read: an export that lands during the build
+    makes the next command rebuild, not reuse features of the old export."""
+    import churnml.data.load as load
+
+    tables = _project(tmp_path)
+    real = load.load_tables
+
+    def load_then_replace(*args, **kwargs):
+        out = real(*args, **kwargs)
+        write_frame(tables["orders"].iloc[:-3], tmp_path / "data" / "raw" / "orders.parquet")  # a new export
+        return out
+
+    monkeypatch.setattr(load, "load_tables", load_then_replace)
+    assert _features(tmp_path) == 0
+    config = _config(tmp_path)
+    assert read_features(config, inputs_fingerprint(config)) is None
+
+
+def test_a_databases_fingerprint_sees_the_order_of_its_rows(tmp_path: Path):
+    tables = random_tables(4, n_accounts=8)
+    config = _config(tmp_path, "data=sql", f"data.url=sqlite:///{tmp_path}/crm.db")
+    assert inputs_fingerprint(config) is None  # a database's rows are known once loaded
+    first = inputs_fingerprint(config, tables)
+    reversed_accounts = {**tables, "accounts": tables["accounts"].iloc[::-1].reset_index(drop=True)}
+    assert inputs_fingerprint(config, reversed_accounts)["tables"] != first["tables"]
+    assert inputs_fingerprint(config, {k: v.copy() for k, v in tables.items()}) == first

@@ -197,10 +197,11 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
     from churnml.features.dictionary import dictionary_frame
     from churnml.models.training import ModelInputs
 
+    fingerprint = inputs_fingerprint(config) if tables is None and frame is None else None
     tables = load_tables_for(config) if tables is None else tables
     started = time.perf_counter()
     if frame is None:
-        frame = read_features(config, tables)
+        frame = read_features(config, fingerprint or inputs_fingerprint(config, tables))
     if frame is None:
         frame = build_features(tables, config.features, config.labels)
     features = feature_columns(frame)
@@ -236,12 +237,17 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
 # --------------------------------------------------------------------------- features
 
 
-def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame]) -> dict[str, str]:
-    """What a features frame is made of, as digests: the input tables' content (the bytes of
-    their files, or the loaded rows for a database), the data, feature and label config, and
-    the code (every source file of churnml). Two equal fingerprints give the same frame."""
+def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame] | None = None) -> dict[str, str] | None:
+    """What a features frame is made of, as digests: the input tables' content, the data,
+    feature and label config, and the code (every source file of churnml and the versions of
+    the libraries that parse and compute). Two equal fingerprints give the same frame.
+
+    Table files are hashed as they are now: take the fingerprint before loading them, so that a
+    file replaced during a long build is not credited to features of the old one. A database's
+    rows are hashed as loaded (`tables`, in order); None when they are not given yet."""
     import hashlib
     from dataclasses import asdict
+    from importlib.metadata import version
 
     from churnml.data.load import table_files
 
@@ -252,7 +258,12 @@ def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame]) -> dict[
         return h.hexdigest()
 
     if config.data.source == "sql":
-        content = [name + str(pd.util.hash_pandas_object(frame, index=False).sum()) for name, frame in sorted(tables.items())]
+        if tables is None:
+            return None
+        content: list[str | bytes] = []
+        for name, frame in sorted(tables.items()):
+            rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()  # one hash per row, in order
+            content += [f"{name}:{list(frame.columns)}:{list(map(str, frame.dtypes))}:", rows.tobytes()]
     else:
         content = []
         for name, path in sorted(table_files(config.data).items()):
@@ -261,12 +272,13 @@ def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame]) -> dict[
                 content.append(f"{name}:{hashlib.file_digest(stream, 'sha1').hexdigest()}")
     package = Path(__file__).resolve().parent
     code = [f"{p.relative_to(package)}:".encode() + p.read_bytes() for p in sorted(package.rglob("*.py"))]
+    libraries = [f"{name} {version(name)}" for name in ("numpy", "pandas", "pyarrow", "scipy")]
     return {
         "tables": digest(*content),
         "data config": digest(json.dumps(asdict(config.data), sort_keys=True, default=str)),
         "feature config": digest(json.dumps(asdict(config.features), sort_keys=True, default=str)),
         "label config": digest(json.dumps(asdict(config.labels), sort_keys=True, default=str)),
-        "code": digest(*code),
+        "code": digest(*code, *libraries),
     }
 
 
@@ -293,10 +305,11 @@ def write_features(
 
 
 def read_features(
-    config: Config, tables: dict[str, pd.DataFrame], snapshots: list[pd.Timestamp] | None = None
+    config: Config, fingerprint: dict[str, str] | None, snapshots: list[pd.Timestamp] | None = None
 ) -> pd.DataFrame | None:
-    """The features `churnml features` wrote for exactly these inputs (only `snapshots`, when
-    given), or None when there is no such file: one log line says why the features are rebuilt."""
+    """The features `churnml features` wrote from inputs with this `fingerprint` (only
+    `snapshots`, when given), or None when there is no such file: one log line says why the
+    features are built instead."""
     from churnml.io import read_frame, read_metadata
 
     path = Path(config.paths.features) / FEATURES_FILE
@@ -305,14 +318,20 @@ def read_features(
         why = "there is none yet" if not path.is_file() else "it records no fingerprint of its inputs"
         log.info("building the features: no features file to reuse at %s (%s; `churnml features` writes it)", path, why)
         return None
-    wanted = inputs_fingerprint(config, tables)
-    changed = [part for part, value in wanted.items() if json.loads(recorded).get(part) != value]
+    if fingerprint is None:
+        log.info("building the features: the inputs of %s cannot be compared before loading", path)
+        return None
+    changed = [part for part, value in fingerprint.items() if json.loads(recorded).get(part) != value]
     if changed:
         log.info("building the features: %s was made from other inputs (%s changed)", path, ", ".join(changed))
         return None
     started = time.perf_counter()
     filters = [("snapshot", "in", list(snapshots))] if snapshots is not None else None
-    frame = read_frame(path, filters=filters)
+    try:
+        frame = read_frame(path, filters=filters)
+    except (OSError, ValueError) as err:  # a damaged file is rebuilt, not a failure
+        log.info("building the features: %s cannot be read (%s)", path, err)
+        return None
     if snapshots is not None and set(frame["snapshot"]) != set(snapshots):
         log.info("building the features: %s holds no snapshot %s", path, ", ".join(f"{t:%Y-%m}" for t in snapshots))
         return None

@@ -364,7 +364,14 @@ def _arrow_numbers(text: pd.Series) -> pd.Series | None:
     values = _arrow_values(text)
     if not pc.all(pc.fill_null(pc.match_substring_regex(values, _PLAIN_NUMBER), True)).as_py():
         return None
-    return pd.Series(pc.cast(values, "float64").to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
+    numbers = pc.cast(values, "float64").to_numpy(zero_copy_only=False)
+    if ((numbers == 0) & np.signbit(numbers)).any() and not pc.any(pc.match_substring_regex(values, "[.eE]")).as_py():
+        # pandas reads whole numbers with no gap as integers (-0 is 0), else as floats (-0.0)
+        if pc.any(pc.greater_equal(pc.utf8_length(values), 19)).as_py():
+            return None  # near the integers' limits: pandas decides
+        if values.null_count == 0:
+            numbers = numbers + 0.0
+    return pd.Series(numbers, index=text.index, dtype="float64")
 
 
 def _arrow_dates(text: pd.Series) -> pd.Series | None:
@@ -554,12 +561,15 @@ _FNV_OFFSET, _FNV_PRIME = np.uint64(1469598103934665603), np.uint64(109951162821
 
 
 def _text_hashes(chunk) -> np.ndarray:
-    """FNV-1a hashes of an Arrow string array's values, one byte position at a time over all rows."""
+    """FNV-1a hashes of an Arrow string array's values, one byte position at a time over the
+    rows that long (longest first: the work is the number of bytes, however long the longest)."""
     start, length, data = _text_buffers(chunk)
     hashes = np.full(len(chunk), _FNV_OFFSET)
+    longest_first = np.argsort(-length, kind="stable")
+    longer_than = np.cumsum(np.bincount(length, minlength=int(length.max(initial=0)) + 1)[::-1])[::-1]
     with np.errstate(over="ignore"):  # the hash wraps around by design
-        for j in range(int(length.max()) if len(chunk) else 0):
-            rows = np.flatnonzero(length > j)
+        for j in range(int(length.max(initial=0))):
+            rows = longest_first[: longer_than[j + 1]]
             hashes[rows] = (hashes[rows] ^ data[start[rows] + j]) * _FNV_PRIME
         return hashes ^ (length.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
 

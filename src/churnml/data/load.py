@@ -218,12 +218,27 @@ def _read_csv_arrow(path: Path, wanted: set[str], delimiter: str, encoding: str)
     if len(set(header)) < len(header) or any(name == "" for name in header):
         raise ValueError("repeated or empty header names: pandas names them")
     keep = [name for name in header if name in wanted]
+    if not keep:
+        raise ValueError("no wanted column: Arrow would read them all")
+    if python_encoding == "utf-8-sig":
+        _check_utf8(path)  # Arrow checks only the columns it keeps; a bad byte anywhere is reported
     convert = pcsv.ConvertOptions(
         include_columns=keep, column_types={name: pa.large_string() for name in keep},
         null_values=_NA_TEXT, strings_can_be_null=True, quoted_strings_can_be_null=True,
     )
     table = pcsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     return table.to_pandas(), list(header)
+
+
+def _check_utf8(path: Path) -> None:
+    """Raise UnicodeDecodeError when `path` is not UTF-8 text (read in blocks: never held whole)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as stream:
+        while block := stream.read(16 * 2**20):
+            decoder.decode(block)
+    decoder.decode(b"", final=True)
 
 
 def _read_csv_pandas(path: Path, wanted: set[str], delimiter: str, encoding: str = "utf-8") -> tuple[pd.DataFrame, list[str]]:

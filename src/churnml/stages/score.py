@@ -27,7 +27,15 @@ import numpy as np
 import pandas as pd
 
 from churnml import tracking
-from churnml.catalog import list_history, load_tables_as_of, load_tables_for, previous_list, read_features, write_month
+from churnml.catalog import (
+    inputs_fingerprint,
+    list_history,
+    load_tables_as_of,
+    load_tables_for,
+    previous_list,
+    read_features,
+    write_month,
+)
 from churnml.config import Config
 from churnml.data.source import check_same_accounts, data_source, run_name
 from churnml.errors import ConfigError, ServiceUnavailable
@@ -89,7 +97,9 @@ def score_month(
     cfg = config.score
     churn_model, switching_model, model_info = load_scoring_models(config)
 
+    fingerprint = inputs_fingerprint(config) if tables is None else None  # before the files are read
     every = load_tables_for(config) if tables is None else tables
+    fingerprint = fingerprint or inputs_fingerprint(config, every)
     tables, as_of = load_tables_as_of(config, every)
     label = month_label(as_of)
     recorded = (getattr(churn_model, "info", {}) or {}).get("source")
@@ -97,7 +107,7 @@ def score_month(
 
     tick = time.perf_counter()
     # Features are point in time: the file's row at the as-of month is the one built from the cut tables.
-    features = read_features(config, every, snapshots=[as_of])
+    features = read_features(config, fingerprint, snapshots=[as_of])
     if features is None:
         features = build_features(tables, config.features, config.labels, snapshots=[as_of])
         log.info("built %d feature rows at %s in %.2f s", (features["snapshot"] == as_of).sum(), label,
