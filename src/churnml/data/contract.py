@@ -261,13 +261,11 @@ def _clean_text(raw: pd.Series) -> pd.Series | None:
     with whitespace, decided on the first and last byte of each value), with empty values
     missing; None when it may need stripping. Same result as strip-then-mask, without
     rewriting 20 million strings."""
-    import pyarrow as pa
-
     dtype = raw.dtype
     if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and dtype.na_value is np.nan):
         return None  # other text is made "str" by the general path
     empty = []
-    for chunk in pa.chunked_array(pa.array(raw.array)).chunks:
+    for chunk in _arrow_values(raw).chunks:
         start, length, data = _text_buffers(chunk)
         filled = length > 0
         ends = [data[start[filled]], data[start[filled] + length[filled] - 1]]
@@ -349,9 +347,12 @@ _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 def _arrow_values(text: pd.Series):
+    """The values of a text column as an Arrow large_string chunked array (no copy when they are one)."""
     import pyarrow as pa
 
-    return pa.chunked_array(pa.array(text.array, from_pandas=True), type=pa.large_string())
+    values = pa.array(text.array, from_pandas=True)
+    chunked = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+    return chunked if chunked.type == pa.large_string() else chunked.cast(pa.large_string())
 
 
 def _arrow_numbers(text: pd.Series) -> pd.Series | None:
@@ -544,12 +545,10 @@ def all_distinct(values: pd.Series) -> bool:
     `not values.duplicated().any()`: found on 64-bit hashes of their bytes (a second for 20
     million ids where a hash table of the strings takes ten), and only the values whose hashes
     clash compared exactly."""
-    import pyarrow as pa
 
     if len(values) < 2:
         return True
-    arrow = pa.chunked_array(pa.array(values.array, from_pandas=True))
-    hashes = np.concatenate([_text_hashes(chunk) for chunk in arrow.chunks])
+    hashes = np.concatenate([_text_hashes(chunk) for chunk in _arrow_values(values).chunks])
     ordered = np.sort(hashes)
     clashes = ordered[1:][ordered[1:] == ordered[:-1]]
     if not len(clashes):
