@@ -25,7 +25,7 @@ import re
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -197,11 +197,13 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
     from churnml.features.dictionary import dictionary_frame
     from churnml.models.training import ModelInputs
 
-    fingerprint = inputs_fingerprint(config) if tables is None and frame is None else None
-    tables = load_tables_for(config) if tables is None else tables
+    if tables is None:
+        tables, fingerprint = load_fingerprinted(config, lambda: load_tables_for(config))
+    else:
+        fingerprint = inputs_fingerprint(config, tables) if frame is None else None
     started = time.perf_counter()
     if frame is None:
-        frame = read_features(config, fingerprint or inputs_fingerprint(config, tables))
+        frame = read_features(config, fingerprint)
     if frame is None:
         frame = build_features(tables, config.features, config.labels)
     features = feature_columns(frame)
@@ -280,6 +282,14 @@ def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame] | None = 
         "label config": digest(json.dumps(asdict(config.labels), sort_keys=True, default=str)),
         "code": digest(*code, *libraries),
     }
+
+
+def load_fingerprinted(config: Config, load: Callable[[], dict[str, pd.DataFrame]]):
+    """(the tables `load()` returns, the fingerprint of those inputs): of the files as they were
+    just before `load` read them, or of a database's rows as loaded."""
+    before = inputs_fingerprint(config)
+    tables = load()
+    return tables, before or inputs_fingerprint(config, tables)
 
 
 _FINGERPRINT_KEY = "churnml.inputs"

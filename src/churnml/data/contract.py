@@ -629,10 +629,12 @@ def rules_hold(
     today: date | None = None,
     account_ids: Collection[str] | None = None,
     columns: Collection[str] | None = None,
+    key_unique: bool | None = None,
 ) -> bool:
     """Whether `typed` keeps every rule of `table_schema(table, today, account_ids, columns)`,
     found with plain vectorised comparisons: when it does (nearly always), the schema need not
-    run; when not, the schema finds the rows and words the problems."""
+    run; when not, the schema finds the rows and words the problems. `key_unique`: whether the
+    key is unique, when the caller knows it already (else found here)."""
     spec = TABLES[table]
     present = set(spec.names if columns is None else columns)
     cutoff = pd.Timestamp(today) + pd.Timedelta(days=1) if today is not None else None
@@ -645,7 +647,7 @@ def rules_hold(
         missing = values.isna()
         if column.required and missing.any():
             return False
-        if column.name == spec.key and not all_distinct(values):
+        if column.name == spec.key and not (all_distinct(values) if key_unique is None else key_unique):
             return False
         if column.kind == DATE and cutoff is not None and not column.future_ok and (values >= cutoff).any():
             return False
@@ -741,18 +743,13 @@ def check_tables(
     for name, done in conformed.items():
         known = account_ids if name != "accounts" else None
         columns = list(done.unparsed)  # the columns the user has
-        if rules_hold(name, done.typed, today, known, columns):
-            continue
         key = TABLES[name].key
-        schema = table_schema(
-            name,
-            today=today,
-            account_ids=known,
-            columns=columns,
-            # Duplicate keys are rare: the schema looks for them (and words them) only when
-            # the fast check finds some.
-            key_unique=key in done.unparsed and all_distinct(done.typed[key]),
-        )
+        # Duplicate keys are rare: the schema looks for them (and words them) only when the
+        # fast check finds some.
+        key_unique = key in done.unparsed and all_distinct(done.typed[key])
+        if rules_hold(name, done.typed, today, known, columns, key_unique):
+            continue
+        schema = table_schema(name, today=today, account_ids=known, columns=columns, key_unique=key_unique)
         problems += _rule_problems(name, done.typed, done.raw, schema, today, done.unparsed)
 
     order = {name: i for i, name in enumerate(TABLES)}

@@ -17,7 +17,7 @@ import time
 
 import pandas as pd
 
-from churnml.catalog import inputs_fingerprint, require_tables, write_features
+from churnml.catalog import load_fingerprinted, require_tables, write_features
 from churnml.months import parse_today
 from churnml.stages import RunContext
 
@@ -30,16 +30,15 @@ def run_stage(ctx: RunContext) -> None:
     config = ctx.config
     require_tables(config.data)
     started = time.perf_counter()
-    fingerprint = inputs_fingerprint(config)  # of the files as read now, before the long build
-    tables = load_tables(config.data, today=parse_today(config.today))
+    tables, fingerprint = load_fingerprinted(config, lambda: load_tables(config.data, today=parse_today(config.today)))
     log.info("loaded the tables in %.1f s", time.perf_counter() - started)
     make_features(config, tables, fingerprint)
 
 
-def make_features(config, tables: dict[str, pd.DataFrame], fingerprint: dict[str, str] | None = None) -> pd.DataFrame:
+def make_features(config, tables: dict[str, pd.DataFrame], fingerprint: dict[str, str]) -> pd.DataFrame:
     """Build the features of `tables`, log their shape and label rates, write them and the
-    dictionary to `paths.features` with the `fingerprint` of their inputs (taken before the
-    tables were loaded; a database's is taken here); returns the frame."""
+    dictionary to `paths.features` with the `fingerprint` of their inputs
+    (`catalog.load_fingerprinted`); returns the frame."""
     from churnml.features import build_features, feature_columns
     from churnml.features.dictionary import FAMILIES, FEATURES, dictionary_frame
     from churnml.features.labels import label_rates
@@ -73,7 +72,6 @@ def make_features(config, tables: dict[str, pd.DataFrame], fingerprint: dict[str
                 snapshot.strftime("%Y-%m"), r["rows"], r["in_scope"],
             )
 
-    fingerprint = fingerprint or inputs_fingerprint(config, tables)
     written, dictionary = write_features(config.paths.features, frame, dictionary_frame(features), fingerprint)
     log.info(
         "wrote %s and %s (build %.1f s, write %.1f s)",

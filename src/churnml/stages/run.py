@@ -31,7 +31,7 @@ TOP_COLUMNS = [
 
 
 def run_stage(ctx: RunContext) -> None:
-    from churnml.catalog import ensure_synthetic, inputs_fingerprint
+    from churnml.catalog import ensure_synthetic, load_fingerprinted
     from churnml.data.load import load_tables
     from churnml.months import parse_today
     from churnml.stages import features, train, validate
@@ -54,12 +54,12 @@ def run_stage(ctx: RunContext) -> None:
     tracking.connect(config.mlflow.tracking_uri)  # an unreachable server fails before any work
     # The tables are loaded and their features built once, then handed to each stage.
     step("generate", lambda: ensure_synthetic(config.data, today, config.labels))
-    fingerprint = inputs_fingerprint(config)  # of the files about to be read
-    tables = step("validate", lambda: load_tables(config.data, today=today))
+    tables, fingerprint = step("validate", lambda: load_fingerprinted(config, lambda: load_tables(config.data, today=today)))
     validate.report_tables(tables, config.data)
     frame = step("features", lambda: features.make_features(config, tables, fingerprint))
     step("train", lambda: train.train_and_publish(config, ctx.params, ctx.output_dir, tables, frame))
-    scored = step("score", lambda: score_month(config, params=ctx.params, output_dir=ctx.output_dir, tables=tables))
+    scored = step("score", lambda: score_month(config, params=ctx.params, output_dir=ctx.output_dir, tables=tables,
+                                                  fingerprint=fingerprint))
     log.info(
         "run done in %.0f s (%s)",
         time.perf_counter() - started,

@@ -30,6 +30,7 @@ from churnml import tracking
 from churnml.catalog import (
     inputs_fingerprint,
     list_history,
+    load_fingerprinted,
     load_tables_as_of,
     load_tables_for,
     previous_list,
@@ -90,16 +91,19 @@ def score_month(
     *,
     track: bool = True,
     tables: dict[str, pd.DataFrame] | None = None,
+    fingerprint: dict[str, str] | None = None,
 ) -> ScoreResult:
     """Score one month end to end (see the module docstring) and return what was produced.
-    `tables` (all rows; the as-of cut is made here) are loaded when not given."""
+    `tables` (all rows; the as-of cut is made here) and the `fingerprint` of their inputs are
+    loaded and taken when not given."""
     started = time.perf_counter()
     cfg = config.score
     churn_model, switching_model, model_info = load_scoring_models(config)
 
-    fingerprint = inputs_fingerprint(config) if tables is None else None  # before the files are read
-    every = load_tables_for(config) if tables is None else tables
-    fingerprint = fingerprint or inputs_fingerprint(config, every)
+    if tables is None:
+        every, fingerprint = load_fingerprinted(config, lambda: load_tables_for(config))
+    else:
+        every, fingerprint = tables, fingerprint or inputs_fingerprint(config, tables)
     tables, as_of = load_tables_as_of(config, every)
     label = month_label(as_of)
     recorded = (getattr(churn_model, "info", {}) or {}).get("source")
