@@ -24,23 +24,32 @@ CATEGORICAL = ("industry", "region", "tier")
 NUMERIC = ("employees", "influence", "category_spend")
 
 
-def build(panel: Panel, accounts: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, pd.Categorical]]:
+def levels(accounts: pd.DataFrame) -> dict[str, list[str]]:
+    """The categories of each descriptive column with values: its distinct values, sorted."""
+    return {
+        name: sorted(accounts[name].dropna().astype(str).unique())
+        for name in CATEGORICAL
+        if accounts[name].notna().any()
+    }
+
+
+def build(
+    panel: Panel, accounts: pd.DataFrame, categories: dict[str, list[str]]
+) -> tuple[dict[str, np.ndarray], dict[str, pd.Categorical]]:
     """Numeric account features at the snapshot columns (`(A, J)` arrays) and the categorical
-    ones as one `pd.Categorical` per account (the same at every snapshot)."""
+    ones as one `pd.Categorical` per account (the same at every snapshot), with the
+    `categories` of the whole accounts table (`levels`)."""
     J = len(panel.cols)
     numeric: dict[str, np.ndarray] = {}
     categorical: dict[str, pd.Categorical] = {}
-    for name in CATEGORICAL:
-        values = accounts[name]
-        if values.notna().any():
-            levels = sorted(values.dropna().astype(str).unique())
-            categorical[name] = pd.Categorical(values.astype(object), categories=levels)
+    for name, known in categories.items():
+        categorical[name] = pd.Categorical(accounts[name].astype(object), categories=known)
     for name in NUMERIC:
         values = accounts[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        if not np.isnan(values).all():
+        if panel.has_values("accounts", name, values):
             numeric[name] = np.broadcast_to(values[:, None], (len(values), J))
     end = days_or_nan(accounts["contract_end"])
-    if not np.isnan(end).all():
+    if panel.has_values("accounts", "contract_end", end):
         remaining = (end[:, None] - panel.snapshot_days[None, :]) / DAYS_PER_MONTH
         numeric["contract_months_remaining"] = np.where(remaining >= 0, remaining, np.nan)
         # Contracts run for whole years, so the month of year of their end is the renewal

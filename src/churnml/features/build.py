@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from churnml.constraints import check, fail
 from churnml.errors import ConfigError, ContractError, Problem
 from churnml.features import (
     account,
+    across,
     competitor,
     complaints,
     orders,
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Columns of the optional tables whose dates place their rows in time (the grid must start early
 # enough for them).
-_DATE_COLUMNS = {
+DATE_COLUMNS = {
     "complaints": ["opened_at"],
     "competitor_signals": ["observed_at"],
     "interactions": ["occurred_at"],
@@ -45,12 +47,35 @@ FAMILY_TABLES = {
 FRONT = ["revenue_12m", "usual_monthly_revenue"]
 
 
-def _order_months(tables: dict[str, pd.DataFrame]) -> tuple[int, int]:
-    """Month numbers of the first and the latest order."""
+@dataclass(frozen=True)
+class Extent:
+    """Where the extract lies in time, as month numbers (months since 1970-01): the first and
+    the latest order, and the earliest dated row of any table."""
+
+    first_order: int
+    last_order: int
+    earliest: int
+
+
+def extent(tables: dict[str, pd.DataFrame]) -> Extent:
+    """The `Extent` of the tables; the orders must hold a date."""
     if "orders" not in tables or tables["orders"]["order_date"].isna().all():
         raise ContractError([Problem("orders", "order_date", "no order lines with a date")])
     dates = tables["orders"]["order_date"]
-    return _month_of(dates.min()), _month_of(dates.max())
+    first, last = _month_of(dates.min()), _month_of(dates.max())
+    earliest = first
+    for table, columns in DATE_COLUMNS.items():
+        if table in tables:
+            for column in columns:
+                value = tables[table][column].min()
+                if pd.notna(value):
+                    earliest = min(earliest, _month_of(value))
+    return Extent(first, last, earliest)
+
+
+def filled_columns(tables: dict[str, pd.DataFrame]) -> dict[str, frozenset[str]]:
+    """Table -> its columns that hold at least one value."""
+    return {name: frozenset(frame.columns[frame.notna().any().to_numpy()]) for name, frame in tables.items()}
 
 
 def _month_of(stamp: pd.Timestamp) -> int:
@@ -61,15 +86,22 @@ def _month_of(stamp: pd.Timestamp) -> int:
 def data_end(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
     """The first month after the latest order (orders are the backbone: scope and labels rest
     on them), e.g. latest order 2024-12-28 -> 2025-01-01. The default scoring month."""
-    return month_start(_order_months(tables)[1] + 1)
+    return month_start(extent(tables).last_order + 1)
 
 
 def default_snapshots(tables: dict[str, pd.DataFrame], cfg: FeaturesConfig) -> pd.DatetimeIndex:
     """Every month start from the first order month + `min_history_months` up to and including
     `data_end` (the scoring month, unlabelled)."""
-    first, last = _order_months(tables)
-    months = np.arange(first + cfg.min_history_months, last + 2)
-    return pd.DatetimeIndex(months.astype("datetime64[M]").astype("datetime64[ns]"))
+    return pd.DatetimeIndex(month_start_dates(default_months(extent(tables), cfg)))
+
+
+def default_months(ext: Extent, cfg: FeaturesConfig) -> np.ndarray:
+    """Month numbers of the default snapshots (see `default_snapshots`)."""
+    return np.arange(ext.first_order + cfg.min_history_months, ext.last_order + 2)
+
+
+def month_start_dates(months: np.ndarray) -> np.ndarray:
+    return np.asarray(months).astype("datetime64[M]").astype("datetime64[ns]")
 
 
 def check_config(features_cfg: FeaturesConfig, labels_cfg: LabelsConfig) -> None:
@@ -100,30 +132,26 @@ def _snapshot_months(snapshots: Iterable) -> np.ndarray:
     return np.unique(month_numbers(stamps.to_numpy()))
 
 
-def make_panel(tables: dict[str, pd.DataFrame], snapshot_months: np.ndarray) -> Panel:
-    """The grid: accounts in the order of the accounts table; months from the earliest row (at
-    most `MAX_LOOKBACK_MONTHS` before the first order) to the data end or the last snapshot."""
-    first_order, last_order = _order_months(tables)
-    earliest = first_order
-    for table, columns in _DATE_COLUMNS.items():
-        if table in tables:
-            for column in columns:
-                value = tables[table][column].min()
-                if pd.notna(value):
-                    earliest = min(earliest, _month_of(value))
-    start = max(earliest, first_order - MAX_LOOKBACK_MONTHS)
-    end = last_order + 1
+def grid(ext: Extent, snapshot_months: np.ndarray) -> dict[str, Any]:
+    """The panel's months, the same for every account: from the earliest row (at most
+    `MAX_LOOKBACK_MONTHS` before the first order) to the data end or the last snapshot."""
+    start = max(ext.earliest, ext.first_order - MAX_LOOKBACK_MONTHS)
+    end = ext.last_order + 1
     if len(snapshot_months):
         start = min(start, int(snapshot_months.min()))
         end = max(end, int(snapshot_months.max()))
-    return Panel(
-        accounts=pd.Index(tables["accounts"]["account_id"]),
-        start=start,
-        n_months=end - start,
-        orders_start=first_order - start,
-        data_end=last_order + 1 - start,
-        cols=(snapshot_months - start).astype(np.int64),
-    )
+    return {
+        "start": start,
+        "n_months": end - start,
+        "orders_start": ext.first_order - start,
+        "data_end": ext.last_order + 1 - start,
+        "cols": (snapshot_months - start).astype(np.int64),
+    }
+
+
+def make_panel(tables: dict[str, pd.DataFrame], snapshot_months: np.ndarray) -> Panel:
+    """The grid of the tables' accounts (in the order of the accounts table) at `snapshot_months`."""
+    return Panel(accounts=pd.Index(tables["accounts"]["account_id"]), **grid(extent(tables), snapshot_months))
 
 
 def build_features(
@@ -143,22 +171,41 @@ def build_features(
     """
     check_config(features_cfg, labels_cfg)
     clock = time.perf_counter()
-    if snapshots is None:
-        months = month_numbers(default_snapshots(tables, features_cfg).to_numpy())
-    else:
-        months = _snapshot_months(snapshots)
-    panel = make_panel(tables, months)
+    ext = extent(tables)
+    months = default_months(ext, features_cfg) if snapshots is None else _snapshot_months(snapshots)
+    rows = account_rows(tables, ext, months, features_cfg, labels_cfg,
+                        account.levels(tables["accounts"]), filled_columns(tables))
+    across.add_totals(rows)
+    models = across.fit_bgnbd_models(across.bgnbd_inputs(rows)) if across.BGNBD[0] in rows else {}
+    frame = finish_rows(rows, models, labels_cfg.horizon_months)
+    log.debug("features %s built in %.2fs", frame.shape, time.perf_counter() - clock)
+    return frame
+
+
+def account_rows(
+    tables: dict[str, pd.DataFrame],
+    ext: Extent,
+    snapshot_months: np.ndarray,
+    features_cfg: FeaturesConfig,
+    labels_cfg: LabelsConfig,
+    categories: dict[str, list[str]],
+    filled: dict[str, frozenset[str]],
+) -> pd.DataFrame:
+    """The rows of the accounts in `tables["accounts"]` (any subset of the extract's accounts,
+    with their rows of the other tables): every feature that rests on the account alone, the
+    features that compare with other accounts as placeholders with the account's own part
+    (`churnml.features.across`). `ext`, `categories` (`account.levels`) and `filled`
+    (`filled_columns`) describe the whole extract, so any split of the accounts gives the same rows."""
+    panel = Panel(accounts=pd.Index(tables["accounts"]["account_id"]), **grid(ext, snapshot_months), filled=filled)
     accounts = tables["accounts"]
     op = orders.aggregate(panel, tables["orders"])
-    log.debug("orders panel %d x %d in %.2fs", panel.n_accounts, panel.n_months,
-              time.perf_counter() - clock)
     outcomes = tables.get("outcomes")
     status = labels_mod.account_status(panel, op, accounts, outcomes, labels_cfg)
     lab = labels_mod.make_labels(
         panel, op, status, outcomes, tables.get("competitor_signals"), labels_cfg
     )
 
-    numeric: dict[str, np.ndarray] = {}
+    numeric: dict[str, np.ndarray | None] = {}
     categorical: dict[str, pd.Categorical] = {}
     for family in FAMILIES:
         if family not in features_cfg.families:
@@ -184,52 +231,77 @@ def build_features(
                 peers.build(panel, status, accounts, outcomes, features_cfg.peer_leader_influence)
             )
         elif family == "account":
-            values, categories = account.build(panel, accounts)
+            values, categories_of = account.build(panel, accounts, categories)
             numeric.update(values)
-            categorical.update(categories)
+            categorical.update(categories_of)
     for name in features_cfg.exclude:
         numeric.pop(name, None)
         categorical.pop(name, None)
-    missing = [n for n in [*numeric, *categorical] if n not in FEATURES]
+    missing = [n for n in [*numeric, *categorical] if n not in FEATURES and not n.startswith("_")]
     if missing:  # a programming error: every feature needs a dictionary entry
         raise RuntimeError(f"features without a dictionary entry: {missing}")
+    keys = {key: accounts[column] for key, column in ((across.INDUSTRY, "industry"), (across.REGION, "region"))
+            if any(c in numeric for c in across.GROUP_SUMS[key])}
+    return _assemble(panel, status, lab, numeric, categorical, keys)
 
-    frame = _assemble(panel, status, lab, numeric, categorical)
-    log.debug("features %s built in %.2fs", frame.shape, time.perf_counter() - clock)
-    return frame
+
+def finish_rows(rows: pd.DataFrame, models: dict, horizon: int) -> pd.DataFrame:
+    """The features frame from `account_rows` whose group totals are added: the placeholders
+    filled (`across.finish`), the rows and columns that only carried own parts dropped."""
+    across.finish(rows, models, horizon)
+    if across.PRESENT in rows and not rows[across.PRESENT].all():
+        rows = rows[rows[across.PRESENT].to_numpy()].reset_index(drop=True)
+    return rows.drop(columns=[c for c in rows.columns if c.startswith("_")])
 
 
 def _assemble(
     panel: Panel,
     status: labels_mod.AccountStatus,
     lab: dict[str, np.ndarray],
-    numeric: dict[str, np.ndarray],
+    numeric: dict[str, np.ndarray | None],
     categorical: dict[str, pd.Categorical],
+    keys: dict[str, pd.Series],
 ) -> pd.DataFrame:
     """Flatten the `(A, J)` arrays of the accounts that exist at each snapshot into rows
-    (emptying `numeric` on the way)."""
+    (emptying `numeric` on the way); a placeholder (None) becomes a column of NaN. Where an
+    account that does not exist yet has a part in a group total, its row is kept with
+    `_present` False."""
     c = panel.cols
     present = status.exists[:, c].T  # (J, A): rows ordered by snapshot, then account
-    snap_idx, acc_idx = np.nonzero(present)
+    keep = present.copy()
+    for name, values in numeric.items():
+        if name.startswith("_") and values is not None:
+            with np.errstate(invalid="ignore"):
+                keep |= (np.isfinite(values) & (values != 0)).T
+    snap_idx, acc_idx = np.nonzero(keep)
     n = len(acc_idx)
 
-    float_names = [*FRONT, *LABELS, *[k for k in numeric if k not in FRONT]]
+    # Own parts last: `finish_rows` drops them as a slice of the block, without a copy.
+    float_names = [*FRONT, *LABELS, *[k for k in numeric if k not in FRONT and not k.startswith("_")],
+                   *[k for k in numeric if k.startswith("_")]]
     # One float block, filled column by column, so the frame is not copied once more; each
     # (A, J) array is dropped from `numeric` once copied, so memory does not hold both.
     block = np.empty((len(float_names), n))
     for i, name in enumerate(float_names):
-        block[i] = (lab[name] if name in LABELS else numeric.pop(name)).T[present]
+        values = lab[name] if name in LABELS else numeric.pop(name)
+        if values is None:
+            block[i] = np.nan
+        else:
+            block[i] = values.T[keep]
     frame = pd.DataFrame(block.T, columns=float_names, copy=False)
 
     ids = panel.accounts.array.take(acc_idx)
     frame.insert(0, "account_id", ids if ids.dtype == "str" else pd.array(ids, dtype="str"))
     frame.insert(1, "snapshot", panel.snapshot_dates.take(snap_idx))
-    frame.insert(2, "in_scope", status.in_scope[:, c].T[present])
-    frame.insert(3, "recently_lost", status.recently_lost[:, c].T[present])
+    frame.insert(2, "in_scope", status.in_scope[:, c].T[keep])
+    frame.insert(3, "recently_lost", status.recently_lost[:, c].T[keep])
     frame.insert(4, "labelled", lab["labelled"][snap_idx])
     for name, values in categorical.items():
         frame[name] = pd.Categorical.from_codes(
             values.codes[acc_idx], categories=values.categories
         )
+    for name, values in keys.items():
+        frame[name] = values.array.take(acc_idx)
+    frame[across.PRESENT] = present[keep]
     assert list(frame.columns[: len(KEYS) + len(FLAGS)]) == [*KEYS, *FLAGS]
     return frame

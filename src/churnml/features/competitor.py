@@ -36,14 +36,14 @@ def build(panel: Panel, signals: pd.DataFrame) -> dict[str, np.ndarray]:
     for w in (3, 12):
         out[f"competitor_signals_{w}m"] = window_sum(every, c - w, w).astype(np.float64)
 
-    out.update(panel.counts_by_level(ev, ev.column(signals, "kind"), KINDS, "signals", 12))
+    out.update(panel.counts_by_level(ev, ev.column(signals, "kind"), KINDS, "signals", 12, "competitor_signals"))
 
     last = panel.last_before(ev.acc, ev.month, ev.day)[:, c]
     out["months_since_competitor_signal"] = (panel.snapshot_days[None, :] - last) / DAYS_PER_MONTH
 
     gap = ev.column(signals, "price_gap").to_numpy(dtype=np.float64, na_value=np.nan)
     has_gap = ~np.isnan(gap)
-    if has_gap.any():
+    if panel.has_values("competitor_signals", "price_gap", gap):
         cell = ev.acc[has_gap] * M + ev.month[has_gap]
         rows = pd.DataFrame({"cell": cell, "day": ev.day[has_gap], "gap": gap[has_gap]})
         # Per month the latest observation; on the same day the deepest gap.

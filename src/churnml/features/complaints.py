@@ -40,7 +40,7 @@ def build(panel: Panel, complaints: pd.DataFrame) -> dict[str, np.ndarray]:
     for w in (3, 12):
         out[f"complaints_opened_{w}m"] = window_sum(opened, c - w, w).astype(np.float64)
 
-    out.update(panel.counts_by_level(ev, ev.column(complaints, "category"), CATEGORIES, "complaints", 12))
+    out.update(panel.counts_by_level(ev, ev.column(complaints, "category"), CATEGORIES, "complaints", 12, "complaints"))
 
     # Open at column j: opened in a month before j, resolved in month j or later (or never).
     resolved_day = days_or_nan(ev.column(complaints, "resolved_at"))
@@ -52,7 +52,7 @@ def build(panel: Panel, complaints: pd.DataFrame) -> dict[str, np.ndarray]:
     out["complaints_open"] = panel.intervals(ev.acc, first_open, last_open)[:, c].astype(np.float64)
 
     severity = ev.column(complaints, "severity").to_numpy(dtype=np.float64, na_value=np.nan)
-    if not np.isnan(severity).all():
+    if panel.has_values("complaints", "severity", severity):
         worst = np.zeros((A, J))
         for level in (1, 2, 3):
             hit = severity == level

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from churnml.features.bgnbd import fit_bgnbd
 from churnml.features.panel import (
     DAYS_PER_MONTH,
     NAT_INT,
@@ -73,7 +72,7 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
 
     listed = ev.column(orders, "list_amount").to_numpy(dtype=np.float64, na_value=np.nan)
     has_list = ~np.isnan(listed)
-    if has_list.any():
+    if panel.has_values("orders", "list_amount", listed):
         op.list_net = np.bincount(cell[has_list], weights=net[has_list], minlength=size).reshape(A, M)
         op.list_amount = np.bincount(
             cell[has_list], weights=listed[has_list], minlength=size
@@ -81,17 +80,17 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
     del listed, has_list
 
     custom = ev.column(orders, "custom")
-    if custom.notna().any():
+    if panel.has_values("orders", "custom", custom):
         is_custom = custom.fillna(False).to_numpy(dtype=bool)
         op.custom_revenue = np.bincount(
             cell[is_custom], weights=net[is_custom], minlength=size
         ).reshape(A, M)
     del custom, net, cell
 
-    promised = day_numbers(ev.column(orders, "promised_date"))
-    delivered = day_numbers(ev.column(orders, "delivered_date"))
-    known = (promised != NAT_INT) & (delivered != NAT_INT)
-    if known.any():
+    promised_at, delivered_at = ev.column(orders, "promised_date"), ev.column(orders, "delivered_date")
+    if panel.has_values("orders", "promised_date", promised_at) and panel.has_values("orders", "delivered_date", delivered_at):
+        promised, delivered = day_numbers(promised_at), day_numbers(delivered_at)
+        known = (promised != NAT_INT) & (delivered != NAT_INT)
         # a delivery is known once it happened (and not before the order was placed)
         month_known = months_of_days(np.maximum(delivered[known], ev.day[known])) - panel.start
         ok = month_known < M
@@ -100,10 +99,11 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
         op.deliveries = panel.monthly(acc_k, month_k).astype(np.float64)
         op.on_time = panel.monthly(acc_k, month_k, (late <= 0).astype(np.float64))
         op.late_days = panel.monthly(acc_k, month_k, np.maximum(late, 0.0))
-    del promised, delivered, known
+        del promised, delivered, known
+    del promised_at, delivered_at
 
     product = ev.column(orders, "product_line")
-    if product.notna().any():
+    if panel.has_values("orders", "product_line", product):
         codes, uniques = pd.factorize(product)
         codes = np.asarray(codes, dtype=np.int64)
         counts = panel.distinct_in_windows(ev.acc, codes, ev.month, len(uniques), (12, 6))
@@ -115,7 +115,8 @@ def _order_day_rhythm(panel: Panel, op: OrdersPanel, ev) -> None:
     """Distinct order days per account and month, and the gaps between consecutive order days
     (counted in the month of the later one): frequency and rhythm as the order log shows them,
     however many lines an order has."""
-    if len(ev) == 0:
+    if len(ev) == 0:  # no order of these accounts: zero everywhere
+        op.order_days, op.gap_sum, op.gap_sq, op.gap_n = (np.zeros((panel.n_accounts, panel.n_months)) for _ in range(4))
         return
     first, last = int(ev.day.min()), int(ev.day.max())
     width = last - first + 1
@@ -159,9 +160,10 @@ def usual_monthly_revenue(panel: Panel, op: OrdersPanel, cols: np.ndarray) -> np
     return ratio(window_sum(op.revenue, cols - 12, 12), months_known.astype(np.float64))
 
 
-def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame, horizon: int) -> dict[str, np.ndarray]:
+def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame, horizon: int) -> dict[str, np.ndarray | None]:
     """Order features at the snapshot columns, each of shape `(A, J)`; `horizon` is the label
-    window in months (seasonality and BG/NBD look that far ahead)."""
+    window in months (seasonality and BG/NBD look that far ahead). Features that compare with
+    other accounts are None, with the account's own part in `_` columns (`churnml.features.across`)."""
     c = panel.cols
     R, L = op.revenue, op.lines
     out: dict[str, np.ndarray] = {}
@@ -246,24 +248,26 @@ def build(panel: Panel, op: OrdersPanel, accounts: pd.DataFrame, horizon: int) -
         # Late deliveries above the account's own usual level, and above its region's (a
         # plant crunch makes everyone late; an account outgrowing our capacity is late alone).
         out["on_time_rate_change_3v12"] = out["on_time_rate_3m"] - out["on_time_rate_12m"]
-        region = accounts["region"]
-        if region.notna().any():
-            out["on_time_rate_vs_region_3m"] = _vs_region(op, region, c)
+        if panel.has_values("accounts", "region", accounts["region"]):
+            # finished across the accounts (`churnml.features.across`): own part of the region's
+            out["on_time_rate_vs_region_3m"] = None
+            out["_region_on"] = window_sum(op.on_time, c - 3, 3).astype(np.float64)
+            out["_region_all"] = window_sum(op.deliveries, c - 3, 3).astype(np.float64)
         out["late_days_mean_12m"] = ratio(
             window_sum(op.late_days, c - 12, 12), window_sum(op.deliveries, c - 12, 12)
         )
     if op.custom_revenue is not None:
         out["custom_revenue_share_12m"] = ratio(window_sum(op.custom_revenue, c - 12, 12), rev12)
     spend = accounts["category_spend"].to_numpy(dtype=np.float64, na_value=np.nan)
-    if not np.isnan(spend).all():
+    if panel.has_values("accounts", "category_spend", spend):
         out["share_of_wallet"] = ratio(rev12, np.nan_to_num(spend, nan=-1.0)[:, None])
     return out
 
 
 def rhythm(panel: Panel, op: OrdersPanel, c: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
     """Frequency in distinct order days, inter-order gaps against the account's own rhythm, and
-    BG/NBD's P(alive) and expected order days over the horizon, fitted at each snapshot on the
-    order days before it. Each of shape `(A, J)`."""
+    each account's part of BG/NBD's P(alive) and expected order days over the horizon (finished
+    across the accounts). Each of shape `(A, J)`; None for a placeholder."""
     out: dict[str, np.ndarray] = {}
     for w in (3, 12):
         out[f"order_days_{w}m"] = window_sum(op.order_days, c - w, w)
@@ -277,27 +281,18 @@ def rhythm(panel: Panel, op: OrdersPanel, c: np.ndarray, horizon: int) -> dict[s
     last = op.last_day[:, c]
     out["days_since_order_vs_gap"] = ratio(t - last, gap_mean)
 
+    # BG/NBD is fitted on the whole population at each snapshot (`churnml.features.across`);
+    # here each account's history before t: repeat order days, and weeks to its last and to t.
     weeks = 7.0
-    x = days_before - 1
-    t_x = (last - op.first_day[:, None]) / weeks
-    T = (t - op.first_day[:, None]) / weeks
-    ahead = horizon * DAYS_PER_MONTH / weeks
-    p_alive = np.full(x.shape, np.nan)
-    expected = np.full(x.shape, np.nan)
-    for j in range(len(c)):
-        # Each snapshot fitted from scratch: a feature at t depends on nothing but the rows before t.
-        known = days_before[:, j] > 0
-        model = fit_bgnbd(x[known, j], t_x[known, j], T[known, j])
-        if model is None:
-            continue
-        p_alive[known, j] = model.p_alive(x[known, j], t_x[known, j], T[known, j])
-        expected[known, j] = model.expected_purchases(ahead, x[known, j], t_x[known, j], T[known, j])
-    out["bgnbd_p_alive"] = p_alive
-    out["bgnbd_expected_order_days"] = expected
-    # Against the account's own pace over the last 12 months (or since its first order).
+    known = days_before > 0
+    out["_bg_x"] = np.where(known, days_before - 1, np.nan)
+    out["_bg_tx"] = np.where(known, (last - op.first_day[:, None]) / weeks, np.nan)
+    out["_bg_T"] = np.where(known, (t - op.first_day[:, None]) / weeks, np.nan)
+    # the account's own pace over the last 12 months (or since its first order)
     months_known = np.clip(c[None, :] - op.first_col[:, None], 0, 12).astype(np.float64)
-    pace = ratio(out["order_days_12m"], months_known) * horizon
-    out["bgnbd_expected_vs_pace"] = ratio(expected, pace)
+    out["_bg_pace"] = ratio(out["order_days_12m"], months_known) * horizon
+    for name in ("bgnbd_p_alive", "bgnbd_expected_order_days", "bgnbd_expected_vs_pace"):
+        out[name] = None
     return out
 
 
@@ -341,21 +336,3 @@ def _vs_history(monthly: np.ndarray, recent: np.ndarray, first_col: np.ndarray, 
     )
     out = ratio(recent / float(window), ratio(before, months)) - 1
     return np.where(months >= least, out, np.nan)
-
-
-def _vs_region(op: OrdersPanel, region: pd.Series, c: np.ndarray) -> np.ndarray:
-    """On-time rate of the last 3 months minus that of the other accounts of the same region
-    (all their deliveries pooled); NaN without a region or without deliveries on either side."""
-    codes, _ = pd.factorize(region)
-    codes = np.asarray(codes, dtype=np.int64)
-    own_on = window_sum(op.on_time, c - 3, 3)
-    own_all = window_sum(op.deliveries, c - 3, 3)
-    ok = codes >= 0
-    K = codes.max() + 1 if ok.any() else 0
-    reg_on, reg_all = np.zeros((K, len(c))), np.zeros((K, len(c)))
-    np.add.at(reg_on, codes[ok], own_on[ok])
-    np.add.at(reg_all, codes[ok], own_all[ok])
-    out = np.full(own_on.shape, np.nan)
-    others = ratio(reg_on[codes[ok]] - own_on[ok], reg_all[codes[ok]] - own_all[ok])
-    out[ok] = ratio(own_on[ok], own_all[ok]) - others
-    return out

@@ -16,6 +16,7 @@ Conventions used by every family:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -75,6 +76,10 @@ class Panel:
     orders_start: int  # column of the first month with an order
     data_end: int  # column of the first month after the latest order
     cols: np.ndarray  # snapshot columns, ascending
+    # Table -> its columns with at least one value in the whole extract. A family builds a
+    # feature from an optional column when the extract has it, whichever accounts the panel
+    # holds (all of them, or a bucket on Spark). None: judged from the rows given.
+    filled: Mapping[str, frozenset[str]] | None = None
 
     @property
     def n_accounts(self) -> int:
@@ -91,6 +96,12 @@ class Panel:
         return (self.start + self.cols).astype("datetime64[M]").astype("datetime64[D]").astype(
             np.int64
         ).astype(np.float64)
+
+    def has_values(self, table: str, column: str, values: pd.Series | np.ndarray) -> bool:
+        """Whether the extract's `table.column` holds any value (`values`: the rows given)."""
+        if self.filled is not None:
+            return column in self.filled.get(table, ())
+        return bool(pd.notna(values).any())
 
     def rows(self, ids: pd.Series) -> np.ndarray:
         """Panel row of each account id (-1 for an id not in the accounts table)."""
@@ -118,11 +129,12 @@ class Panel:
     # --- monthly aggregates -------------------------------------------------------------
 
     def counts_by_level(
-        self, ev: "Events", values: pd.Series, levels: list[str], prefix: str, window: int
+        self, ev: "Events", values: pd.Series, levels: list[str], prefix: str, window: int, table: str
     ) -> dict[str, np.ndarray]:
         """Events of each level of `values` (e.g. complaint category) in the `window` months before
-        each snapshot: `{f"{prefix}_{level}_{window}m": (A, J)}`; nothing when `values` is empty."""
-        if not values.notna().any():
+        each snapshot: `{f"{prefix}_{level}_{window}m": (A, J)}`; nothing when the extract's
+        column is empty."""
+        if not self.has_values(table, str(values.name), values):
             return {}
         codes = category_codes(values.str.strip().str.lower(), levels)
         out = {}

@@ -93,7 +93,7 @@ def _contacts(panel: Panel, contacts: pd.DataFrame) -> dict[str, np.ndarray]:
     for w in (6, 12):
         out[f"contacts_left_{w}m"] = window_sum(left_monthly, c - w, w).astype(np.float64)
 
-    if role.notna().any():
+    if panel.has_values("contacts", "role", role):
         out["decision_makers_current"] = panel.intervals(acc[is_dm], first[is_dm], last[is_dm])[
             :, c
         ].astype(np.float64)
