@@ -105,12 +105,16 @@ def child(kind: str, folder: Path, accounts: int, months: int) -> dict:
     out: dict = {}
     began = time.perf_counter()
     if kind == "generate":
-        from churnml.data.synthetic import generate_world
-        from churnml.io import write_tables
+        from churnml.data.world_parts import PART_ACCOUNTS, generate_world_parts
+        from churnml.io import write_table_parts, write_tables
 
-        world = generate_world(accounts, months, START, seed=SEED, today=TODAY)
-        write_tables(world.tables, folder, "parquet", truth=world.truth)
-        out["rows"] = {name: len(frame) for name, frame in world.tables.items()}
+        if accounts <= PART_ACCOUNTS:
+            world = next(generate_world_parts(accounts, months, START, seed=SEED, today=TODAY))
+            write_tables(world.tables, folder, "parquet", truth=world.truth)
+            out["rows"] = {name: len(frame) for name, frame in world.tables.items()}
+        else:  # in parts: the world does not fit in memory at once
+            parts = generate_world_parts(accounts, months, START, seed=SEED, today=TODAY)
+            write_table_parts(((w.tables, w.truth) for w in parts), folder)
     elif kind == "floor":
         import pyarrow.parquet as pq
 

@@ -5,13 +5,13 @@ ones `churnml.features.across` finishes over all rows."""
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.buckets import build_in_buckets
-from helpers.features_tables import random_tables
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from churnml.config import FeaturesConfig, LabelsConfig
 from churnml.features.build import build_features
+from helpers.buckets import build_in_buckets
+from helpers.features_tables import random_tables
 
 
 def _same(left: pd.DataFrame, right: pd.DataFrame) -> None:

@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import re
+import shutil
 import time
 from datetime import date
 from pathlib import Path
@@ -106,6 +107,10 @@ def write_synthetic_world(data_cfg: Any, today: date, labels_cfg: Any = None) ->
     _check_synthetic(data_cfg)
     check_format(data_cfg.format)
     folder = Path(data_cfg.dir).expanduser()
+    from churnml.data.world_parts import PART_ACCOUNTS
+
+    if data_cfg.accounts > PART_ACCOUNTS:
+        return _write_world_in_parts(data_cfg, today, folder)
     began = time.perf_counter()
     world = generate_world(
         data_cfg.accounts, data_cfg.months, data_cfg.start, data_cfg.seed, data_cfg.world, today, progress=True
@@ -148,6 +153,35 @@ def write_synthetic_world(data_cfg: Any, today: date, labels_cfg: Any = None) ->
             figures["best_feature"], figures["best_feature_auc"], 100 * figures["top20_revenue_share"],
         )
     return figures
+
+
+def _write_world_in_parts(data_cfg: Any, today: date, folder: Path) -> dict[str, Any]:
+    """Generate a world too large for memory in parts (`data.world_parts`) and write them as
+    one Parquet file per table; returns the rows written (no calibration figures: those are
+    measured on worlds that fit)."""
+    from churnml.constraints import fail
+    from churnml.data.world_parts import PART_ACCOUNTS, generate_world_parts
+    from churnml.io import write_table_parts
+
+    if data_cfg.format != "parquet":
+        raise fail("data.format", f"parquet for a world of more than {PART_ACCOUNTS:,} accounts",
+                   data_cfg.format)
+    began = time.perf_counter()
+    rows: dict[str, int] = {}
+
+    def parts():
+        for world in generate_world_parts(data_cfg.accounts, data_cfg.months, data_cfg.start, data_cfg.seed,
+                                          data_cfg.world, today):
+            for name, frame in world.tables.items():
+                rows[name] = rows.get(name, 0) + len(frame)
+            log.info("simulated a part of %d accounts (%.0f s so far)", len(world.tables["accounts"]),
+                     time.perf_counter() - began)
+            yield world.tables, world.truth
+
+    paths = write_table_parts(parts(), folder)
+    log.info("wrote %d files (%s) to %s in %.1f s", len(paths), ", ".join(f"{n} {c:,}" for n, c in rows.items()),
+             folder, time.perf_counter() - began)
+    return {"rows": rows}
 
 
 def ensure_synthetic(data_cfg: Any, today: date, labels_cfg: Any = None) -> bool:
@@ -310,6 +344,8 @@ def write_features(
     # skips the others; smaller groups would make the file slower to write.
     per_snapshot = int(frame.groupby("snapshot", sort=False).size().max()) if len(frame) else 1
     chunk = per_snapshot * max(1, _ROW_GROUP_ROWS // per_snapshot)
+    if (folder / FEATURES_FILE).is_dir():  # the Spark engine's dataset in parts, replaced by one file
+        shutil.rmtree(folder / FEATURES_FILE)
     written = write_frame(frame, folder / FEATURES_FILE, chunk_rows=chunk, metadata=metadata)
     return written, write_frame(dictionary, folder / DICTIONARY_FILE)
 
@@ -325,7 +361,7 @@ def read_features(
     path = Path(config.paths.features) / FEATURES_FILE
     recorded = read_metadata(path, _FINGERPRINT_KEY)
     if recorded is None:
-        why = "there is none yet" if not path.is_file() else "it records no fingerprint of its inputs"
+        why = "there is none yet" if not path.exists() else "it records no fingerprint of its inputs"
         log.info("building the features: no features file to reuse at %s (%s; `churnml features` writes it)", path, why)
         return None
     if fingerprint is None:

@@ -61,6 +61,7 @@ def register_configs() -> None:
     cs.store(group="tune", name="tune_schema", node=c.TuneConfig)
     cs.store(group="score", name="score_schema", node=c.ScoreConfig)
     cs.store(group="mlflow", name="mlflow_schema", node=c.MlflowConfig)
+    cs.store(group="engine", name="engine_schema", node=c.EngineConfig)
 
 
 def to_config(cfg: Any):
@@ -206,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     import hydra
     from hydra.core.hydra_config import HydraConfig
 
+    quiet_known_warnings()
     register_configs()
     state = {"started": False}
 
@@ -251,6 +253,23 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return code
     return 0
+
+
+# pandera imports pyspark.pandas whenever pyspark is installed, and pyspark warns about pandas 3
+# (on every start, and in every Spark worker). Whether that matters here is what the engines'
+# equivalence tests tell; the warning only tells nothing to a user.
+_PYSPARK_PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+
+def quiet_known_warnings() -> None:
+    """Silence the warnings that tell the user nothing (here and in Spark's Python workers)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=_PYSPARK_PANDAS_WARNING, category=FutureWarning)
+    known = f"ignore:{_PYSPARK_PANDAS_WARNING}:FutureWarning"
+    current = os.environ.get("PYTHONWARNINGS")
+    if known not in (current or ""):
+        os.environ["PYTHONWARNINGS"] = f"{current},{known}" if current else known
 
 
 def console_main() -> int:

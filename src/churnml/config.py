@@ -339,6 +339,24 @@ class MlflowConfig:
     constraints = {"tracking_uri": text(), "experiment": text(), "churn_model_name": text(), "switching_model_name": text()}
 
 
+ENGINES = ("pandas", "spark")
+
+
+@dataclass
+class EngineConfig:
+    """Where the features are built: in this process (pandas) or on Spark."""
+
+    name: str = "pandas"
+    # spark: `local[*]` (every core of this machine), `local[2]`, `yarn`, `k8s://…`, `spark://…`
+    master: str = "local[*]"
+    conf: Dict[str, str] = field(default_factory=dict)  # any Spark setting, e.g. spark.driver.memory: 8g
+    # spark: groups of accounts built as one pandas task each; null: two per core, and one per
+    # 2,000 accounts
+    buckets: Optional[int] = None
+
+    constraints = {"name": one_of(*ENGINES), "master": text(), "buckets": optional(whole(1))}
+
+
 @dataclass
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -349,6 +367,7 @@ class Config:
     tune: TuneConfig = field(default_factory=TuneConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
     # The date treated as "today" (YYYY-MM-DD) for the future-date check; default: the real date.
     today: Optional[str] = None
 

@@ -17,12 +17,13 @@ failure leaves the previous version intact.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
 
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # Rows per Parquet row group / CSV batch: bounds the memory used while converting big frames.
 CHUNK_ROWS = 1_000_000
+# Beside the parts of a Parquet dataset: what `write_frame` keeps in a single file's metadata,
+# and the categories of its categorical columns.
+DATASET_METADATA = "_churnml.json"
 # Date columns of the truth tables, parsed back by `read_truth` when it reads CSV.
 TRUTH_DATES = {
     "hazard": ["month"],
@@ -131,9 +135,40 @@ def read_frame(path: str | os.PathLike, dates: list[str] | None = None, filters:
     """Read a frame written by `write_frame`; `dates` are parsed when reading CSV, `filters`
     (pyarrow's, e.g. `[("snapshot", "in", [t])]`) select Parquet rows while reading."""
     target = Path(path)
+    if target.is_dir():
+        return _read_dataset(target, filters)
     if target.suffix.lower() == ".parquet":
         return pd.read_parquet(target, filters=filters)
     return pd.read_csv(target, parse_dates=dates or [])
+
+
+def _read_dataset(folder: Path, filters: list | None) -> pd.DataFrame:
+    """A Parquet dataset in parts, in the row order and with the categories its metadata records."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(folder, filters=filters).to_pandas() if filters else \
+        ds.dataset(folder, format="parquet").to_table().to_pandas()
+    try:
+        recorded = json.loads((folder / DATASET_METADATA).read_text())
+    except (OSError, ValueError):
+        recorded = {}
+    order = [c for c in recorded.get("order", []) if c in frame]
+    if order:  # the parts hold groups of rows; their order is recorded in columns
+        frame = frame.sort_values(order, kind="stable", ignore_index=True)
+        frame = frame.drop(columns=[c for c in order if c.startswith("_")])
+    for name, levels in recorded.get("categories", {}).items():
+        if name in frame:
+            frame[name] = pd.Categorical(frame[name], categories=levels)
+    for name in frame.columns:
+        if pd.api.types.is_datetime64_dtype(frame[name].dtype):
+            frame[name] = frame[name].astype("datetime64[ns]")
+    return frame
+
+
+def write_dataset_metadata(folder: str | os.PathLike, values: Mapping[str, object]) -> None:
+    """Write what a Parquet dataset's readers need beside its parts (`DATASET_METADATA`)."""
+    (Path(folder) / DATASET_METADATA).write_text(json.dumps(dict(values), sort_keys=True))
 
 
 def read_metadata(path: str | os.PathLike, key: str) -> str | None:
@@ -141,6 +176,11 @@ def read_metadata(path: str | os.PathLike, key: str) -> str | None:
     file or the key is not there (or the file is not Parquet)."""
     import pyarrow.parquet as pq
 
+    if Path(path).is_dir():  # a dataset in parts (the Spark engine's) keeps it beside them
+        try:
+            return json.loads((Path(path) / DATASET_METADATA).read_text()).get(key)
+        except (OSError, ValueError):
+            return None
     try:
         metadata = pq.read_schema(path).metadata or {}
     except (OSError, ValueError):  # no such file, or not Parquet: nothing recorded
@@ -170,6 +210,42 @@ def write_tables(
     written = [write_frame(frame, root / f"{name}.{format}") for name, frame in tables.items()]
     written += [write_frame(frame, root / "truth" / f"{name}.{format}") for name, frame in (truth or {}).items()]
     return written
+
+
+def write_table_parts(
+    parts: Iterable[tuple[Mapping[str, pd.DataFrame], Mapping[str, pd.DataFrame]]],
+    directory: str | os.PathLike,
+) -> list[Path]:
+    """Write (tables, truth) parts one after another as one Parquet file per table, as
+    `write_tables` writes a whole world; only one part is in memory at a time. Each file
+    appears when complete (written beside it first). Returns the paths written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = Path(directory)
+    writers: dict[Path, pq.ParquetWriter] = {}
+    try:
+        for tables, truth in parts:
+            for path, frame in [*((root / f"{n}.parquet", f) for n, f in tables.items()),
+                                *((root / "truth" / f"{n}.parquet", f) for n, f in truth.items())]:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if path not in writers:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    writers[path] = pq.ParquetWriter(_staging_name(path), table.schema)
+                writers[path].write_table(table.cast(writers[path].schema))
+    except BaseException:
+        for path, writer in writers.items():
+            writer.close()
+            _staging_name(path).unlink(missing_ok=True)
+        raise
+    for path, writer in writers.items():
+        writer.close()
+        os.replace(_staging_name(path), path)
+    return list(writers)
+
+
+def _staging_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.parts")
 
 
 def read_truth(directory: str | os.PathLike, format: str | None = None) -> dict[str, pd.DataFrame]:

@@ -57,7 +57,7 @@ LAYERS = [
     ["churnml.scoring", "churnml.report", "churnml.plots", "churnml.explore", "churnml.review",
      "churnml.world_figures"],
     ["churnml.tracking"],
-    ["churnml.catalog"],
+    ["churnml.catalog", "churnml.spark_engine"],
     ["churnml.stages", "churnml.cli"],
 ]
 

@@ -559,6 +559,14 @@ def all_distinct(values: pd.Series) -> bool:
 _FNV_OFFSET, _FNV_PRIME = np.uint64(1469598103934665603), np.uint64(1099511628211)
 
 
+def text_hashes(values: pd.Series) -> np.ndarray:
+    """A 64-bit hash of each value as the contract reads it as text (equal texts, equal
+    hashes; a missing value hashes as the empty text)."""
+    text = _to_text(values)
+    return np.concatenate([_text_hashes(chunk) for chunk in _arrow_values(text).chunks]) if len(text) else \
+        np.zeros(0, dtype=np.uint64)
+
+
 def _text_hashes(chunk) -> np.ndarray:
     """FNV-1a hashes of an Arrow string array's values, one byte position at a time over the
     rows that long (longest first: the work is the number of bytes, however long the longest)."""

@@ -56,7 +56,10 @@ def run_stage(ctx: RunContext) -> None:
     step("generate", lambda: ensure_synthetic(config.data, today, config.labels))
     tables, fingerprint = step("validate", lambda: load_fingerprinted(config, lambda: load_tables(config.data, today=today)))
     validate.report_tables(tables, config.data)
-    frame = step("features", lambda: features.make_features(config, tables, fingerprint))
+    if config.engine.name == "spark":
+        frame = step("features", lambda: features.on_spark(config))
+    else:
+        frame = step("features", lambda: features.make_features(config, tables, fingerprint))
     step("train", lambda: train.train_and_publish(config, ctx.params, ctx.output_dir, tables, frame))
     scored = step("score", lambda: score_month(config, params=ctx.params, output_dir=ctx.output_dir, tables=tables,
                                                   fingerprint=fingerprint))
