@@ -22,11 +22,14 @@ $(SPARK): $(STAMP)
 	@touch $(SPARK)
 
 # churnml[spark] (pyspark; Spark needs Java 17+), then the whole chain with the Spark engine.
-spark: $(STAMP)
+SPARK_FORCED := $(VENV)/.spark-installed
+$(SPARK_FORCED): $(STAMP)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,spark]"
-	@touch $(SPARK)
+	@touch $(SPARK) $(SPARK_FORCED)
 
-run-spark: spark
+spark: $(SPARK_FORCED)
+
+run-spark: $(SPARK_FORCED)
 	$(BIN)/churnml run engine=spark
 
 run: $(STAMP)

@@ -52,8 +52,17 @@ _POS = "_row"
 
 def session(engine_cfg: Any):
     """The Spark session of `engine.master` with `engine.conf`; its Python workers run this
-    interpreter (they need churnml and its libraries)."""
-    from pyspark.sql import SparkSession
+    interpreter (they need churnml and its libraries). Raises `ConfigError` when pyspark is not
+    installed or Java cannot start it."""
+    from churnml.errors import ConfigError
+
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("`engine.name` spark needs churnml[spark]: run `make spark` "
+                          "(or `pip install 'churnml[spark]'`); got no pyspark") from None
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        raise ConfigError("`engine.name` spark needs Java 17 or later (on the PATH or in JAVA_HOME); got none")
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -62,7 +71,11 @@ def session(engine_cfg: Any):
         builder = builder.master(engine_cfg.master)
     for key, value in {**DEFAULT_CONF, **engine_cfg.conf, **REQUIRED_CONF}.items():
         builder = builder.config(key, str(value))
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as err:  # noqa: BLE001 - pyspark raises its own types when the JVM cannot start
+        raise ConfigError(f"`engine.master` must name a Spark that starts; {engine_cfg.master} did not: "
+                          f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}") from None
     spark.sparkContext.setLogLevel("ERROR")
     logging.getLogger("py4j").setLevel(logging.WARNING)  # its connection notes are not the user's
     return spark
