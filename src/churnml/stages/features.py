@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -86,14 +87,14 @@ def make_features(config, tables: dict[str, pd.DataFrame], fingerprint: dict[str
     return frame
 
 
-def on_spark(config) -> pd.DataFrame:
-    """Build and write the features on Spark (`churnml.spark_engine`); returns them as read back
-    on the driver (for `run` to train on)."""
+def on_spark(config) -> Path:
+    """Build and write the features on Spark (`churnml.spark_engine`); returns the dataset's path
+    (the driver reads it only when it trains)."""
     from churnml import spark_engine
     from churnml.catalog import DICTIONARY_FILE, inputs_fingerprint
     from churnml.errors import ConfigError
     from churnml.features.dictionary import dictionary_frame
-    from churnml.io import read_frame, write_frame
+    from churnml.io import write_frame
 
     if config.data.source == "sql":
         raise ConfigError("`engine.name` must be pandas with data.source=sql (Spark reads Parquet or CSV files); got spark")
@@ -104,4 +105,4 @@ def on_spark(config) -> pd.DataFrame:
     write_frame(dictionary_frame(features), written.parent / DICTIONARY_FILE)
     log.info("wrote %s (%d features) on Spark (%s) in %.1f s", written, len(features), config.engine.master,
              time.perf_counter() - started)
-    return read_frame(written)
+    return written
