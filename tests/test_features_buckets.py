@@ -51,3 +51,18 @@ def test_fewer_families_split_the_same(families):
     features, labels = FeaturesConfig(families=families), LabelsConfig()
     bucket_of = np.arange(len(tables["accounts"])) % 3
     _same(build_in_buckets(tables, features, labels, bucket_of), build_features(tables, features, labels))
+
+
+def test_a_snapshot_where_no_account_with_an_industry_exists_builds():
+    # found by the point-in-time test: the industry is known only for accounts that do not
+    # exist yet at the first snapshot, so the leader totals have no group there
+    from churnml.features import across
+
+    rows = pd.DataFrame({
+        "snapshot": pd.to_datetime(["2024-01-01", "2024-01-01"]),
+        across.INDUSTRY: pd.Series([None, None], dtype="str"),
+        across.LEADER: [np.nan, -np.inf],
+        "_peer_lost": [0.0, 1.0],
+    })
+    across.add_totals(rows)
+    assert rows[[across.LEADER_BEST, across.LEADER_SECOND, across.total("_peer_lost")]].isna().all().all()

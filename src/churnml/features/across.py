@@ -60,25 +60,28 @@ def add_totals(rows: pd.DataFrame) -> None:
             continue
         group, n = _groups(rows, key)
         ok = group >= 0
+        at = np.maximum(group, 0)
         for c in present:
-            sums = np.bincount(group[ok], weights=rows[c].to_numpy(dtype=np.float64)[ok], minlength=n)
-            rows[total(c)] = np.where(ok, sums[np.maximum(group, 0)] if n else np.nan, np.nan)
+            sums = np.bincount(group[ok], weights=rows[c].to_numpy(dtype=np.float64)[ok], minlength=max(n, 1))
+            rows[total(c)] = np.where(ok, sums[at], np.nan)
     if LEADER in rows and INDUSTRY in rows:
         group, n = _groups(rows, INDUSTRY)
+        n = max(n, 1)  # no row with an industry: one empty group, so indexing stays in range
+        at = np.maximum(group, 0)
         last = rows[LEADER].to_numpy(dtype=np.float64)
         ok = (group >= 0) & ~np.isnan(last)
         best = np.full(n, -np.inf)
         np.maximum.at(best, group[ok], last[ok])
         has = np.bincount(group[ok], minlength=n) > 0
-        is_best = ok & (last == best[np.maximum(group, 0)])
+        is_best = ok & (last == best[at])
         n_best = np.bincount(group[is_best], minlength=n)
         below = np.full(n, -np.inf)
         np.maximum.at(below, group[ok & ~is_best], last[ok & ~is_best])
         # the second of the two latest (a tie at the top counts twice); -inf when no other
         second = np.where(n_best >= 2, best, below)
-        known = (group >= 0) & has[np.maximum(group, 0)] if n else np.zeros(len(rows), dtype=bool)
-        rows[LEADER_BEST] = np.where(known, best[np.maximum(group, 0)] if n else np.nan, np.nan)
-        rows[LEADER_SECOND] = np.where(known, second[np.maximum(group, 0)] if n else np.nan, np.nan)
+        known = (group >= 0) & has[at]
+        rows[LEADER_BEST] = np.where(known, best[at], np.nan)
+        rows[LEADER_SECOND] = np.where(known, second[at], np.nan)
 
 
 def bgnbd_inputs(rows: pd.DataFrame) -> pd.DataFrame:
