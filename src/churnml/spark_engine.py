@@ -196,19 +196,14 @@ def _summary(typed: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """What the whole extract's build needs to know of one bucket: its dates, filled columns
     and categories."""
     from churnml.features import account
-    from churnml.features.build import DATE_COLUMNS, _month_of
+    from churnml.features.build import _month_of, earliest_month, filled_columns
 
     orders = typed["orders"]["order_date"].dropna()
-    months = [
-        _month_of(typed[t][c].min())
-        for t, columns in DATE_COLUMNS.items() if t in typed for c in columns if typed[t][c].notna().any()
-    ]
     return {
         "first_order": _month_of(orders.min()) if len(orders) else None,
         "last_order": _month_of(orders.max()) if len(orders) else None,
-        "earliest": min(months) if months else None,
-        "filled": {name: sorted(c for c in frame.columns if c != _POS and frame[c].notna().any())
-                   for name, frame in typed.items()},
+        "earliest": earliest_month(typed),
+        "filled": {name: sorted(columns - {_POS}) for name, columns in filled_columns(typed).items()},
         "levels": account.levels(typed["accounts"]),
         "rows": {name: len(frame) for name, frame in typed.items()},
     }

@@ -63,14 +63,16 @@ def extent(tables: dict[str, pd.DataFrame]) -> Extent:
         raise ContractError([Problem("orders", "order_date", "no order lines with a date")])
     dates = tables["orders"]["order_date"]
     first, last = _month_of(dates.min()), _month_of(dates.max())
-    earliest = first
-    for table, columns in DATE_COLUMNS.items():
-        if table in tables:
-            for column in columns:
-                value = tables[table][column].min()
-                if pd.notna(value):
-                    earliest = min(earliest, _month_of(value))
-    return Extent(first, last, earliest)
+    others = earliest_month(tables)
+    return Extent(first, last, first if others is None else min(first, others))
+
+
+def earliest_month(tables: dict[str, pd.DataFrame]) -> int | None:
+    """Month number of the earliest dated row of the optional tables (`DATE_COLUMNS`); None
+    when they hold no date."""
+    months = [_month_of(tables[t][c].min()) for t, columns in DATE_COLUMNS.items() if t in tables
+              for c in columns if tables[t][c].notna().any()]
+    return min(months) if months else None
 
 
 def filled_columns(tables: dict[str, pd.DataFrame]) -> dict[str, frozenset[str]]:
