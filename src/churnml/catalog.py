@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from churnml.config import Config
@@ -215,7 +216,8 @@ def read_truth(raw_dir: str | Path) -> dict[str, pd.DataFrame] | None:
 # --------------------------------------------------------------------------- model inputs
 
 
-def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = None, frame: pd.DataFrame | None = None):
+def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = None, frame: pd.DataFrame | None = None,
+                      *, sample: bool = False):
     """What `train`, `evaluate` and `tune` read (a `churnml.models.training.ModelInputs`): the
     features frame (read from the features file when its inputs are exactly these tables and
     this run's config, else built: consistent with overrides such as `features=orders_only`
@@ -224,7 +226,9 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
     from `${paths.raw}/truth/` (they never reach a model; they only score the comparison).
 
     `tables` and `frame` (the features of those tables with this config) are loaded and built
-    when not given; `churnml run` passes the ones it already has."""
+    when not given; `churnml run` passes the ones it already has. With `sample` and
+    `model.sample.negative_rate` set, the frame is a weighted sample (`churnml.models.sample`),
+    read from the features file batch by batch."""
     from churnml.data.synthetic import oracle_from_truth
     from churnml.features import build_features, feature_columns
     from churnml.features.competitor import training_offers
@@ -236,10 +240,16 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
     else:
         fingerprint = inputs_fingerprint(config, tables) if frame is None else None
     started = time.perf_counter()
+    offers = training_offers(tables.get("competitor_signals"), config.labels.switch_signal_kinds)
+    rate = config.model.sample.negative_rate if sample else None
+    keep = None
     if frame is None:
-        frame = read_features(config, fingerprint)
+        keep = _sample_keeper(config, fingerprint, offers) if rate else None
+        frame = read_features(config, fingerprint, keep=keep)
     if frame is None:
         frame = build_features(tables, config.features, config.labels)
+    if rate:
+        frame = _weighted_sample(config, frame, offers, keep)
     features = feature_columns(frame)
     log.info(
         "features: %d rows x %d features, %d snapshots (%s to %s), ready in %.1fs",
@@ -262,12 +272,73 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
     return ModelInputs(
         frame=frame,
         features=features,
-        offers=training_offers(tables.get("competitor_signals"), config.labels.switch_signal_kinds),
+        offers=offers,
         horizon=horizon,
         dictionary=dictionary_frame(features),
         oracle=oracle,
         true_switching_cost=true_cost,
     )
+
+
+_SAMPLE_KEYS = ["account_id", "snapshot", "labelled", "in_scope", "churn"]
+
+
+def _whole(config: Config, keys: pd.DataFrame) -> list[pd.Timestamp]:
+    """The snapshots a training sample keeps whole (`churnml.models.sample.whole_snapshots`)
+    for the evaluation plan these rows (`_SAMPLE_KEYS`) give."""
+    from churnml.models.churn import training_rows
+    from churnml.models.pyfunc import REFERENCE_SNAPSHOTS
+    from churnml.models.sample import whole_snapshots
+    from churnml.models.split import plan_evaluation
+
+    labelled = training_rows(keys)["snapshot"].unique()
+    plan = plan_evaluation(labelled, config.labels.horizon_months, config.model.split, config.model.seed)
+    return whole_snapshots(keys["snapshot"].unique(), labelled, plan.test, REFERENCE_SNAPSHOTS)
+
+
+class _Keeper:
+    """The rows of a training sample, decided batch by batch while the features file is read."""
+
+    def __init__(self, config: Config, whole: list[pd.Timestamp], offers: pd.DataFrame):
+        self.rate, self.seed = config.model.sample.negative_rate, config.model.seed
+        self.whole, self.offers = whole, offers
+        self.rows = 0
+
+    def __call__(self, batch: pd.DataFrame) -> np.ndarray:
+        from churnml.models.sample import keep_mask
+
+        self.rows += len(batch)
+        return keep_mask(batch, self.rate, self.seed, self.whole, self.offers)
+
+
+def _sample_keeper(config: Config, fingerprint: dict[str, str] | None, offers: pd.DataFrame) -> _Keeper | None:
+    """A `_Keeper` for the features file when it matches `fingerprint` (None otherwise)."""
+    from churnml.io import read_columns
+
+    path = Path(config.paths.features) / FEATURES_FILE
+    if fingerprint is None or not path.exists():
+        return None
+    try:
+        keys = read_columns(path, _SAMPLE_KEYS)
+    except (OSError, ValueError):
+        return None
+    return _Keeper(config, _whole(config, keys), offers)
+
+
+def _weighted_sample(config: Config, frame: pd.DataFrame, offers: pd.DataFrame, keeper: _Keeper | None) -> pd.DataFrame:
+    """`frame` (already sampled when read through `keeper`) as the sample, with its weights."""
+    from churnml.models.sample import WEIGHT, keep_mask, sample_weights
+
+    rate = config.model.sample.negative_rate
+    if keeper is None:  # built in memory: sampled here
+        keeper = _Keeper(config, _whole(config, frame[_SAMPLE_KEYS]), offers)
+        keeper.rows = len(frame)
+        frame = frame[keep_mask(frame, rate, config.model.seed, keeper.whole, offers)].reset_index(drop=True)
+    frame = frame.assign(**{WEIGHT: sample_weights(frame, rate, keeper.whole, offers)})
+    log.info("training sample: %d of %d feature rows (every churner, every row of %d snapshots kept whole, "
+             "and %g of the other labelled rows, each weighted %g)", len(frame), keeper.rows, len(keeper.whole),
+             rate, 1 / rate)
+    return frame
 
 
 # --------------------------------------------------------------------------- features
@@ -351,11 +422,12 @@ def write_features(
 
 
 def read_features(
-    config: Config, fingerprint: dict[str, str] | None, snapshots: list[pd.Timestamp] | None = None
+    config: Config, fingerprint: dict[str, str] | None, snapshots: list[pd.Timestamp] | None = None,
+    keep: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> pd.DataFrame | None:
     """The features `churnml features` wrote from inputs with this `fingerprint` (only
-    `snapshots`, when given), or None when there is no such file: one log line says why the
-    features are built instead."""
+    `snapshots`, when given; only the rows `keep` selects from their `_SAMPLE_KEYS`), or None
+    when there is no such file: one log line says why the features are built instead."""
     from churnml.io import read_frame, read_metadata
 
     path = Path(config.paths.features) / FEATURES_FILE
@@ -374,7 +446,7 @@ def read_features(
     started = time.perf_counter()
     filters = [("snapshot", "in", list(snapshots))] if snapshots is not None else None
     try:
-        frame = read_frame(path, filters=filters)
+        frame = read_frame(path, filters=filters, keep=keep, keep_columns=_SAMPLE_KEYS)
     except (OSError, ValueError) as err:  # a damaged file is rebuilt, not a failure
         log.info("building the features: %s cannot be read (%s)", path, err)
         return None

@@ -229,6 +229,16 @@ class GateConfig:
 
 
 @dataclass
+class SampleConfig:
+    # Train on every churner and this share of the other labelled rows, weighted back (each
+    # drawn row counts 1 / negative_rate), for panels larger than the driver's memory; the
+    # rows the model is tested and compared on stay whole. null: every row.
+    negative_rate: Optional[float] = None
+
+    constraints = {"negative_rate": optional(share("(]"))}
+
+
+@dataclass
 class ModelConfig:
     name: str = "lightgbm"
     seed: int = 42
@@ -239,6 +249,7 @@ class ModelConfig:
     )
     split: SplitConfig = field(default_factory=SplitConfig)
     gate: GateConfig = field(default_factory=GateConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
     backtest_folds: int = 4
     switching_grid_step: float = 0.005
     # switching cost = smallest discount at which the switching probability reaches this

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
+import numpy as np
 import pandas as pd
 
 from churnml.config import FORMATS, DataConfig
@@ -131,15 +132,42 @@ def write_frame(
     return target
 
 
-def read_frame(path: str | os.PathLike, dates: list[str] | None = None, filters: list | None = None) -> pd.DataFrame:
-    """Read a frame written by `write_frame`; `dates` are parsed when reading CSV, `filters`
-    (pyarrow's, e.g. `[("snapshot", "in", [t])]`) select Parquet rows while reading."""
+def read_frame(path: str | os.PathLike, dates: list[str] | None = None, filters: list | None = None,
+               keep: Callable[[pd.DataFrame], np.ndarray] | None = None,
+               keep_columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a frame written by `write_frame` (or a Parquet dataset in parts); `dates` are parsed
+    when reading CSV, `filters` (pyarrow's, e.g. `[("snapshot", "in", [t])]`) select Parquet
+    rows while reading, and `keep` (a mask from the `keep_columns` of each batch of rows) keeps
+    only the rows it selects, so the whole frame is never in memory."""
     target = Path(path)
+    if keep is not None:
+        return _read_kept(target, keep, keep_columns or [])
     if target.is_dir():
         return _read_dataset(target, filters)
     if target.suffix.lower() == ".parquet":
         return pd.read_parquet(target, filters=filters)
     return pd.read_csv(target, parse_dates=dates or [])
+
+
+def _read_kept(target: Path, keep: Callable[[pd.DataFrame], np.ndarray], columns: list[str]) -> pd.DataFrame:
+    """The rows of a Parquet file or dataset that `keep` selects, batch by batch."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(str(target), format="parquet")
+    kept = []
+    for batch in dataset.to_batches():
+        mask = keep(pa.Table.from_batches([batch]).select(columns).to_pandas())
+        kept.append(batch.filter(pa.array(np.asarray(mask, dtype=bool))))
+    table = pa.Table.from_batches(kept, schema=dataset.schema)
+    return _dataset_frame(target, table.to_pandas()) if target.is_dir() else table.to_pandas()
+
+
+def read_columns(path: str | os.PathLike, columns: list[str]) -> pd.DataFrame:
+    """Only `columns` of a Parquet file or dataset, in no particular row order."""
+    import pyarrow.dataset as ds
+
+    return ds.dataset(str(path), format="parquet").to_table(columns=columns).to_pandas()
 
 
 def _read_dataset(folder: Path, filters: list | None) -> pd.DataFrame:
@@ -149,6 +177,11 @@ def _read_dataset(folder: Path, filters: list | None) -> pd.DataFrame:
 
     frame = pq.read_table(folder, filters=filters).to_pandas() if filters else \
         ds.dataset(folder, format="parquet").to_table().to_pandas()
+    return _dataset_frame(folder, frame)
+
+
+def _dataset_frame(folder: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a dataset in parts put in the order, and given the categories, it records."""
     try:
         recorded = json.loads((folder / DATASET_METADATA).read_text())
     except (OSError, ValueError):

@@ -25,6 +25,7 @@ from churnml.features.panel import DAYS_PER_MONTH  # "months since" features cou
 KEYS = ["account_id", "snapshot"]
 FLAGS = ["in_scope", "recently_lost", "labelled"]
 LABELS = ["churn", "switch"]
+WEIGHTS = ["weight"]  # a training sample's row weights (churnml.models.sample)
 FAMILIES = ["orders", "complaints", "competitor", "relationship", "switching", "peers", "account"]
 
 
@@ -348,7 +349,7 @@ _add("months_to_contract_anniversary", "account",
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     """The model's feature columns: every column that is not a key, flag or label."""
-    skip = set(KEYS) | set(FLAGS) | set(LABELS)
+    skip = set(KEYS) | set(FLAGS) | set(LABELS) | set(WEIGHTS)
     return [c for c in frame.columns if c not in skip]
 
 

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from churnml.errors import ConfigError
+from churnml.models.sample import row_weights
 
 # Feature columns the baselines read (names from churnml.features.dictionary).
 REVENUE_LAST_3M = "revenue_3m"
@@ -103,14 +104,20 @@ class Baselines:
 def fit_baselines(rows: pd.DataFrame) -> Baselines:
     """Fit every baseline whose columns `rows` has, on labelled rows (`churn` 0/1)."""
     y = rows["churn"].to_numpy(dtype=float)
+    weight = row_weights(rows)
+    w = np.ones(len(y)) if weight is None else weight
     flag = rule_flag(rows)
-    overall = float(y.mean())
-    rates = tuple(float(y[flag == f].mean()) if (flag == f).any() else overall for f in (False, True))
+    overall = float(np.average(y, weights=w)) if weight is not None else float(y.mean())
+    rates = tuple(
+        (float(np.average(y[flag == f], weights=w[flag == f])) if weight is not None else float(y[flag == f].mean()))
+        if (flag == f).any() else overall
+        for f in (False, True)
+    )
     regressions = {}
     for name, matrix in _MATRICES.items():
         if name == "baseline_bgnbd" and not {P_ALIVE, EXPECTED, EXPECTED_VS_PACE} <= set(rows.columns):
             continue
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-        model.fit(matrix(rows), y.astype(int))
+        model.fit(matrix(rows), y.astype(int), logisticregression__sample_weight=weight)
         regressions[name] = model
     return Baselines(rule_rates=rates, regressions=regressions)

@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from churnml.config import CALIBRATION_METHODS, LgbmParams, ModelConfig
 from churnml.constraints import check
 from churnml.errors import ConfigError
+from churnml.models.sample import row_weights
 from churnml.models.split import Plan, inner_folds
 
 log = logging.getLogger(__name__)
@@ -128,13 +129,14 @@ class Calibrator:
     model: Any
 
     @classmethod
-    def fit(cls, method: str, raw: np.ndarray, y: np.ndarray) -> "Calibrator":
-        """Fit on the raw probabilities `raw` of a calibration slice with outcomes `y`."""
+    def fit(cls, method: str, raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> "Calibrator":
+        """Fit on the raw probabilities `raw` of a calibration slice with outcomes `y` (and
+        row weights `weight`, a sample's)."""
         if method == "isotonic":
-            model = _smoothed_isotonic(np.asarray(raw, dtype=float), np.asarray(y, dtype=float))
+            model = _smoothed_isotonic(np.asarray(raw, dtype=float), np.asarray(y, dtype=float), weight)
         elif method == "platt":
             model = LogisticRegression(C=1e6, max_iter=1000)
-            model.fit(_logit(raw).reshape(-1, 1), np.asarray(y, dtype=int))
+            model.fit(_logit(raw).reshape(-1, 1), np.asarray(y, dtype=int), sample_weight=weight)
         else:
             raise ConfigError(
                 f"model.calibration must be one of {', '.join(CALIBRATION_METHODS)}; got {method!r}"
@@ -158,16 +160,18 @@ STEP_PRIOR = 10.0
 PROBABILITY_FLOOR = 0.001  # calibrated probabilities lie in [0.1 %, 99.9 %]
 
 
-def _smoothed_isotonic(raw: np.ndarray, y: np.ndarray) -> IsotonicRegression:
+def _smoothed_isotonic(raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> IsotonicRegression:
     """Isotonic calibration whose steps are shrunk toward the base rate by `STEP_PRIOR`
-    pseudo-observations (a Beta prior per step), refitted so that it stays monotone."""
-    first = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
+    pseudo-observations (a Beta prior per step), refitted so that it stays monotone; rows
+    count by `weight` (1 each when None)."""
+    first = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y, sample_weight=weight)
     level = first.predict(raw)
-    steps = pd.DataFrame({"level": level, "y": y}).groupby("level")["y"].agg(["size", "sum"])
-    rate = float(y.mean()) if len(y) else 0.5
-    smoothed = (steps["sum"] + STEP_PRIOR * rate) / (steps["size"] + STEP_PRIOR)
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
+    steps = pd.DataFrame({"level": level, "w": w, "wy": w * y}).groupby("level")[["w", "wy"]].sum()
+    rate = (float(y.mean()) if weight is None else float(np.average(y, weights=w))) if len(y) else 0.5
+    smoothed = (steps["wy"] + STEP_PRIOR * rate) / (steps["w"] + STEP_PRIOR)
     target = pd.Series(level).map(smoothed).to_numpy(dtype=float)
-    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, target)
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, target, sample_weight=weight)
 
 
 def _logit(p) -> np.ndarray:
@@ -240,13 +244,15 @@ def fit_churn(rows: pd.DataFrame, features: list[str], plan: Plan, cfg: ModelCon
     levels = category_levels(fit_rows, features)
     params = lgb_params(cfg.churn, cfg.seed, cfg.num_threads)
     x = to_matrix(fit_rows, features, levels)
+    w = row_weights(fit_rows)
+    part = (lambda idx: None) if w is None else (lambda idx: w[idx])
     folds = inner_folds(fit_rows, plan, cfg.split)
     curves, fold_models = [], []
     for train, valid in folds.parts:
         if len(np.unique(y[train])) < 2 or len(np.unique(y[valid])) < 2:
             continue
-        dtrain = lgb.Dataset(x.iloc[train], label=y[train], free_raw_data=True)
-        dvalid = lgb.Dataset(x.iloc[valid], label=y[valid], reference=dtrain)
+        dtrain = lgb.Dataset(x.iloc[train], label=y[train], weight=part(train), free_raw_data=True)
+        dvalid = lgb.Dataset(x.iloc[valid], label=y[valid], weight=part(valid), reference=dtrain)
         record: dict = {}
         booster = lgb.train(
             params,
@@ -270,8 +276,9 @@ def fit_churn(rows: pd.DataFrame, features: list[str], plan: Plan, cfg: ModelCon
     n_trees = int(np.argmax(mean)) + 1
     out_of_fold = np.concatenate([b.predict(x.iloc[v], num_iteration=n_trees) for b, v in fold_models])
     oof_y = np.concatenate([y[v] for _, v in fold_models])
-    calibrator = Calibrator.fit(cfg.calibration, out_of_fold, oof_y)
-    booster = lgb.train(params, lgb.Dataset(x, label=y, free_raw_data=True), num_boost_round=n_trees)
+    oof_w = None if w is None else np.concatenate([w[v] for _, v in fold_models])
+    calibrator = Calibrator.fit(cfg.calibration, out_of_fold, oof_y, oof_w)
+    booster = lgb.train(params, lgb.Dataset(x, label=y, weight=w, free_raw_data=True), num_boost_round=n_trees)
     fit = ChurnFit(
         booster=booster,
         calibrator=calibrator,

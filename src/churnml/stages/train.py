@@ -64,7 +64,7 @@ def train_and_publish(config: Config, params: Mapping[str, Any], output_dir: Pat
 
     started = time.perf_counter()
     tracking.connect(config.mlflow.tracking_uri)  # an unreachable server fails now, not after the work
-    inputs = load_model_inputs(config, tables, frame)
+    inputs = load_model_inputs(config, tables, frame, sample=True)
     result = train_models(
         inputs.frame,
         inputs.features,
