@@ -117,3 +117,24 @@ def test_train_reads_the_sample_from_the_features_file(tmp_path: Path):
     # evaluate and tune read every row
     assert len(load_model_inputs(config).frame) == len(full)
     assert (Path(config.paths.features) / FEATURES_FILE).is_file()
+
+
+def test_with_a_matching_features_file_the_orders_are_never_read(tmp_path: Path, caplog):
+    import logging
+
+    tables = random_tables(6, n_accounts=30, months=30)
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    for name, frame in tables.items():
+        write_frame(frame, tmp_path / "data" / "raw" / f"{name}.parquet")
+    base = [f"paths.root={tmp_path}", "data=files", "data.format=parquet", f"today={TODAY}"]
+    assert main(["features", *base]) == 0
+    logger = logging.getLogger("churnml.data.load")
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    try:
+        inputs = load_model_inputs(compose_config(base))
+    finally:
+        logger.removeHandler(caplog.handler)
+    read = [r.getMessage() for r in caplog.records if r.getMessage().startswith("read ")]
+    assert read and all(m.startswith("read competitor_signals") for m in read), read
+    assert len(inputs.offers) > 0 and len(inputs.frame) > 0

@@ -57,15 +57,16 @@ def require_tables(data) -> None:
         )
 
 
-def load_tables_for(config: Config) -> dict[str, pd.DataFrame]:
-    """The input tables of `config.data` (the synthetic world is generated first when its folder
-    holds no tables yet, so that `churnml train` works from a fresh clone)."""
+def load_tables_for(config: Config, only: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+    """The input tables of `config.data` (`only` those, when given; the synthetic world is
+    generated first when its folder holds no tables yet, so that `churnml train` works from a
+    fresh clone)."""
     from churnml.data.load import load_tables
     from churnml.months import parse_today
 
     today = parse_today(config.today)
     ensure_synthetic(config.data, today, config.labels)
-    return load_tables(config.data, today=today)
+    return load_tables(config.data, today=today, only=only)
 
 
 def load_tables_as_of(
@@ -226,19 +227,36 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
     from `${paths.raw}/truth/` (they never reach a model; they only score the comparison).
 
     `tables` and `frame` (the features of those tables with this config) are loaded and built
-    when not given; `churnml run` passes the ones it already has. With `sample` and
-    `model.sample.negative_rate` set, the frame is a weighted sample (`churnml.models.sample`),
-    read from the features file batch by batch."""
+    when not given; `churnml run` passes the ones it already has. When the features file was
+    built from these very files, only the competitor signals are loaded beside it (the orders
+    are never read). With `sample` and `model.sample.negative_rate` set, the frame is a
+    weighted sample (`churnml.models.sample`), read from the features file batch by batch."""
+    if tables is None:
+        ensure_synthetic(config.data, _today(config), config.labels)
+        fingerprint = inputs_fingerprint(config)
+        if fingerprint is not None and features_match(config, fingerprint):
+            tables = load_tables_for(config, only=("competitor_signals",))
+        else:
+            tables, fingerprint = load_fingerprinted(config, lambda: load_tables_for(config))
+    else:
+        fingerprint = inputs_fingerprint(config, tables) if frame is None else None
+    return _model_inputs(config, tables, fingerprint, frame, sample)
+
+
+def _today(config: Config) -> date:
+    from churnml.months import parse_today
+
+    return parse_today(config.today)
+
+
+def _model_inputs(config: Config, tables: dict[str, pd.DataFrame], fingerprint: dict[str, str] | None,
+                  frame: pd.DataFrame | None, sample: bool):
     from churnml.data.synthetic import oracle_from_truth
     from churnml.features import build_features, feature_columns
     from churnml.features.competitor import training_offers
     from churnml.features.dictionary import dictionary_frame
     from churnml.models.training import ModelInputs
 
-    if tables is None:
-        tables, fingerprint = load_fingerprinted(config, lambda: load_tables_for(config))
-    else:
-        fingerprint = inputs_fingerprint(config, tables) if frame is None else None
     started = time.perf_counter()
     offers = training_offers(tables.get("competitor_signals"), config.labels.switch_signal_kinds)
     rate = config.model.sample.negative_rate if sample else None
@@ -247,6 +265,8 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
         keep = _sample_keeper(config, fingerprint, offers) if rate else None
         frame = read_features(config, fingerprint, keep=keep)
     if frame is None:
+        if "orders" not in tables:  # the matching file could not be read after all
+            tables = load_tables_for(config)
         frame = build_features(tables, config.features, config.labels)
     if rate:
         frame = _weighted_sample(config, frame, offers, keep)
@@ -421,6 +441,28 @@ def write_features(
     return written, write_frame(dictionary, folder / DICTIONARY_FILE)
 
 
+def _why_not_reused(path: Path, fingerprint: dict[str, str] | None) -> str | None:
+    """Why the features file at `path` was not made from inputs with this `fingerprint`, or
+    None when it was."""
+    from churnml.io import read_metadata
+
+    recorded = read_metadata(path, _FINGERPRINT_KEY)
+    if recorded is None:
+        why = "there is none yet" if not path.exists() else "it records no fingerprint of its inputs"
+        return f"no features file to reuse at {path} ({why}; `churnml features` writes it)"
+    if fingerprint is None:
+        return f"the inputs of {path} cannot be compared before loading"
+    changed = [part for part, value in fingerprint.items() if json.loads(recorded).get(part) != value]
+    if changed:
+        return f"{path} was made from other inputs ({', '.join(changed)} changed)"
+    return None
+
+
+def features_match(config: Config, fingerprint: dict[str, str] | None) -> bool:
+    """Whether the features file was made from inputs with this `fingerprint`."""
+    return _why_not_reused(Path(config.paths.features) / FEATURES_FILE, fingerprint) is None
+
+
 def read_features(
     config: Config, fingerprint: dict[str, str] | None, snapshots: list[pd.Timestamp] | None = None,
     keep: Callable[[pd.DataFrame], np.ndarray] | None = None,
@@ -428,20 +470,12 @@ def read_features(
     """The features `churnml features` wrote from inputs with this `fingerprint` (only
     `snapshots`, when given; only the rows `keep` selects from their `_SAMPLE_KEYS`), or None
     when there is no such file: one log line says why the features are built instead."""
-    from churnml.io import read_frame, read_metadata
+    from churnml.io import read_frame
 
     path = Path(config.paths.features) / FEATURES_FILE
-    recorded = read_metadata(path, _FINGERPRINT_KEY)
-    if recorded is None:
-        why = "there is none yet" if not path.exists() else "it records no fingerprint of its inputs"
-        log.info("building the features: no features file to reuse at %s (%s; `churnml features` writes it)", path, why)
-        return None
-    if fingerprint is None:
-        log.info("building the features: the inputs of %s cannot be compared before loading", path)
-        return None
-    changed = [part for part, value in fingerprint.items() if json.loads(recorded).get(part) != value]
-    if changed:
-        log.info("building the features: %s was made from other inputs (%s changed)", path, ", ".join(changed))
+    why = _why_not_reused(path, fingerprint)
+    if why:
+        log.info("building the features: %s", why)
         return None
     started = time.perf_counter()
     filters = [("snapshot", "in", list(snapshots))] if snapshots is not None else None
