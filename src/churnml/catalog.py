@@ -491,6 +491,25 @@ def read_features(
     return frame
 
 
+def write_features_on_spark(config: Config) -> Path:
+    """Build and write the features on Spark (`churnml.spark_engine`) with the fingerprint of
+    their inputs, and their dictionary; returns the dataset's path (nothing is read back)."""
+    from churnml import spark_engine
+    from churnml.features.dictionary import dictionary_frame
+    from churnml.io import write_frame
+
+    if config.data.source == "sql":
+        raise ConfigError("`engine.name` must be pandas with data.source=sql (Spark reads Parquet or CSV files); got spark")
+    started = time.perf_counter()
+    fingerprint = inputs_fingerprint(config)
+    spark = spark_engine.session(config.engine)
+    written, features = spark_engine.build_features(config, _today(config), fingerprint, spark)
+    write_frame(dictionary_frame(features), written.parent / DICTIONARY_FILE)
+    log.info("wrote %s (%d features) on Spark (%s) in %.1f s", written, len(features), config.engine.master,
+             time.perf_counter() - started)
+    return written
+
+
 # --------------------------------------------------------------------------- tuned experiments
 
 

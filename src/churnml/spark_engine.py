@@ -582,3 +582,93 @@ def _keys_repeat(staging: _Staging, bucket: int) -> bool:
         return False
     keys = _read_parquet(staging.keys(bucket))
     return bool(keys.duplicated(["table", "hash"]).any())
+
+
+# --------------------------------------------------------------------------- scoring
+
+_MONTHS_SCHEMA = "account_id string, order_date timestamp, net_amount double"
+
+
+def order_months(config: Any, spark=None) -> pd.DataFrame:
+    """The orders table summed per account and month by Spark tasks, typed as the pandas
+    loader types it: `account_id`, `order_date` (the month's first day), `net_amount`. What
+    scoring needs of the orders (the extract's months, the win-back's revenue) without the
+    order lines on the driver."""
+    from pyspark.sql import functions as F
+
+    from churnml.data.contract import conform
+    from churnml.data.load import formats, map_values, table_files
+
+    spark = spark or session(config.engine)
+    data_cfg = config.data
+    path = table_files(data_cfg)["orders"]
+    fmt = formats(data_cfg, "orders")
+    wanted = ["account_id", "order_date", "net_amount"]
+
+    def monthly(raw: pd.DataFrame) -> pd.DataFrame:
+        typed = conform("orders", map_values({"orders": raw[[c for c in wanted if c in raw]]}, data_cfg)["orders"],
+                        fmt).typed
+        typed = typed[typed["order_date"].notna() & typed["account_id"].notna()]
+        month = typed["order_date"].dt.to_period("M").dt.to_timestamp()
+        sums = typed.groupby([typed["account_id"].astype(str), month], sort=False)["net_amount"].sum(min_count=1)
+        out = sums.rename_axis(["account_id", "order_date"]).reset_index()
+        out["account_id"] = np.asarray(out["account_id"], dtype=object)  # plain strings for pyspark
+        return out.astype({"order_date": "datetime64[us]", "net_amount": "float64"})
+
+    if path.suffix.lower() in (".parquet", ".pq") or path.is_dir():
+        columns = {user: name for user, name in _parquet_columns(data_cfg, "orders", path).items() if name in wanted}
+
+        def tasks_of(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            for batch in batches:
+                for task in batch.itertuples(index=False):
+                    yield monthly(_read_parquet_task(tuple(task), columns).drop(columns=[_POS]))
+
+        tasks = _parquet_tasks("orders", path)
+        schema = "table string, file string, first int, count int, offset long"
+        parts = spark.createDataFrame(tasks, schema).repartition(len(tasks)).mapInPandas(tasks_of, _MONTHS_SCHEMA)
+    else:
+        lines = read_csv_table(spark, data_cfg, "orders", path).select(*wanted)
+        parts = lines.mapInPandas(lambda batches: (monthly(b) for b in batches), _MONTHS_SCHEMA)
+    months = parts.groupBy("account_id", "order_date").agg(F.sum("net_amount").alias("net_amount")).toPandas()
+    months["order_date"] = months["order_date"].astype("datetime64[ns]")
+    return months.sort_values(["account_id", "order_date"], kind="stable", ignore_index=True)
+
+
+def model_outputs(scope: pd.DataFrame, churn_model: Any, churn_uri: str, switching_model: Any | None,
+                  switching_uri: str | None, offered: pd.Series, spark=None, engine_cfg: Any = None) -> pd.DataFrame:
+    """The models' outputs for the accounts of `scope` (one snapshot's features), computed on
+    Spark by the models at `churn_uri` and `switching_uri` as `mlflow.pyfunc.spark_udf`s with a
+    struct result (`churnml.models.outputs`); `offered` is each account's deepest offered
+    discount. One row per account, with `account_id`."""
+    from pyspark.sql import functions as F
+
+    from churnml import tracking
+    from churnml.models import outputs as out
+    from churnml.models.pyfunc import as_text_input
+    from churnml.models.switching import DISCOUNT
+
+    spark = spark or session(engine_cfg)
+    churn_features = list(churn_model.features)
+    levels = dict(churn_model.levels)
+    features = list(dict.fromkeys(churn_features + (list(switching_model.features) if switching_model else [])))
+    if switching_model is not None:
+        levels.update(switching_model.fit.levels)
+    frame = as_text_input(scope, features, {c: v for c, v in levels.items() if c in features})
+    for name in levels:
+        if name in frame:  # plain strings and None: what pyspark converts reliably
+            frame[name] = np.asarray(frame[name].astype(object).where(frame[name].notna(), None), dtype=object)
+    frame.insert(0, "account_id", np.asarray(scope["account_id"].astype(str), dtype=object))
+    frame[DISCOUNT] = scope["account_id"].astype(str).map(offered).fillna(0.0).to_numpy(dtype="float64")
+    rows = spark.createDataFrame(frame).repartition(spark.sparkContext.defaultParallelism)
+
+    contributions = [f"{out.CONTRIBUTION}{name}" for name in [*churn_features, "bias"]]
+    churn_type = ", ".join(f"`{name}` double" for name in [out.CHURN, *contributions])
+    params = {"output": out.SCORES}
+    columns = [F.col("account_id"),
+               tracking.spark_udf(spark, churn_uri, churn_type, params)(*churn_features).alias("churn")]
+    if switching_model is not None and switching_uri:
+        switching_type = f"`{out.SWITCH}` double, `{out.COST}` double"
+        udf = tracking.spark_udf(spark, switching_uri, switching_type, params)
+        columns.append(udf(*switching_model.features, DISCOUNT).alias("switching"))
+    scored = rows.select(*columns).select("account_id", "churn.*", *(["switching.*"] if len(columns) > 2 else []))
+    return scored.toPandas()

@@ -825,6 +825,7 @@ def as_seen_at(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[
         if spec.later_dates:
             frame = frame.copy()
             for column in spec.later_dates:
-                frame[column] = frame[column].mask(frame[column] >= as_of)
+                if column in frame:  # a summary of a table (monthly order totals) may lack it
+                    frame[column] = frame[column].mask(frame[column] >= as_of)
         out[name] = frame
     return out

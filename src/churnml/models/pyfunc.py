@@ -17,6 +17,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from churnml.models import outputs
 from churnml.models.churn import ChurnFit, as_text
 from churnml.models.switching import DISCOUNT, SwitchingFit
 
@@ -150,7 +151,11 @@ def as_text_input(frame: pd.DataFrame, features: list[str], levels: dict[str, li
 
 
 class ChurnModel(mlflow.pyfunc.PythonModel):
-    """The registered churn model. `predict` returns the calibrated churn probability."""
+    """The registered churn model. `predict` returns the calibrated churn probability, or with
+    `params={"output": "scores"}` the probability and the contributions
+    (`churnml.models.outputs.churn_outputs`)."""
+
+    PARAMS = outputs.PARAMS  # the parameters of `predict`, for the signature
 
     def __init__(
         self,
@@ -190,13 +195,20 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         """PSI of every feature of `frame` against this model's training data."""
         return population_stability(self.reference, frame)
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ARG002 - MLflow's signature
-        return self.predict_proba(pd.DataFrame(model_input))
+    def predict(self, context, model_input: pd.DataFrame, params=None):  # noqa: ARG002 - MLflow's signature
+        frame = pd.DataFrame(model_input)
+        if outputs.wants_scores(params):
+            return outputs.churn_outputs(self.predict_proba(frame), self.contributions(frame))
+        return self.predict_proba(frame)
 
 
 class SwitchingModel(mlflow.pyfunc.PythonModel):
     """The registered switching-cost model. `predict` takes the account features plus
-    `offer_discount` and returns the probability of switching within H months."""
+    `offer_discount` and returns the probability of switching within H months, or with
+    `params={"output": "scores"}` that probability and the switching cost
+    (`churnml.models.outputs.switching_outputs`)."""
+
+    PARAMS = outputs.PARAMS
 
     def __init__(self, fit: SwitchingFit, metrics: dict[str, float], info: dict[str, Any]):
         self.fit = fit
@@ -220,6 +232,9 @@ class SwitchingModel(mlflow.pyfunc.PythonModel):
         `inf` when above the largest discount seen in training."""
         return self.fit.switching_cost(frame)
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ARG002 - MLflow's signature
+    def predict(self, context, model_input: pd.DataFrame, params=None):  # noqa: ARG002 - MLflow's signature
         frame = pd.DataFrame(model_input)
-        return self.switch_probability(frame, frame[DISCOUNT].to_numpy(dtype=float))
+        probability = self.switch_probability(frame, frame[DISCOUNT].to_numpy(dtype=float))
+        if outputs.wants_scores(params):
+            return outputs.switching_outputs(probability, self.switching_cost(frame).to_numpy(), frame.index)
+        return probability

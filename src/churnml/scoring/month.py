@@ -53,14 +53,17 @@ def score_frames(
     generated_at: str | None = None,
     retained_share: float = 0.2,
     history: pd.DataFrame | None = None,
+    outputs: pd.DataFrame | None = None,
 ) -> MonthScores:
     """Score the accounts of `features` (the rows of snapshot `as_of`) with the models, compare
     with `previous` (the last month's list, if any) and assemble the report; `tables` needs
     `accounts` and `orders` (and uses `competitor_signals` and `outcomes`); `cfg` is a
     `ScoreConfig`; `retained_share` is the label's (`labels.retained_share`), which also says
-    when a lost account's revenue fell away."""
+    when a lost account's revenue fell away; `outputs`: the models' outputs by account when
+    computed elsewhere (on Spark; `churnml.scoring.risk_list.model_outputs`)."""
     discount = deepest_discount(tables.get("competitor_signals"), as_of)
-    risk_list = score_accounts(features, churn_model, switching_model, tables["accounts"], cfg, deepest_discount=discount)
+    risk_list = score_accounts(features, churn_model, switching_model, tables["accounts"], cfg,
+                               deepest_discount=discount, outputs=outputs)
     changes = compare_lists(risk_list, previous)
     risk_list = apply_changes(risk_list, changes)
     changes.left["status"] = left_status(changes.left["account_id"], features)

@@ -16,6 +16,7 @@ import pandas as pd
 from churnml.config import LOWEST_BAND
 from churnml.features.dictionary import FAMILIES as FEATURE_FAMILIES
 from churnml.features.dictionary import FEATURES
+from churnml.models.outputs import CHURN, COST, SWITCH, churn_outputs, contributions_of, switching_outputs
 from churnml.months import month_label
 from churnml.scoring.actions import check_playbook, recommend_action
 from churnml.scoring.changes import no_changes
@@ -71,14 +72,17 @@ def score_accounts(
     deepest_discount: pd.Series | None = None,
     families: Mapping[str, str] | None = None,
     format_reason: Callable[..., str] | None = None,
+    outputs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The risk list for one snapshot: one row per account in scope, ranked by retention priority.
 
     `features_at_t`: `build_features` rows of one snapshot; `churn_model` has `predict_proba` and
     `contributions`; `switching_model` (optional) has `switching_cost` and `switch_probability`;
     `accounts`: the accounts table (name, manager, industry, tier, influence); `cfg`: a
-    `ScoreConfig`; `deepest_discount`: per account_id, the deepest recent competitor discount.
-    Columns are `RISK_LIST_COLUMNS` except the change columns (see `compare_lists`)."""
+    `ScoreConfig`; `deepest_discount`: per account_id, the deepest recent competitor discount;
+    `outputs`: the models' outputs by account_id when computed elsewhere (on Spark; see
+    `model_outputs`). Columns are `RISK_LIST_COLUMNS` except the change columns (see
+    `compare_lists`)."""
     snapshots = features_at_t["snapshot"].unique() if len(features_at_t) else []
     if len(snapshots) > 1:
         raise ValueError(f"score_accounts takes one snapshot; got {len(snapshots)}")
@@ -94,25 +98,20 @@ def score_accounts(
     out["influence"] = pd.to_numeric(out["influence"], errors="coerce").astype("float64")
     out["revenue_12m"] = scope["revenue_12m"].astype("float64").to_numpy()
 
-    if len(scope):
-        out["churn_probability"] = np.asarray(churn_model.predict_proba(scope), dtype="float64")
-    else:
-        out["churn_probability"] = pd.Series(dtype="float64")
-    # Returns can make a year's net revenue negative: nothing is at risk then.
-    out["revenue_at_risk"] = out["churn_probability"] * out["revenue_12m"].clip(lower=0.0)
-
     discount = deepest_discount if deepest_discount is not None else pd.Series(dtype="float64")
     out["deepest_discount"] = out["account_id"].map(discount).astype("float64")
-    if switching_model is not None and len(scope):
-        out["switching_cost"] = np.asarray(switching_model.switching_cost(scope), dtype="float64")
-        # At the deepest discount a competitor has offered; at price parity when none is known.
-        offered = out["deepest_discount"].fillna(0.0).to_numpy()
-        out["switch_probability"] = np.asarray(
-            switching_model.switch_probability(scope, offered), dtype="float64"
-        )
+    # At the deepest discount a competitor has offered; at price parity when none is known.
+    offered = out["deepest_discount"].fillna(0.0).to_numpy()
+    if outputs is None:
+        outputs = model_outputs(scope, churn_model, switching_model, offered)
     else:
-        out["switching_cost"] = np.nan
-        out["switch_probability"] = np.nan
+        outputs = outputs.set_index(outputs["account_id"].astype(str)).loc[out["account_id"]]
+        outputs.index = scope.index
+    out["churn_probability"] = outputs[CHURN].to_numpy(dtype="float64")
+    # Returns can make a year's net revenue negative: nothing is at risk then.
+    out["revenue_at_risk"] = out["churn_probability"] * out["revenue_12m"].clip(lower=0.0)
+    out["switching_cost"] = outputs[COST].to_numpy(dtype="float64") if COST in outputs else np.nan
+    out["switch_probability"] = outputs[SWITCH].to_numpy(dtype="float64") if SWITCH in outputs else np.nan
 
     out["priority"] = retention_priority(out, cfg.weights)
     out["rank"] = rank_by_priority(out)
@@ -121,7 +120,7 @@ def score_accounts(
     fams = dict(families if families is not None else model_families(churn_model))
     playbook = dict(cfg.playbook or {})
     if len(scope):
-        contribs = churn_model.contributions(scope)
+        contribs = contributions_of(outputs)
         # Checked against the whole dictionary: a key for a feature this model lacks is no typo.
         check_playbook(playbook, sorted(set(FEATURE_FAMILIES) | set(fams.values())), sorted(set(fams) | set(FEATURES)))
         reasons = top_reasons(contribs, scope, fams, n=3, format_reason=format_reason, max_share=MAX_REASON_SHARE)
@@ -158,6 +157,20 @@ def score_accounts(
         out[col] = values
     out = out.sort_values("rank", kind="mergesort").reset_index(drop=True)
     return out[RISK_LIST_COLUMNS]
+
+
+def model_outputs(scope: pd.DataFrame, churn_model: Any, switching_model: Any | None, offered: np.ndarray) -> pd.DataFrame:
+    """The models' outputs for the rows of `scope` (`churnml.models.outputs`): the churn
+    probability and contributions, and with a switching model the switching cost and the
+    switch probability at the `offered` discount; same index as `scope`."""
+    if not len(scope):
+        return pd.DataFrame({CHURN: pd.Series(dtype="float64")}, index=scope.index)
+    out = churn_outputs(churn_model.predict_proba(scope), churn_model.contributions(scope))
+    if switching_model is not None:
+        part = switching_outputs(switching_model.switch_probability(scope, offered),
+                                 switching_model.switching_cost(scope).to_numpy(), scope.index)
+        out = pd.concat([out, part], axis=1)
+    return out
 
 
 def model_families(churn_model: Any) -> dict[str, str]:

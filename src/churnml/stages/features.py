@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import pandas as pd
 
-from churnml.catalog import load_fingerprinted, require_tables, write_features
+from churnml.catalog import load_fingerprinted, require_tables, write_features, write_features_on_spark
 from churnml.months import parse_today
 from churnml.stages import RunContext
 
@@ -31,7 +30,7 @@ def run_stage(ctx: RunContext) -> None:
     config = ctx.config
     require_tables(config.data)
     if config.engine.name == "spark":
-        on_spark(config)
+        write_features_on_spark(config)
         return
     started = time.perf_counter()
     tables, fingerprint = load_fingerprinted(config, lambda: load_tables(config.data, today=parse_today(config.today)))
@@ -85,24 +84,3 @@ def make_features(config, tables: dict[str, pd.DataFrame], fingerprint: dict[str
         time.perf_counter() - built,
     )
     return frame
-
-
-def on_spark(config) -> Path:
-    """Build and write the features on Spark (`churnml.spark_engine`); returns the dataset's path
-    (the driver reads it only when it trains)."""
-    from churnml import spark_engine
-    from churnml.catalog import DICTIONARY_FILE, inputs_fingerprint
-    from churnml.errors import ConfigError
-    from churnml.features.dictionary import dictionary_frame
-    from churnml.io import write_frame
-
-    if config.data.source == "sql":
-        raise ConfigError("`engine.name` must be pandas with data.source=sql (Spark reads Parquet or CSV files); got spark")
-    started = time.perf_counter()
-    fingerprint = inputs_fingerprint(config)
-    spark = spark_engine.session(config.engine)
-    written, features = spark_engine.build_features(config, parse_today(config.today), fingerprint, spark)
-    write_frame(dictionary_frame(features), written.parent / DICTIONARY_FILE)
-    log.info("wrote %s (%d features) on Spark (%s) in %.1f s", written, len(features), config.engine.master,
-             time.perf_counter() - started)
-    return written

@@ -57,9 +57,10 @@ def run_stage(ctx: RunContext) -> None:
     tables, fingerprint = step("validate", lambda: load_fingerprinted(config, lambda: load_tables(config.data, today=today)))
     validate.report_tables(tables, config.data)
     if config.engine.name == "spark":
+        from churnml.catalog import write_features_on_spark
         from churnml.io import read_frame
 
-        frame = step("features", lambda: read_frame(features.on_spark(config)))
+        frame = step("features", lambda: read_frame(write_features_on_spark(config)))
     else:
         frame = step("features", lambda: features.make_features(config, tables, fingerprint))
     step("train", lambda: train.train_and_publish(config, ctx.params, ctx.output_dir, tables, frame))

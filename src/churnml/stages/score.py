@@ -100,7 +100,11 @@ def score_month(
     cfg = config.score
     churn_model, switching_model, model_info = load_scoring_models(config)
 
-    if tables is None:
+    on_spark = config.engine.name == "spark"
+    summarised = tables is None and on_spark  # the orders are monthly totals, not lines
+    if summarised:
+        every, fingerprint = spark_tables(config)
+    elif tables is None:
         every, fingerprint = load_fingerprinted(config, lambda: load_tables_for(config))
     else:
         every, fingerprint = tables, fingerprint or inputs_fingerprint(config, tables)
@@ -112,6 +116,9 @@ def score_month(
     tick = time.perf_counter()
     # Features are point in time: the file's row at the as-of month is the one built from the cut tables.
     features = read_features(config, fingerprint, snapshots=[as_of])
+    if features is None and summarised:
+        raise ConfigError(f"score.as_of={label} must be a month of the features on Spark in {config.paths.features}; "
+                          "it is not (pick a month inside the data)")
     if features is None:
         features = build_features(tables, config.features, config.labels, snapshots=[as_of])
         log.info("built %d feature rows at %s in %.2f s", (features["snapshot"] == as_of).sum(), label,
@@ -133,6 +140,12 @@ def score_month(
         )
     folder_root = Path(config.paths.scores)
     previous = previous_list(folder_root, label)
+    outputs = None
+    if on_spark:
+        tick = time.perf_counter()
+        outputs = spark_outputs(config, features, tables, as_of, churn_model, switching_model, model_info)
+        log.info("scored %d accounts on Spark (mlflow.pyfunc.spark_udf) in %.2f s", len(outputs),
+                 time.perf_counter() - tick)
     tick = time.perf_counter()
     month = score_frames(
         features,
@@ -147,6 +160,7 @@ def score_month(
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         retained_share=config.labels.retained_share,
         history=list_history(folder_root, label),
+        outputs=outputs,
     )
     log.info("scored %d accounts in scope in %.2f s", len(month.risk_list), time.perf_counter() - tick)
     report = month.report
@@ -178,6 +192,43 @@ def score_month(
             log.warning("the scoring run is not tracked: %s", err)
     log.info("score %s done in %.1f s", label, time.perf_counter() - started)
     return result
+
+
+# --------------------------------------------------------------------------- on Spark
+
+SCORE_TABLES = ("accounts", "competitor_signals", "outcomes")
+
+
+def spark_tables(config: Config) -> tuple[dict[str, pd.DataFrame], dict[str, str] | None]:
+    """(the tables scoring needs, the fingerprint of the inputs) for `engine=spark`: the
+    features on Spark first when the features file was not built from these inputs; the
+    accounts, competitor signals and outcomes on the driver; the orders as monthly totals per
+    account summed by Spark (the order lines never reach the driver)."""
+    from churnml import spark_engine
+    from churnml.catalog import ensure_synthetic, features_match, write_features_on_spark
+    from churnml.months import parse_today
+
+    ensure_synthetic(config.data, parse_today(config.today), config.labels)
+    fingerprint = inputs_fingerprint(config)
+    if not features_match(config, fingerprint):
+        log.info("the features file was not built from these inputs: building it on Spark first")
+        write_features_on_spark(config)
+    tables = load_tables_for(config, only=SCORE_TABLES)
+    tables["orders"] = spark_engine.order_months(config)
+    return tables, fingerprint
+
+
+def spark_outputs(config: Config, features: pd.DataFrame, tables: dict[str, pd.DataFrame], as_of: pd.Timestamp,
+                  churn_model, switching_model, model_info: Mapping[str, Any]) -> pd.DataFrame:
+    """The models' outputs for the accounts in scope, computed on Spark by the models as loaded
+    (`churnml.spark_engine.model_outputs`)."""
+    from churnml import spark_engine
+    from churnml.features.competitor import deepest_discount
+
+    scope = features[features["in_scope"].astype(bool)]
+    offered = deepest_discount(tables.get("competitor_signals"), as_of)
+    return spark_engine.model_outputs(scope, churn_model, model_info["uri"], switching_model,
+                                      getattr(switching_model, "uri", None), offered, engine_cfg=config.engine)
 
 
 # --------------------------------------------------------------------------- tracking

@@ -237,7 +237,8 @@ def _model_kwargs(python_model, example: pd.DataFrame) -> dict[str, Any]:
     output = python_model.predict(None, example)
     return {
         "python_model": python_model,
-        "signature": infer_signature(example, pd.Series(output, name="prediction")),
+        "signature": infer_signature(example, pd.Series(output, name="prediction"),
+                                     params=getattr(python_model, "PARAMS", None)),
         "input_example": example,
         "pip_requirements": pip_requirements(),
     }
@@ -263,6 +264,20 @@ def log_model(python_model, example: pd.DataFrame, artifact: str, registered_nam
     version = str(info.registered_model_version)
     log.info("registered %s version %s", registered_name, version)
     return Registered(name=registered_name, version=version, model_uri=f"models:/{registered_name}/{version}")
+
+
+def spark_udf(spark, uri: str, result_type: str, params: dict[str, Any] | None = None):
+    """The model at `uri` as a Spark UDF (`mlflow.pyfunc.spark_udf`) in this environment,
+    returning `result_type` (a DDL struct such as "a double, b double"); its arguments are the
+    signature's input columns, by name."""
+    mlflow = _mlflow()
+    signature = mlflow.models.get_model_info(uri).signature
+    if params and (signature is None or signature.params is None):
+        raise NoModelError(f"the model at {uri} was saved before churnml scored on Spark (its signature has no "
+                           "parameters); train it again (`churnml train`) to score with engine=spark")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per download: noise in a job's log
+    with _quiet_model_logging():
+        return mlflow.pyfunc.spark_udf(spark, uri, result_type=result_type, env_manager="local", params=params)
 
 
 def alias_version(name: str, alias: str) -> str | None:

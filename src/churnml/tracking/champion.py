@@ -154,7 +154,9 @@ def switching_for(config: Config, source, used: str, version: str | None, export
         candidates = [str(Path(used).parent / "switching")]
     for candidate in candidates:
         try:
-            return load_switching_model(candidate, ml.tracking_uri)
+            model = load_switching_model(candidate, ml.tracking_uri)
+            model.uri = candidate  # where it was loaded from (Spark loads it again there)
+            return model
         except NoModelError as err:
             log.info("no switching-cost model at %s (%s)", candidate, err)
     return None
