@@ -12,9 +12,10 @@ The world is generated once per size with the synthetic generator and cached as 
 bench/features.py), so repeated runs only measure.
 
 With --scale, the world that outgrows one machine: the pandas engine's peak memory at 20,000
-and 50,000 accounts and its extrapolation to 200,000 (about 190 M order lines), then
-`churnml features engine=spark` on the 200,000 x 60 world (generated once, in parts): wall time
-and peak memory of the process tree.
+and 50,000 accounts and its extrapolation to 200,000 (about 190 M order lines), then on the
+200,000 x 60 world (generated once, in parts) the month as a user runs it, each a whole process
+with its wall time and peak memory: `churnml features engine=spark`, `churnml train` on a
+weighted sample of the dataset (`model.sample.negative_rate`), `churnml score engine=spark`.
 
     .venv/bin/python bench/spark.py                             # 20,000 x 60
     .venv/bin/python bench/spark.py --accounts 2000 --months 48 # the default world
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TARGET = 2.5
+NEGATIVE_RATE = 0.05  # the training sample at 200,000 accounts (model.sample.negative_rate)
 
 
 def _features_bench():
@@ -103,8 +106,24 @@ def scale(cache: Path, master: str, months: int = 60) -> None:
     command = bench.churnml_command("features", folder, root, f"paths.features={root / 'spark-200000'}",
                                     "engine=spark", f"engine.master='{master}'")
     run = tree_process(command, root / "spark-200000.log")
-    print(f"  spark engine, 200,000 accounts: {run['seconds']:6.1f} s, peak {run['peak_gb']:5.2f} GB "
+    print(f"  spark engine, 200,000 accounts: features {run['seconds']:6.1f} s, peak {run['peak_gb']:5.2f} GB "
           f"(driver, JVM and Python workers; master {master})", flush=True)
+    # Then the month: train on the driver from a weighted sample of the dataset, score on Spark.
+    later = {
+        "train": ["train", f"model.sample.negative_rate={NEGATIVE_RATE}", "model.gate.min_gain_over_baseline=-1"],
+        "score": ["score", "engine=spark", f"engine.master='{master}'"],
+    }
+    for stage, (name, *more) in later.items():
+        command = bench.churnml_command(name, folder, root, f"paths.features={root / 'spark-200000'}", *more)
+        run = tree_process(command, root / f"{stage}-200000.log")
+        text = (root / f"{stage}-200000.log").read_text()
+        found = re.search(r"training sample: (\d+) of (\d+) feature rows", text) if stage == "train" else \
+            re.search(r"scored (\d+) accounts on Spark", text)
+        what = (f"{int(found[1]):,} of {int(found[2]):,} rows sampled (negative_rate {NEGATIVE_RATE})" if stage == "train"
+                else f"{int(found[1]):,} accounts in scope") if found else "see its log"
+        driver = "driver process" if stage == "train" else "driver, JVM and Python workers"
+        print(f"  spark engine, 200,000 accounts: {stage:<8} {run['seconds']:6.1f} s, peak {run['peak_gb']:5.2f} GB "
+              f"({driver}; {what})", flush=True)
 
 
 def main() -> None:

@@ -31,6 +31,13 @@ def test_a_bad_engine_value_is_named():
         compose_config(["engine=spark", "engine.buckets=0"])
 
 
+def test_tables_of_a_spark_catalog_need_the_spark_engine():
+    config = compose_config(["data=spark_tables", "engine=spark", "data.tables.orders.table=erp.order_lines"])
+    assert config.data.tables["orders"].table == "erp.order_lines" and config.data.name == "spark_tables"
+    with pytest.raises(ConfigError, match=r"`engine.name` must be spark when data.source is spark_tables.*got 'pandas'"):
+        compose_config(["data=spark_tables"])
+
+
 def test_spark_where_it_cannot_run_says_what_is_missing(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     env["PATH"] = str(Path(sys.executable).parent)  # this Python, and no Java

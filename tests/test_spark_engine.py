@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -132,3 +133,57 @@ def test_train_and_score_read_the_spark_features_and_list_the_same(tmp_path: Pat
     assert "on Spark (mlflow.pyfunc.spark_udf)" in logs and "read competitor_signals" in logs
     assert "read orders" not in logs  # the order lines were summed by Spark, never loaded on the driver
     pd.testing.assert_frame_equal(lists[0], lists[1])
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with text as plain Python strings (what pyspark converts reliably)."""
+    out = frame.copy()
+    for column in out.columns:
+        kind = out[column].dtype
+        if pd.api.types.is_string_dtype(kind) or kind == object or isinstance(kind, pd.CategoricalDtype):
+            out[column] = np.asarray(out[column].astype(object).where(out[column].notna(), None), dtype=object)
+    return out
+
+
+def _catalog(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The tables as views of the Spark catalog (`crm_<table>`); the overrides that read them."""
+    from churnml import spark_engine
+    from churnml.config import EngineConfig
+
+    spark = spark_engine.session(EngineConfig(name="spark", master="local[2]"))
+    for name, frame in tables.items():
+        spark.createDataFrame(_plain(frame)).createOrReplaceTempView(f"crm_{name}")
+    return ["data=spark_tables", *[f"data.tables.{name}.table=crm_{name}" for name in tables], *SPARK]
+
+
+def test_tables_of_the_spark_catalog_give_the_same_features(tmp_path: Path):
+    tables = random_tables(7, n_accounts=40, months=36)
+    write_tables(tables, tmp_path / "raw", "parquet")
+    code, on_pandas = _features(tmp_path, tmp_path / "raw", "pandas", "data.format=parquet")
+    assert code == 0
+    out = tmp_path / "catalog"
+    assert main(["features", f"paths.root={tmp_path}", f"paths.features={out}", f"today={TODAY}", *_catalog(tables)]) == 0
+    _same_features(out / "features.parquet", on_pandas)
+
+
+def test_a_bad_catalog_table_gets_the_loaders_report_and_exit_2(tmp_path: Path, capfd):
+    tables = random_tables(8, n_accounts=20, months=30)
+    tables["orders"].loc[[2, 9], "account_id"] = "NOPE-1"
+    out = tmp_path / "catalog"
+    code = main(["features", f"paths.root={tmp_path}", f"paths.features={out}", f"today={TODAY}", *_catalog(tables)])
+    console = capfd.readouterr()
+    assert code == 2 and not (out / "features.parquet").exists()
+    report = _report(console.out + console.err)
+    assert "orders.account_id" in report and "NOPE-1" in report and "Traceback" not in console.out + console.err
+
+
+@pytest.mark.slow
+def test_train_and_score_from_tables_of_the_spark_catalog(tmp_path: Path):
+    world = generate_world(300, 30, "2022-07", seed=9, today=TODAY)
+    common = [f"paths.root={tmp_path}", f"today={TODAY}", "model.gate.min_gain_over_baseline=-1", *_catalog(world.tables)]
+    for stage in ("features", "train", "score"):
+        assert main([stage, *common]) == 0, stage
+    risk = pd.read_parquet(next((tmp_path / "data" / "scores").rglob("risk_list.parquet")))
+    assert len(risk) > 0 and risk["churn_probability"].between(0, 1).all()
+    logs = "\n".join(p.read_text() for p in (tmp_path / "outputs").rglob("*.log"))
+    assert "read the features from" in logs and "on Spark (mlflow.pyfunc.spark_udf)" in logs

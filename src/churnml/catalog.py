@@ -66,6 +66,10 @@ def load_tables_for(config: Config, only: tuple[str, ...] | None = None) -> dict
 
     today = parse_today(config.today)
     ensure_synthetic(config.data, today, config.labels)
+    if config.data.source == "spark_tables":
+        from churnml import spark_engine
+
+        return spark_engine.load_tables(config, today, only)
     return load_tables(config.data, today=today, only=only)
 
 
@@ -371,7 +375,8 @@ def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame] | None = 
 
     Table files are hashed as they are now: take the fingerprint before loading them, so that a
     file replaced during a long build is not credited to features of the old one. A database's
-    rows are hashed as loaded (`tables`, in order); None when they are not given yet."""
+    rows are hashed as loaded (`tables`, in order); None when they are not given yet. A Spark
+    catalog's tables are hashed by Spark (`churnml.spark_engine.table_digests`)."""
     import hashlib
     from dataclasses import asdict
     from importlib.metadata import version
@@ -384,7 +389,11 @@ def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame] | None = 
             h.update(text if isinstance(text, bytes) else text.encode())
         return h.hexdigest()
 
-    if config.data.source == "sql":
+    if config.data.source == "spark_tables":
+        from churnml import spark_engine
+
+        content = [f"{name}:{value}" for name, value in spark_engine.table_digests(config).items()]
+    elif config.data.source == "sql":
         if tables is None:
             return None
         content: list[str | bytes] = []

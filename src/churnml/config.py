@@ -38,7 +38,7 @@ from churnml.data.world_params import WorldParams
 PRIORITY_WEIGHTS = ("influence", "low_switching_cost")
 LOWEST_BAND = "low"  # the band below every threshold of score.risk_bands
 CALIBRATION_METHODS = ("isotonic", "platt")
-SOURCES = ("synthetic", "files", "sql")
+SOURCES = ("synthetic", "files", "sql", "spark_tables")
 FORMATS = ("csv", "parquet")  # of table files
 
 
@@ -59,6 +59,7 @@ class TableSource:
 
     path: Optional[str] = None  # files: relative to data.dir (default <table>.<format>)
     query: Optional[str] = None  # sql: the SELECT that returns the table
+    table: Optional[str] = None  # spark_tables: the table's name in the Spark catalog (db.table)
     columns: Dict[str, str] = field(default_factory=dict)  # contract name -> user's column
     # column -> {the export's value: the contract's}, e.g. category: {"Reklamation Qualität": quality}
     values: Dict[str, Dict[str, str]] = field(default_factory=dict)
@@ -80,7 +81,7 @@ class TableSource:
 
 @dataclass
 class DataConfig:
-    source: str = "files"  # synthetic | files | sql
+    source: str = "files"  # synthetic | files | sql | spark_tables
     # Names this data source: its outputs' folders and its registry aliases (churnml.data.source).
     name: str = ""
     dir: str = "${paths.raw}"
@@ -383,3 +384,7 @@ class Config:
     today: Optional[str] = None
 
     constraints = {"today": day()}
+
+    def relations(self) -> Iterator[tuple]:
+        if self.data.source == "spark_tables" and self.engine.name != "spark":
+            yield "engine.name", "spark when data.source is spark_tables (Spark reads its catalog's tables)", self.engine.name

@@ -107,6 +107,85 @@ def read_csv_table(spark, data_cfg: Any, table: str, path: Path):
     return frame.select(*columns).withColumn(_POS, F.monotonically_increasing_id())
 
 
+def read_catalog_table(spark, data_cfg: Any, table: str, name: str):
+    """A table of the Spark catalog (data.source=spark_tables) as a Spark DataFrame: the
+    contract's columns under their contract names, dates as timestamps and decimals as doubles
+    (as the pandas loader reads Parquet), each row with its place (`_row`)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DateType, DecimalType
+
+    from churnml.data.contract import TABLES
+    from churnml.data.load import _table_source
+
+    frame = _catalog_frame(spark, name, table)
+    mapping = _table_source(data_cfg, table)[2]
+    types = {f.name: f.dataType for f in frame.schema.fields}
+    columns = []
+    for contract in TABLES[table].names:
+        user = mapping.get(contract, contract)
+        if user not in types:
+            continue
+        column = F.col(f"`{user}`")
+        if isinstance(types[user], DateType):
+            column = column.cast("timestamp")
+        elif isinstance(types[user], DecimalType):
+            column = column.cast("double")
+        columns.append(column.alias(contract))
+    return frame.select(*columns).withColumn(_POS, F.monotonically_increasing_id())
+
+
+def catalog_tables(data_cfg: Any) -> dict[str, str]:
+    """Table -> its name in the Spark catalog, for the tables data.source=spark_tables names."""
+    from churnml.data.contract import TABLES
+    from churnml.data.load import catalog_table
+
+    return {t: catalog_table(data_cfg, t) for t in TABLES if catalog_table(data_cfg, t)}
+
+
+def load_tables(config: Any, today: date, only: tuple[str, ...] | None = None, spark=None) -> dict[str, pd.DataFrame]:
+    """The catalog's tables (`only` those, when given) on the driver, typed and checked by the
+    pandas loader's rules (`churnml.data.load.tables_from_frames`: the same one report)."""
+    from churnml.data.load import _table_source, tables_from_frames
+
+    spark = spark or session(config.engine)
+    frames, headers = {}, {}
+    for table, name in catalog_tables(config.data).items():
+        if only is not None and table not in only:
+            continue
+        headers[table] = list(_catalog_frame(spark, name, table).columns)
+        mapping = _table_source(config.data, table)[2]
+        frame = read_catalog_table(spark, config.data, table, name).drop(_POS).toPandas()
+        frames[table] = frame.rename(columns={c: mapping.get(c, c) for c in frame.columns})
+    return tables_from_frames(frames, config.data, today, only=only, headers=headers)
+
+
+def _catalog_frame(spark, name: str, table: str):
+    """`spark.table(name)` (the catalog's table for the contract's `table`), or `ConfigError`
+    naming the setting when the catalog has none."""
+    from churnml.errors import ConfigError
+
+    try:
+        return spark.table(name)
+    except Exception as err:  # noqa: BLE001 - pyspark's AnalysisException: the name is the user's
+        raise ConfigError(f"`data.tables.{table}.table` must name a table of the Spark catalog; got {name!r} "
+                          f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})") from None
+
+
+def table_digests(config: Any, spark=None) -> dict[str, str]:
+    """Per catalog table, its row count and an order-free hash of its rows (the sum of each
+    row's xxhash64), computed by Spark: the tables' part of the inputs' fingerprint."""
+    from pyspark.sql import functions as F
+
+    spark = spark or session(config.engine)
+    out = {}
+    for table, name in sorted(catalog_tables(config.data).items()):
+        frame = _catalog_frame(spark, name, table)
+        row = frame.select(F.count(F.lit(1)).alias("n"),
+                           F.sum(F.xxhash64(*[F.col(f"`{c}`") for c in frame.columns]).cast("decimal(38,0)")).alias("h")).first()
+        out[table] = f"{name}:{frame.schema.simpleString()}:{row['n']}:{row['h']}"
+    return out
+
+
 def _parquet_columns(data_cfg: Any, table: str, path: Path) -> dict[str, str]:
     """The user's column -> the contract's, of the contract columns a Parquet table has."""
     import pyarrow.parquet as pq
@@ -162,15 +241,18 @@ def java_encoding(name: str) -> str:
     return canonical
 
 
-def _auto_buckets(spark, accounts_file: Path) -> int:
+def _auto_buckets(spark, accounts) -> int:
     """Two tasks per core, and at least one bucket per 2,000 accounts (about 2 M order lines on
-    a long history: a task's pandas frames stay well under a gigabyte)."""
+    a long history: a task's pandas frames stay well under a gigabyte); `accounts` is the
+    accounts file or the Spark DataFrame of the catalog's table."""
     import pyarrow.parquet as pq
 
-    if accounts_file.suffix.lower() == ".parquet":
-        n = pq.ParquetFile(accounts_file).metadata.num_rows
+    if not isinstance(accounts, Path):
+        n = accounts.count()
+    elif accounts.suffix.lower() == ".parquet":
+        n = pq.ParquetFile(accounts).metadata.num_rows
     else:
-        with accounts_file.open("rb") as stream:
+        with accounts.open("rb") as stream:
             n = sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b""))
     return max(2 * spark.sparkContext.defaultParallelism, n // 2000)
 
@@ -236,9 +318,12 @@ def _merge_summaries(summaries: list[dict[str, Any]]):
 def _pandas_report(config: Any, today: date) -> None:
     """Raise the pandas loader's report when the whole tables break a rule (the same words,
     rows and lines); return when they do not."""
-    from churnml.data.load import load_tables
+    if config.data.source == "spark_tables":
+        load_tables(config, today)
+        return
+    from churnml.data.load import load_tables as load_files
 
-    load_tables(config.data, today=today)
+    load_files(config.data, today=today)
 
 
 
@@ -424,14 +509,20 @@ def _stage_tables(spark, config: Any, today: date, staging: _Staging) -> tuple[i
     from churnml.data.contract import TABLES
     from churnml.data.load import table_files
 
-    files = table_files(config.data)
+    catalog = config.data.source == "spark_tables"
+    files = catalog_tables(config.data) if catalog else table_files(config.data)
     if any(spec.required and t not in files for t, spec in TABLES.items()):
         _pandas_report(config, today)
         raise RuntimeError("a required table is missing, yet the pandas loader reads the tables")
-    buckets = config.engine.buckets or _auto_buckets(spark, files["accounts"])
-    parquet = {t: p for t, p in files.items() if p.suffix.lower() in (".parquet", ".pq") or p.is_dir()}
-    columns = {t: _parquet_columns(config.data, t, p) for t, p in parquet.items()}
-    csv = {t: read_csv_table(spark, config.data, t, p) for t, p in files.items() if t not in parquet}
+    if catalog:  # read by Spark, as CSV is
+        parquet, columns = {}, {}
+        csv = {t: read_catalog_table(spark, config.data, t, name) for t, name in files.items()}
+        buckets = config.engine.buckets or _auto_buckets(spark, csv["accounts"])
+    else:
+        buckets = config.engine.buckets or _auto_buckets(spark, files["accounts"])
+        parquet = {t: p for t, p in files.items() if p.suffix.lower() in (".parquet", ".pq") or p.is_dir()}
+        columns = {t: _parquet_columns(config.data, t, p) for t, p in parquet.items()}
+        csv = {t: read_csv_table(spark, config.data, t, p) for t, p in files.items() if t not in parquet}
     empty = {t: _read_parquet_task(_parquet_tasks(t, p)[0], columns[t]).iloc[:0] for t, p in parquet.items()}
     empty.update({t: frame.limit(0).toPandas() for t, frame in csv.items()})
 
@@ -601,7 +692,6 @@ def order_months(config: Any, spark=None) -> pd.DataFrame:
 
     spark = spark or session(config.engine)
     data_cfg = config.data
-    path = table_files(data_cfg)["orders"]
     fmt = formats(data_cfg, "orders")
     wanted = ["account_id", "order_date", "net_amount"]
 
@@ -615,7 +705,8 @@ def order_months(config: Any, spark=None) -> pd.DataFrame:
         out["account_id"] = np.asarray(out["account_id"], dtype=object)  # plain strings for pyspark
         return out.astype({"order_date": "datetime64[us]", "net_amount": "float64"})
 
-    if path.suffix.lower() in (".parquet", ".pq") or path.is_dir():
+    path = None if data_cfg.source == "spark_tables" else table_files(data_cfg)["orders"]
+    if path is not None and (path.suffix.lower() in (".parquet", ".pq") or path.is_dir()):
         columns = {user: name for user, name in _parquet_columns(data_cfg, "orders", path).items() if name in wanted}
 
         def tasks_of(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -627,7 +718,8 @@ def order_months(config: Any, spark=None) -> pd.DataFrame:
         schema = "table string, file string, first int, count int, offset long"
         parts = spark.createDataFrame(tasks, schema).repartition(len(tasks)).mapInPandas(tasks_of, _MONTHS_SCHEMA)
     else:
-        lines = read_csv_table(spark, data_cfg, "orders", path).select(*wanted)
+        lines = (read_csv_table(spark, data_cfg, "orders", path) if path is not None else
+                 read_catalog_table(spark, data_cfg, "orders", catalog_tables(data_cfg)["orders"])).select(*wanted)
         parts = lines.mapInPandas(lambda batches: (monthly(b) for b in batches), _MONTHS_SCHEMA)
     months = parts.groupBy("account_id", "order_date").agg(F.sum("net_amount").alias("net_amount")).toPandas()
     months["order_date"] = months["order_date"].astype("datetime64[ns]")

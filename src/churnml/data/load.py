@@ -73,6 +73,14 @@ def _table_source(data_cfg: Any, table: str) -> tuple[str | None, str | None, di
     return get("path"), get("query"), dict(get("columns") or {})
 
 
+def catalog_table(data_cfg: Any, table: str) -> str | None:
+    """`data.tables.<table>.table`: the table's name in a Spark catalog (data.source=spark_tables)."""
+    src = (data_cfg.tables or {}).get(table)
+    if src is None:
+        return None
+    return (src.get("table") if isinstance(src, Mapping) else getattr(src, "table", None)) or None
+
+
 def _values(data_cfg: Any, table: str) -> dict[str, dict[str, str]]:
     """`data.tables.<table>.values`: column -> {the export's value: the contract's}."""
     src = (data_cfg.tables or {}).get(table)
@@ -454,7 +462,38 @@ def load_tables(
     """
     check_data_config(data_cfg)
     start = time.perf_counter()
+    if data_cfg.source == "spark_tables":
+        raise ConfigError("data.source=spark_tables is read by the Spark engine (churnml.spark_engine.load_tables)")
     read = _read_sql(data_cfg, only) if data_cfg.source == "sql" else _read_files(data_cfg, only)
+    return _checked(read, data_cfg, today, as_of, start)
+
+
+def tables_from_frames(frames: Mapping[str, pd.DataFrame], data_cfg: Any, today: date | None = None,
+                       only: Collection[str] | None = None,
+                       headers: Mapping[str, list[str]] | None = None) -> dict[str, pd.DataFrame]:
+    """`load_tables` for tables read elsewhere (a Spark catalog's, as pandas frames under the
+    user's column names; `headers`: each table's columns, when the frames hold only some):
+    picked, typed and checked by the same rules, with the same report."""
+    check_data_config(data_cfg)
+    start = time.perf_counter()
+    read = _Read()
+    for table, spec in TABLES.items():
+        if only is not None and table not in only:
+            read.reported.add((table, None))
+            continue
+        frame = frames.get(table)
+        if frame is None:
+            if spec.required:
+                read.fail(table, None, f"required table is missing: set data.tables.{table}.table")
+            continue
+        header = list((headers or {}).get(table) or [str(c) for c in frame.columns])
+        _pick_columns(read, table, frame, header, _table_source(data_cfg, table)[2])
+    return _checked(read, data_cfg, today, None, start)
+
+
+def _checked(read: _Read, data_cfg: Any, today: date | None, as_of: pd.Timestamp | None,
+             start: float) -> dict[str, pd.DataFrame]:
+    """The typed tables of what was read, or the one report of every problem (`ContractError`)."""
     raw = map_values(read.tables, data_cfg)
     tables, problems = check_tables(
         raw, today or date.today(), already_reported=read.reported,

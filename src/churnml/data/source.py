@@ -85,11 +85,14 @@ class DataSource:
 
 def data_source(data_cfg: Any) -> DataSource:
     """The data source a data config reads (no I/O)."""
-    from churnml.data.load import safe_url
+    from churnml.data.load import catalog_table, safe_url
 
     kind = str(data_cfg.source)
     if kind == "sql":
         location = safe_url(data_cfg.url or "")
+    elif kind == "spark_tables":
+        names = {t: catalog_table(data_cfg, t) for t in (data_cfg.tables or {})}
+        location = "catalog " + ", ".join(f"{t}={n}" for t, n in names.items() if n)
     else:
         location = str(Path(str(data_cfg.dir)).expanduser().resolve())
     return DataSource(kind, location, check_name(str(getattr(data_cfg, "name", "") or "")))

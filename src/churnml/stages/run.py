@@ -31,8 +31,7 @@ TOP_COLUMNS = [
 
 
 def run_stage(ctx: RunContext) -> None:
-    from churnml.catalog import ensure_synthetic, load_fingerprinted
-    from churnml.data.load import load_tables
+    from churnml.catalog import ensure_synthetic, load_fingerprinted, load_tables_for
     from churnml.months import parse_today
     from churnml.stages import features, train, validate
     from churnml.stages.score import score_month
@@ -54,7 +53,7 @@ def run_stage(ctx: RunContext) -> None:
     tracking.connect(config.mlflow.tracking_uri)  # an unreachable server fails before any work
     # The tables are loaded and their features built once, then handed to each stage.
     step("generate", lambda: ensure_synthetic(config.data, today, config.labels))
-    tables, fingerprint = step("validate", lambda: load_fingerprinted(config, lambda: load_tables(config.data, today=today)))
+    tables, fingerprint = step("validate", lambda: load_fingerprinted(config, lambda: load_tables_for(config)))
     validate.report_tables(tables, config.data)
     if config.engine.name == "spark":
         from churnml.catalog import write_features_on_spark

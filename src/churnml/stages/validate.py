@@ -10,19 +10,21 @@ import logging
 import pandas as pd
 
 from churnml.catalog import require_tables
-from churnml.months import optional_month, parse_today
+from churnml.months import optional_month
 from churnml.stages import RunContext
 
 log = logging.getLogger(__name__)
 
 
 def run_stage(ctx: RunContext) -> None:
-    from churnml.data.load import load_tables
+    from churnml.catalog import load_tables_for
+    from churnml.data.contract import as_seen_at
 
     config = ctx.config
-    today, as_of = parse_today(config.today), optional_month(config.score.as_of)
+    as_of = optional_month(config.score.as_of)
     require_tables(config.data)
-    report_tables(load_tables(config.data, as_of=as_of, today=today), config.data, as_of)
+    tables = load_tables_for(config)
+    report_tables(tables if as_of is None else as_seen_at(tables, as_of), config.data, as_of)
 
 
 def report_tables(tables: dict[str, pd.DataFrame], data, as_of: pd.Timestamp | None = None) -> None:
@@ -50,10 +52,10 @@ def _day(value) -> str:
 
 
 def _describe_source(data) -> str:
-    if data.source == "sql":
-        from churnml.data.load import safe_url
+    if data.source in ("sql", "spark_tables"):
+        from churnml.data.source import data_source
 
-        return safe_url(data.url)
+        return data_source(data).location
     return f"{data.dir} ({data.format})"
 
 
