@@ -27,9 +27,13 @@ def test_every_group_has_options():
     assert EXPERIMENTS, "conf/experiment holds at least one experiment"
 
 
+# Options that only work with another group's choice (checked in tests/test_engine_config.py).
+NEEDS = {("data", "spark_tables"): ["engine=spark"]}
+
+
 @pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_group_option_composes(group: str, option: str):
-    cfg = _compose([f"{group}={option}"])
+    cfg = _compose([f"{group}={option}", *NEEDS.get((group, option), [])])
     assert isinstance(cfg, Config)
 
 

@@ -140,7 +140,7 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         kind = out[column].dtype
-        if pd.api.types.is_string_dtype(kind) or kind == object or isinstance(kind, pd.CategoricalDtype):
+        if pd.api.types.is_string_dtype(kind) or pd.api.types.is_object_dtype(kind) or isinstance(kind, pd.CategoricalDtype):
             out[column] = np.asarray(out[column].astype(object).where(out[column].notna(), None), dtype=object)
     return out
 

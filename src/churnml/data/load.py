@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from collections.abc import Collection
 from typing import Any, Mapping
 
 import pandas as pd
