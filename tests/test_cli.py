@@ -55,7 +55,7 @@ def test_stage_help_shows_hydra_help():
     assert "Configuration groups" in proc.stdout
     assert "experiment:" in proc.stdout
     # The internal schemas are no choice for a user.
-    assert "_schema" not in proc.stdout and "data: files, sql, synthetic" in proc.stdout
+    assert "_schema" not in proc.stdout and "data: files, spark_tables, sql, synthetic" in proc.stdout
     assert "--cfg job --resolve" in proc.stdout
 
 

@@ -57,10 +57,12 @@ def require_tables(data) -> None:
         )
 
 
-def load_tables_for(config: Config, only: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
-    """The input tables of `config.data` (`only` those, when given; the synthetic world is
-    generated first when its folder holds no tables yet, so that `churnml train` works from a
-    fresh clone)."""
+def load_tables_for(config: Config, only: tuple[str, ...] | None = None,
+                    as_of: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
+    """The input tables of `config.data` (`only` those, when given; as seen before `as_of`,
+    when given; the synthetic world is generated first when its folder holds no tables yet, so
+    that `churnml train` works from a fresh clone)."""
+    from churnml.data.contract import as_seen_at
     from churnml.data.load import load_tables
     from churnml.months import parse_today
 
@@ -69,8 +71,9 @@ def load_tables_for(config: Config, only: tuple[str, ...] | None = None) -> dict
     if config.data.source == "spark_tables":
         from churnml import spark_engine
 
-        return spark_engine.load_tables(config, today, only)
-    return load_tables(config.data, today=today, only=only)
+        tables = spark_engine.load_tables(config, today, only)
+        return tables if as_of is None else as_seen_at(tables, as_of)
+    return load_tables(config.data, as_of=as_of, today=today, only=only)
 
 
 def load_tables_as_of(

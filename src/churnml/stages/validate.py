@@ -18,13 +18,11 @@ log = logging.getLogger(__name__)
 
 def run_stage(ctx: RunContext) -> None:
     from churnml.catalog import load_tables_for
-    from churnml.data.contract import as_seen_at
 
     config = ctx.config
     as_of = optional_month(config.score.as_of)
     require_tables(config.data)
-    tables = load_tables_for(config)
-    report_tables(tables if as_of is None else as_seen_at(tables, as_of), config.data, as_of)
+    report_tables(load_tables_for(config, as_of=as_of), config.data, as_of)
 
 
 def report_tables(tables: dict[str, pd.DataFrame], data, as_of: pd.Timestamp | None = None) -> None:
