@@ -156,6 +156,7 @@ def _catalog(tables: dict[str, pd.DataFrame]) -> list[str]:
     return ["data=spark_tables", *[f"data.tables.{name}.table=crm_{name}" for name in tables], *SPARK]
 
 
+@pytest.mark.slow
 def test_tables_of_the_spark_catalog_give_the_same_features(tmp_path: Path):
     tables = random_tables(7, n_accounts=40, months=36)
     write_tables(tables, tmp_path / "raw", "parquet")
@@ -166,6 +167,7 @@ def test_tables_of_the_spark_catalog_give_the_same_features(tmp_path: Path):
     _same_features(out / "features.parquet", on_pandas)
 
 
+@pytest.mark.slow
 def test_a_bad_catalog_table_gets_the_loaders_report_and_exit_2(tmp_path: Path, capfd):
     tables = random_tables(8, n_accounts=20, months=30)
     tables["orders"].loc[[2, 9], "account_id"] = "NOPE-1"
