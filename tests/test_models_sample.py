@@ -93,13 +93,19 @@ def test_the_rate_must_be_a_share():
         check(compose_config(["model.sample.negative_rate=0"]).model, "model")
 
 
-def test_train_reads_the_sample_from_the_features_file(tmp_path: Path):
-    tables = random_tables(5, n_accounts=60, months=40)
-    (tmp_path / "data" / "raw").mkdir(parents=True)
+def _project_with_features(root: Path, seed: int, accounts: int, months: int) -> list[str]:
+    """A project of random tables (Parquet) with its features file; the overrides that read it."""
+    tables = random_tables(seed, n_accounts=accounts, months=months)
+    (root / "data" / "raw").mkdir(parents=True)
     for name, frame in tables.items():
-        write_frame(frame, tmp_path / "data" / "raw" / f"{name}.parquet")
-    base = [f"paths.root={tmp_path}", "data=files", "data.format=parquet", f"today={TODAY}"]
+        write_frame(frame, root / "data" / "raw" / f"{name}.parquet")
+    base = [f"paths.root={root}", "data=files", "data.format=parquet", f"today={TODAY}"]
     assert main(["features", *base]) == 0
+    return base
+
+
+def test_train_reads_the_sample_from_the_features_file(tmp_path: Path):
+    base = _project_with_features(tmp_path, seed=5, accounts=60, months=40)
     config = compose_config([*base, "model.sample.negative_rate=0.2"])
     full = read_features(config, inputs_fingerprint(config))
     inputs = load_model_inputs(config, sample=True)
@@ -122,12 +128,7 @@ def test_train_reads_the_sample_from_the_features_file(tmp_path: Path):
 def test_with_a_matching_features_file_the_orders_are_never_read(tmp_path: Path, caplog):
     import logging
 
-    tables = random_tables(6, n_accounts=30, months=30)
-    (tmp_path / "data" / "raw").mkdir(parents=True)
-    for name, frame in tables.items():
-        write_frame(frame, tmp_path / "data" / "raw" / f"{name}.parquet")
-    base = [f"paths.root={tmp_path}", "data=files", "data.format=parquet", f"today={TODAY}"]
-    assert main(["features", *base]) == 0
+    base = _project_with_features(tmp_path, seed=6, accounts=30, months=30)
     logger = logging.getLogger("churnml.data.load")
     logger.addHandler(caplog.handler)
     logger.setLevel(logging.INFO)
