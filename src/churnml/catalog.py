@@ -243,8 +243,9 @@ def load_model_inputs(config: Config, tables: dict[str, pd.DataFrame] | None = N
         fingerprint = inputs_fingerprint(config)
         if fingerprint is not None and features_match(config, fingerprint):
             tables = load_tables_for(config, only=("competitor_signals",))
-        else:
-            tables, fingerprint = load_fingerprinted(config, lambda: load_tables_for(config))
+        else:  # the files' fingerprint is the one taken before loading (a database's: of its rows)
+            tables = load_tables_for(config)
+            fingerprint = fingerprint or inputs_fingerprint(config, tables)
     else:
         fingerprint = inputs_fingerprint(config, tables) if frame is None else None
     return _model_inputs(config, tables, fingerprint, frame, sample)
@@ -503,9 +504,10 @@ def read_features(
     return frame
 
 
-def write_features_on_spark(config: Config) -> Path:
-    """Build and write the features on Spark (`churnml.spark_engine`) with the fingerprint of
-    their inputs, and their dictionary; returns the dataset's path (nothing is read back)."""
+def write_features_on_spark(config: Config, fingerprint: dict[str, str] | None = None) -> Path:
+    """Build and write the features on Spark (`churnml.spark_engine`) with the `fingerprint` of
+    their inputs (taken now when not given), and their dictionary; returns the dataset's path
+    (nothing is read back)."""
     from churnml import spark_engine
     from churnml.features.dictionary import dictionary_frame
     from churnml.io import write_frame
@@ -513,7 +515,7 @@ def write_features_on_spark(config: Config) -> Path:
     if config.data.source == "sql":
         raise ConfigError("`engine.name` must be pandas with data.source=sql (Spark reads Parquet or CSV files); got spark")
     started = time.perf_counter()
-    fingerprint = inputs_fingerprint(config)
+    fingerprint = fingerprint or inputs_fingerprint(config)
     spark = spark_engine.session(config.engine)
     written, features = spark_engine.build_features(config, _today(config), fingerprint, spark)
     write_frame(dictionary_frame(features), written.parent / DICTIONARY_FILE)

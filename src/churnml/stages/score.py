@@ -212,7 +212,7 @@ def spark_tables(config: Config) -> tuple[dict[str, pd.DataFrame], dict[str, str
     fingerprint = inputs_fingerprint(config)
     if not features_match(config, fingerprint):
         log.info("the features file was not built from these inputs: building it on Spark first")
-        write_features_on_spark(config)
+        write_features_on_spark(config, fingerprint)
     tables = load_tables_for(config, only=SCORE_TABLES)
     tables["orders"] = spark_engine.order_months(config)
     return tables, fingerprint
