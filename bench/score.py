@@ -21,6 +21,7 @@ once when missing). A model is trained once per world on its last snapshots and 
 
     .venv/bin/python bench/score.py                        # default world, then 20,000 x 60
     .venv/bin/python bench/score.py --accounts 2000 --months 48
+    .venv/bin/python bench/score.py --world /tmp/w7             # a world made by `churnml generate data.seed=7`
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def best_of(repeat: int, fn):
     return best, out
 
 
-def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
+def run(accounts: int, months: int, cache: Path, repeat: int, world: Path | None = None) -> None:
     from churnml import tracking
     from churnml.catalog import month_files
     from churnml.config import Config, SyntheticDataConfig
@@ -101,7 +102,7 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
     from churnml.scoring.risk_list import score_accounts
 
     fb = _features_bench()
-    folder = fb.world_dir(cache, accounts, months)
+    folder = world or fb.world_dir(cache, accounts, months)
     tables = fb.read_tables(folder)
     cfg = Config(data=SyntheticDataConfig(dir=str(folder)))
     cfg.score.playbook = _default_playbook()
@@ -131,7 +132,8 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
     t_out, files = best_of(repeat, lambda: month_files(month.risk_list, month.report))
     n = len(scope)
     total = t_features + t_frames + t_out
-    print(f"\n{accounts:,} accounts x {months} months: {n:,} accounts in scope at {as_of:%Y-%m}, "
+    world_name = folder.name if world is not None else f"{accounts:,} accounts x {months} months"
+    print(f"\n{world_name}: {n:,} accounts in scope at {as_of:%Y-%m}, "
           f"{len(churn.features)} features, {churn.fit.booster.num_trees()} trees, "
           f"switching model {'yes' if switching is not None else 'no'}")
     print(f"  baseline  {t_base:7.3f} s  {n / t_base:>10,.0f} accounts/s   (raw booster.predict)")
@@ -148,8 +150,8 @@ def run(accounts: int, months: int, cache: Path, repeat: int) -> None:
           f"score / (baseline + contribs) {t_score / (t_base + t_shap):5.2f} x   "
           f"score + outputs / baseline {(t_score + t_out) / t_base:6.1f} x")
     print_list_quality(month, folder, as_of, cfg)
-    print_improvements_against_truth(feats, churn, month, folder, as_of, cfg)
-    if accounts * months <= 100_000:  # the default world: training the champion takes a minute
+    print_improvements_against_truth(feats, churn, month, folder, as_of, cfg, tables["orders"])
+    if world is None and accounts * months <= 100_000:  # the default world: training the champion takes a minute
         print_score_process(folder, repeat, month)
 
 
@@ -162,10 +164,13 @@ TRUE_COMPONENT = {
 }
 
 
-def print_improvements_against_truth(feats, churn, month, folder: Path, as_of, cfg) -> None:
+def print_improvements_against_truth(feats, churn, month, folder: Path, as_of, cfg, orders) -> None:
     """The listed improvements checked against the world: the same change applied to the true
     hazard (its component set to 0 at the latest month), the share where the truth moves the
-    same way as the model (down), and the rank correlation of the sizes."""
+    same way as the model (down), and the rank correlation of the sizes. For deliveries also the
+    path today's hazard leaves out: the world turns every late line into complaints, so
+    deliveries back on time lower the hazard of the months ahead where the latest quarter's late
+    share (the world's own order lines) is above the year's."""
     from churnml.io import read_truth
     from churnml.scoring.improvements import MIN_GAIN, improvement_effects
 
@@ -197,6 +202,24 @@ def print_improvements_against_truth(feats, churn, month, folder: Path, as_of, c
           f"{len(listed):,} listed changes (>= 85 %); rank correlation of the sizes {rho:.2f}")
     for name, part in listed.assign(true=true_gain < 0).groupby("change"):
         print(f"              {name:<20} {len(part):4d} listed, truth agrees for {100 * part['true'].mean():5.1f} %")
+    delivery = listed["change"].to_numpy() == "delivery_back"
+    if delivery.any() and cfg.data.world.complaints_per_late_line > 0:
+        later = _late_share_rose(orders, as_of, listed.loc[delivery, "account_id"])
+        ahead = (true_gain[delivery] < 0) | later
+        print(f"              {'':<20} deliveries, counting the complaints late lines cause in the months ahead: "
+              f"truth agrees for {100 * ahead.mean():5.1f} %")
+
+
+def _late_share_rose(orders: pd.DataFrame, as_of, accounts: pd.Series) -> np.ndarray:
+    """Per account, whether its order lines delivered in the 3 months before `as_of` were late
+    more often than those of the 12 months before it (late: delivered after the promised date)."""
+    dated = orders[orders["delivered_date"].notna() & orders["promised_date"].notna()]
+    dated = dated[dated["account_id"].astype(str).isin(set(accounts)) & (dated["order_date"] < as_of)]
+    late = (dated["delivered_date"] > dated["promised_date"]).astype(float)
+    key = dated["account_id"].astype(str)
+    year = late[dated["order_date"] >= as_of - pd.DateOffset(months=12)].groupby(key).mean()
+    quarter = late[dated["order_date"] >= as_of - pd.DateOffset(months=3)].groupby(key).mean()
+    return (quarter.reindex(accounts) > year.reindex(accounts)).to_numpy()
 
 
 def print_list_quality(month, folder: Path, as_of, cfg) -> None:
@@ -286,13 +309,18 @@ def main() -> None:
     parser.add_argument("--months", type=int)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/churnml-bench"))
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest counts")
+    parser.add_argument("--world", type=Path, help="only this world, generated beforehand (e.g. `churnml generate "
+                        "data.seed=7 data.dir=DIR`)")
     args = parser.parse_args()
     if (args.accounts is None) != (args.months is None):
         parser.error("give both --accounts and --months, or neither (both default sizes)")
-    sizes = [(args.accounts, args.months)] if args.accounts else _features_bench().SIZES
+    if args.world is not None:
+        sizes = [(args.accounts or 0, args.months or 0)]
+    else:
+        sizes = [(args.accounts, args.months)] if args.accounts else _features_bench().SIZES
     np.seterr(all="ignore")
     for accounts, months in sizes:
-        run(accounts, months, args.cache, args.repeat)
+        run(accounts, months, args.cache, args.repeat, args.world)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ import pandas as pd
 from churnml.scoring.actions import DELIVERY_DROP
 
 MIN_GAIN = 0.005  # a change that lowers the probability by less than half a point is not shown
-VISIT_GAP_MONTHS = 6  # an executive visit is suggested when the last one is this long ago (or never)
+# An executive visit is suggested where the senior relationship is neglected: no executive visit
+# for a year (or never), no business review in the last 12 months and no joint development in
+# the last 24. An account with a review cadence or a joint project is not neglected, and a visit
+# there changes little whatever a correlational model estimates.
+VISIT_GAP_MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,15 @@ def _price_matched(f: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def neglected_relationship(f: pd.DataFrame) -> np.ndarray:
+    """Rows whose senior relationship is neglected (see `VISIT_GAP_MONTHS`); a count the data
+    do not have (no interactions table) neither proves nor rules out neglect."""
+    visited = _col(f, "months_since_exec_visit") < VISIT_GAP_MONTHS
+    reviewed = _col(f, "business_reviews_12m").fillna(0) > 0
+    developing = _col(f, "joint_development_24m").fillna(0) > 0
+    return (~(visited | reviewed | developing)).to_numpy()
+
+
 def _plural(n: float, one: str, many: str) -> str:
     return one if n == 1 else many
 
@@ -100,7 +113,7 @@ CHANGES = (
     ),
     Change(
         "executive_visit",
-        lambda f: ~(_col(f, "months_since_exec_visit") < VISIT_GAP_MONTHS).to_numpy(),
+        lambda f: neglected_relationship(f),
         _exec_visit,
         lambda r: "an executive visit this month",
     ),
