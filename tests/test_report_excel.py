@@ -58,13 +58,17 @@ def test_risk_list_sheet_has_frozen_header_filters_and_formats(report, book):
     assert len(bands) >= 2  # colours actually differ across the sheet
 
 
-def test_summary_sheet_names_the_formula_and_groups(report, book):
+def test_summary_sheet_says_how_the_list_is_ranked_in_words_and_the_model_sheet_exactly(report, book):
     text = "\n".join(str(c.value) for row in book["Summary"].iter_rows() for c in row if c.value is not None)
-    assert report.formula in text
+    assert "How the list is ranked" in text and "notable risk come first" in text
     for heading in ("by tier", "by industry", "by account manager"):
         assert f"Revenue at risk {heading}" in text
-    assert "Drift warning: orders_lines_12m" in text
-    assert "complaints_open" not in text  # below the PSI threshold
+    # For sales people: no formula, no feature names, no PSI.
+    assert report.formula not in text and "priority = " not in text and "PSI" not in text
+    model = "\n".join(str(c.value) for row in book["Model"].iter_rows() for c in row if c.value is not None)
+    assert report.formula in model
+    assert "Drift warning: orders_lines_12m" in model
+    assert "Drift warning: complaints_open" not in model  # below the PSI threshold
 
 
 def test_a_sheet_per_account_manager_with_only_their_accounts(report, book):

@@ -15,7 +15,7 @@ from churnml.months import parse_month
 from churnml.report.build import summarise
 from churnml.scoring.actions import check_playbook, format_fraction, recommend_action
 from churnml.scoring.changes import compare_lists
-from churnml.scoring.priority import retention_priority, risk_band
+from churnml.scoring.priority import rank_by_priority, retention_priority, risk_band
 from churnml.scoring.reasons import REASON_SEP, rank_reasons, top_reasons
 from churnml.scoring.risk_list import score_accounts
 from churnml.scoring.winback import win_back_list
@@ -26,6 +26,7 @@ from helpers.score_fixtures import (
     accounts_table,
     features_frame,
     plain_reason,
+    ranked_band_first,
 )
 
 PLAYBOOK = {
@@ -239,7 +240,7 @@ def test_score_accounts_builds_a_ranked_list(frame, model):
                         format_reason=plain_reason)
     assert len(rl) == len(f) - 5 and not rl["account_id"].isin(f["account_id"].iloc[:5]).any()
     assert rl["rank"].tolist() == list(range(1, len(rl) + 1))
-    assert rl["priority"].is_monotonic_decreasing
+    assert ranked_band_first(rl) and (rl["risk_band"] != "low").any() and (rl["risk_band"] == "low").any()
     np.testing.assert_allclose(rl["revenue_at_risk"], rl["churn_probability"] * rl["revenue_12m"])
     row = rl.set_index("account_id").loc["A0042"]
     src = f.set_index("account_id").loc["A0042"]
@@ -258,11 +259,27 @@ def test_score_accounts_builds_a_ranked_list(frame, model):
     assert low.any() and (rl.loc[low, "reason_1"] == "no notable risk").all() and (rl.loc[low, "reason_features"] == "").all()
 
 
+@settings(max_examples=60)
+@given(
+    st.lists(st.tuples(st.sampled_from(["high", "medium", "low"]), st.floats(0, 1e6)), min_size=1, max_size=40)
+)
+def test_accounts_with_a_notable_risk_rank_before_the_low_band_each_by_priority(rows):
+    frame = pd.DataFrame(
+        {"account_id": [f"A{i:03d}" for i in range(len(rows))], "risk_band": [b for b, _ in rows],
+         "priority": [p for _, p in rows]}
+    ).sample(frac=1.0, random_state=0)
+    rank = rank_by_priority(frame)
+    assert sorted(rank) == list(range(1, len(rows) + 1))
+    ordered = frame.loc[rank.sort_values().index]
+    assert ranked_band_first(ordered)
+
+
 def test_ties_in_priority_are_ranked_by_account_id(frame, model):
     f = frame.head(30).copy()
     f["revenue_12m"] = 0.0  # every priority is 0
     rl = score_accounts(f, model, None, accounts_table(f["account_id"]), cfg(), format_reason=plain_reason)
-    assert rl["account_id"].tolist() == sorted(f["account_id"])
+    for _, group in rl.groupby(rl["risk_band"] == "low", sort=False):  # the notable bands first
+        assert group["account_id"].tolist() == sorted(group["account_id"])
     assert rl["switching_cost"].isna().all() and rl["switch_probability"].isna().all()
 
 

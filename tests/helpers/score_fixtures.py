@@ -19,6 +19,18 @@ FAMILIES = {
 FEATURES = list(FAMILIES)
 
 
+def ranked_band_first(rl: pd.DataFrame) -> bool:
+    """Whether a list in rank order puts every account with a notable risk (a band other than
+    'low') before the low band, each group by decreasing priority."""
+    quiet = rl["risk_band"].eq("low").to_numpy()
+    first, rest = rl[~quiet], rl[quiet]
+    return (
+        bool((~quiet[: len(first)]).all())
+        and first["priority"].is_monotonic_decreasing
+        and rest["priority"].is_monotonic_decreasing
+    )
+
+
 def plain_reason(name: str, value, row=None) -> str:
     """A stand-in for the dictionary's wording: the feature and its value."""
     return f"{name} = {float(value):.2f}"

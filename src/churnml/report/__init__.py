@@ -191,6 +191,19 @@ class ReportData:
     currency: str = "EUR"
     history: pd.DataFrame = field(default_factory=pd.DataFrame)  # earlier lists: as_of, account_id, churn_probability
 
+    def ranking_words(self) -> list[str]:
+        """How the list is ranked, in sentences for sales people (no formula, no weights' names)."""
+        bands = ", ".join(f"{b} from {self.thresholds[b]:.0%}" for b in self.bands if b in self.thresholds)
+        return [
+            f"The accounts with a notable risk come first (bands {bands}), then those at {self.bands[-1]} risk.",
+            "Within each, the list is ordered by retention priority: first the accounts with the most revenue "
+            "at risk, the chance that the account leaves within six months times what it bought in the last "
+            f"twelve. An influential account (an industry leader that others follow) counts up to "
+            f"{1 + self.weights.get('influence', 0):g} times, and an account a competitor recently offered "
+            f"a deeper discount than we can defend counts {1 + self.weights.get('low_switching_cost', 0):g} times.",
+            "The reasons are what raises this account's risk most, in its own figures.",
+        ]
+
     @property
     def drifted(self) -> list[tuple[str, float]]:
         """Features whose PSI is beyond the threshold, largest first."""

@@ -274,17 +274,13 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     for label, value, kind in facts:
         ws.append([_text(ws, label, BOLD), _cell(ws, value, Column("v", "v", kind), report.currency)])
     ws.append([])
-    ws.append([_text(ws, "Retention priority", BOLD)])
-    ws.append([_text(ws, report.formula)])
-    ws.append([_text(ws, "Weights: " + ", ".join(f"w_{k} = {v:g}" for k, v in report.weights.items()))])
-    bands = ", ".join(f"{b} from {report.thresholds[b]:.0%}" for b in report.bands if b in report.thresholds)
-    ws.append([_text(ws, f"Risk bands by churn probability: {bands}; otherwise {report.bands[-1]}")])
+    ws.append([_text(ws, "How the list is ranked", BOLD)])
+    for sentence in report.ranking_words():
+        ws.append([_text(ws, sentence)])
     if report.switching_available:
         ws.append([_text(ws, SWITCHING_NOTE)])
     for note in report.notes:
         ws.append([_text(ws, note)])
-    for feature, value in report.drifted:
-        ws.append([_text(ws, f"Drift warning: {feature} has PSI {value:.2f} against training", Font(color="9C0006"))])
     ws.append([])
     band_cols = [Column(f"{b}_band", f"In band {b}", "int", 10) for b in report.bands]
     for key, heading in (("tier", "Tier"), ("industry", "Industry"), ("account_manager", "Account manager")):
@@ -423,6 +419,12 @@ def _model_sheet(wb: Workbook, report: ReportData) -> None:
     else:
         ws.append([_text(ws, "not recorded with this model")])
     ws.append([])
+    ws.append([_text(ws, "Retention priority, exactly", BOLD)])
+    ws.append([_text(ws, report.formula)])
+    ws.append([_text(ws, "Weights: " + ", ".join(f"w_{k} = {v:g}" for k, v in report.weights.items()))])
+    ws.append([])
+    for feature, value in report.drifted:
+        ws.append([_text(ws, f"Drift warning: {feature} has PSI {value:.2f} against training", Font(color="9C0006"))])
     ws.append([_text(ws, f"Population stability (PSI) against training; warning above {report.drift_threshold:g}", BOLD)])
     ws.append(_header(ws, ["Feature", "PSI"]))
     for feature, value in sorted(report.psi.items(), key=lambda kv: (-kv[1], kv[0])):

@@ -372,7 +372,6 @@ def page_html(report: ReportData) -> str:
         alerts.append(f'<div class="note">{escape(note)}</div>')
 
     weights = ", ".join(f"w_{escape(k)} = {v:g}" for k, v in report.weights.items())
-    bands = "; ".join(f"<b>{escape(b)}</b> from {report.thresholds[b]:.0%}" for b in report.bands[:-1])
     band_cols = [Column(f"{b}_band", f"in {b}", "int") for b in report.bands]
     summaries = []
     for key, heading in (("tier", "Tier"), ("industry", "Industry"), ("account_manager", "Account manager")):
@@ -468,13 +467,7 @@ def page_html(report: ReportData) -> str:
 <main>
 <section><h2>Summary</h2><div class="kpis">{''.join(kpis)}</div>{''.join(alerts)}</section>
 <section><h2>How the list is ranked</h2>
-<p>The list is ordered by retention priority. First come the accounts with the most
-<b>revenue at risk</b>: the chance that the account leaves within six months times what it bought
-in the last twelve. An influential account (an industry
-leader that others follow) counts up to {1 + report.weights.get("influence", 0):g} times, and an account a competitor
-recently offered a deeper discount than we can defend counts {1 + report.weights.get("low_switching_cost", 0):g} times.
-Risk bands by the chance of leaving: {bands}; otherwise <b>{escape(report.bands[-1])}</b>.
-The reasons are what raises this account's risk most, in its own figures.
+<p>{escape(" ".join(report.ranking_words()))}
 {escape(SWITCHING_NOTE) if report.switching_available else ""}</p></section>
 <section><h2>Ranked list</h2>
 <input class="filter" data-table="risk" placeholder="Filter: account, manager, industry, reason…">{more}

@@ -1,4 +1,5 @@
-"""The retention priority of an account, its rank and its risk band.
+"""The retention priority of an account, its rank and its risk band. The accounts with a notable
+risk (a band above the lowest) are ranked first, each group by priority:
 
     priority = revenue at risk
                x (1 + w_influence x influence)
@@ -81,7 +82,12 @@ def retention_priority(frame: pd.DataFrame, weights: Mapping[str, float]) -> pd.
 
 
 def rank_by_priority(frame: pd.DataFrame) -> pd.Series:
-    """Rank 1 = highest priority; ties broken by account_id so the order is reproducible."""
-    order = frame.sort_values(["priority", "account_id"], ascending=[False, True], kind="mergesort").index
+    """Rank 1 = highest priority among the accounts with a notable risk (a `risk_band` above
+    the lowest), which all come before the rest; ties broken by account_id so the order is
+    reproducible. A large account at its usual low risk has revenue at risk too, but nothing to
+    act on: it must not push an account that needs a call off the top of the list."""
+    quiet = frame["risk_band"].eq(LOWEST_BAND) if "risk_band" in frame else pd.Series(False, index=frame.index)
+    keys = pd.DataFrame({"quiet": quiet, "priority": frame["priority"], "account_id": frame["account_id"]})
+    order = keys.sort_values(["quiet", "priority", "account_id"], ascending=[True, False, True], kind="mergesort").index
     rank = pd.Series(np.arange(1, len(order) + 1), index=order, dtype="int64")
     return rank.reindex(frame.index).rename("rank")

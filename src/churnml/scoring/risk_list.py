@@ -114,8 +114,8 @@ def score_accounts(
     out["switch_probability"] = outputs[SWITCH].to_numpy(dtype="float64") if SWITCH in outputs else np.nan
 
     out["priority"] = retention_priority(out, cfg.weights)
-    out["rank"] = rank_by_priority(out)
     out["risk_band"] = risk_band(out["churn_probability"], cfg.risk_bands)
+    out["rank"] = rank_by_priority(out)
 
     fams = dict(families if families is not None else model_families(churn_model))
     playbook = dict(cfg.playbook or {})
