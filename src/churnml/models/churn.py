@@ -160,10 +160,24 @@ STEP_PRIOR = 10.0
 PROBABILITY_FLOOR = 0.001  # calibrated probabilities lie in [0.1 %, 99.9 %]
 
 
-def _smoothed_isotonic(raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> IsotonicRegression:
+@dataclass
+class CenteredSteps:
+    """A monotone calibration curve through the centre of each isotonic step: between two
+    centres the probability rises linearly with the raw score, beyond the outer ones it is the
+    outer step's level. Accounts the booster tells apart get different probabilities instead of
+    one step's value for dozens of them; at each step's centre the curve is the step's level."""
+
+    x: np.ndarray  # raw score at each step's centre (weighted mean of its rows), increasing
+    y: np.ndarray  # the step's level, non-decreasing
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        return np.interp(np.asarray(raw, dtype=float), self.x, self.y)
+
+
+def _smoothed_isotonic(raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> CenteredSteps:
     """Isotonic calibration whose steps are shrunk toward the base rate by `STEP_PRIOR`
-    pseudo-observations (a Beta prior per step), refitted so that it stays monotone; rows
-    count by `weight` (1 each when None)."""
+    pseudo-observations (a Beta prior per step), refitted so that it stays monotone, then drawn
+    through the steps' centres (`CenteredSteps`); rows count by `weight` (1 each when None)."""
     first = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y, sample_weight=weight)
     level = first.predict(raw)
     w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
@@ -171,7 +185,11 @@ def _smoothed_isotonic(raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None
     rate = (float(y.mean()) if weight is None else float(np.average(y, weights=w))) if len(y) else 0.5
     smoothed = (steps["wy"] + STEP_PRIOR * rate) / (steps["w"] + STEP_PRIOR)
     target = pd.Series(level).map(smoothed).to_numpy(dtype=float)
-    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, target, sample_weight=weight)
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, target, sample_weight=weight)
+    final = fitted.predict(raw)
+    centres = pd.DataFrame({"level": final, "w": w, "wx": w * raw}).groupby("level")[["w", "wx"]].sum()
+    centres = centres[centres["w"] > 0]
+    return CenteredSteps(x=(centres["wx"] / centres["w"]).to_numpy(dtype=float), y=centres.index.to_numpy(dtype=float))
 
 
 def _logit(p) -> np.ndarray:
