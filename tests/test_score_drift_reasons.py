@@ -204,3 +204,20 @@ def test_every_reason_reads_naturally(name):
             if what == "a zero shown as a number" and feature.unit not in ("count", "flag"):
                 continue
             assert not pattern.search(text), f"{name}: {what}: {text!r}"
+
+
+def test_a_saturated_feature_whose_ceiling_moves_a_thousandth_is_no_drift():
+    """Most accounts near a ceiling (P(alive) of active buyers): a refit that moves the ceiling
+    by a thousandth is no drift; a quarter of the accounts falling away from it still is."""
+    rng = np.random.default_rng(3)
+
+    def p_alive(n: int, ceiling: float, gone: float) -> np.ndarray:
+        active = ceiling - rng.exponential(0.0008, n)
+        return np.where(rng.random(n) < gone, rng.uniform(0.0, 0.9, n), active)
+
+    reference = training_reference(pd.DataFrame({"p": p_alive(3000, 0.9985, 0.1)}), ["p"], {})
+    assert len(reference["p"]["edges"]) < 9  # the deciles a thousandth apart are one bin
+    moved = population_stability(reference, pd.DataFrame({"p": p_alive(1000, 0.9975, 0.1)}))["p"]
+    assert moved < 0.25
+    fallen = population_stability(reference, pd.DataFrame({"p": p_alive(1000, 0.9985, 0.35)}))["p"]
+    assert fallen > 0.25

@@ -23,6 +23,11 @@ from churnml.models.switching import DISCOUNT, SwitchingFit
 
 PSI_BINS = 10
 PSI_EPSILON = 1e-4  # share given to an empty bin, so that ln(new / ref) stays finite
+# Decile edges closer together than this share of the reference's spread (its 1st to 99th
+# percentile) are merged: a saturated feature (BG/NBD's P(alive), 0.9975 to 0.9985 for most
+# accounts) would otherwise have bins a thousandth wide, and a refit that moves its ceiling by
+# that much would read as heavy drift every month.
+PSI_MIN_BIN_SHARE = 0.01
 REFERENCE_SNAPSHOTS = 3  # the latest labelled snapshots the drift reference is taken from
 _MISSING = "__missing__"
 
@@ -45,13 +50,22 @@ _MISSING = "__missing__"
 
 def psi_edges(values: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
     """Inner bin edges for PSI from reference `values` (NaN ignored): the unique quantiles at
-    1/bins … (bins-1)/bins, plus [v, v+) around every value v holding at least 1/bins of them.
+    1/bins … (bins-1)/bins, none closer than `PSI_MIN_BIN_SHARE` of the values' spread to the
+    edge below it or to the largest value, plus [v, v+) around every value v holding at least
+    1/bins of them.
     A value x falls in bin `searchsorted(edges, x, side="right")`."""
     values = np.asarray(values, dtype=float)
     present = values[~np.isnan(values)]
     if not len(present):
         return np.array([])
-    edges = set(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]).tolist())
+    low, high = np.quantile(present, [0.01, 0.99])
+    resolution = PSI_MIN_BIN_SHARE * (high - low)
+    edges: set[float] = set()
+    below, top = float(present.min()), float(present.max())
+    for q in np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]):
+        if q - below > resolution and top - q > resolution:
+            edges.add(float(q))
+            below = float(q)
     levels, counts = np.unique(present, return_counts=True)
     for v in levels[counts >= len(present) / bins]:
         edges.update((float(v), float(np.nextafter(v, np.inf))))
