@@ -113,7 +113,7 @@ CHANGES = (
     ),
     Change(
         "executive_visit",
-        lambda f: neglected_relationship(f),
+        neglected_relationship,
         _exec_visit,
         lambda r: "an executive visit this month",
     ),
