@@ -330,8 +330,8 @@ def main() -> None:
     parser.add_argument("--months", type=int)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/churnml-bench"))
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest counts")
-    parser.add_argument("--world", type=Path, help="only this world, generated beforehand (e.g. `churnml generate "
-                        "data.seed=7 data.dir=DIR`)")
+    parser.add_argument("--world", type=Path, help="only this world, generated beforehand with the default world "
+                        "parameters (another seed or size, e.g. `churnml generate data.seed=7 data.dir=DIR`)")
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--features", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--as-of", help=argparse.SUPPRESS)

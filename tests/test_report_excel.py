@@ -65,6 +65,7 @@ def test_summary_sheet_says_how_the_list_is_ranked_in_words_and_the_model_sheet_
         assert f"Revenue at risk {heading}" in text
     # For sales people: no formula, no feature names, no PSI.
     assert report.formula not in text and "priority = " not in text and "PSI" not in text
+    assert "look different from what the model learnt from" in text  # drift, in words
     model = "\n".join(str(c.value) for row in book["Model"].iter_rows() for c in row if c.value is not None)
     assert report.formula in model
     assert "Drift warning: orders_lines_12m" in model

@@ -221,3 +221,8 @@ def test_a_saturated_feature_whose_ceiling_moves_a_thousandth_is_no_drift():
     assert moved < 0.25
     fallen = population_stability(reference, pd.DataFrame({"p": p_alive(1000, 0.9985, 0.35)}))["p"]
     assert fallen > 0.25
+
+
+def test_a_skewed_feature_keeps_its_deciles():
+    revenue = np.random.default_rng(0).lognormal(10, 2, 20000)
+    assert len(psi_edges(revenue)) == 9

@@ -163,12 +163,14 @@ PROBABILITY_FLOOR = 0.001  # calibrated probabilities lie in [0.1 %, 99.9 %]
 @dataclass
 class CenteredSteps:
     """A monotone calibration curve through the centre of each isotonic step: between two
-    centres the probability rises linearly with the raw score, beyond the outer ones it is the
-    outer step's level. Accounts the booster tells apart get different probabilities instead of
-    one step's value for dozens of them; at each step's centre the curve is the step's level."""
+    centres the probability rises linearly with the raw score, and the outer segments go on to
+    the lowest and highest raw score fitted on (flat beyond). Accounts the booster tells apart get
+    different probabilities instead of one step's value for dozens of them; at each step's centre
+    the curve is the step's level, and an outer step, on one line through its centre, keeps its
+    average exactly."""
 
-    x: np.ndarray  # raw score at each step's centre (weighted mean of its rows), increasing
-    y: np.ndarray  # the step's level, non-decreasing
+    x: np.ndarray  # the lowest raw score, each step's centre (weighted mean of its rows), the highest
+    y: np.ndarray  # the curve there, non-decreasing
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
         return np.interp(np.asarray(raw, dtype=float), self.x, self.y)
@@ -189,7 +191,15 @@ def _smoothed_isotonic(raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None
     final = fitted.predict(raw)
     centres = pd.DataFrame({"level": final, "w": w, "wx": w * raw}).groupby("level")[["w", "wx"]].sum()
     centres = centres[centres["w"] > 0]
-    return CenteredSteps(x=(centres["wx"] / centres["w"]).to_numpy(dtype=float), y=centres.index.to_numpy(dtype=float))
+    x = (centres["wx"] / centres["w"]).to_numpy(dtype=float)
+    level = centres.index.to_numpy(dtype=float)
+    if len(x) > 1:  # the outer segments extended to the ends of the fitted range
+        lo, hi = float(raw.min()), float(raw.max())
+        slope_lo = (level[1] - level[0]) / (x[1] - x[0])
+        slope_hi = (level[-1] - level[-2]) / (x[-1] - x[-2])
+        x = np.concatenate([[lo], x, [hi]])
+        level = np.concatenate([[level[0] - slope_lo * (x[1] - lo)], level, [level[-1] + slope_hi * (hi - x[-2])]])
+    return CenteredSteps(x=x, y=np.clip(level, 0.0, 1.0))
 
 
 def _logit(p) -> np.ndarray:

@@ -23,10 +23,11 @@ from churnml.models.switching import DISCOUNT, SwitchingFit
 
 PSI_BINS = 10
 PSI_EPSILON = 1e-4  # share given to an empty bin, so that ln(new / ref) stays finite
-# Decile edges closer together than this share of the reference's spread (its 1st to 99th
-# percentile) are merged: a saturated feature (BG/NBD's P(alive), 0.9975 to 0.9985 for most
-# accounts) would otherwise have bins a thousandth wide, and a refit that moves its ceiling by
-# that much would read as heavy drift every month.
+# Decile edges closer together than this share of the values they separate (and of the
+# reference's spread, its 1st to 99th percentile) are merged: a saturated feature (BG/NBD's
+# P(alive), 0.9975 to 0.9985 for most accounts) would otherwise have bins a thousandth wide, and a
+# refit that moves its ceiling by that much would read as heavy drift every month. Relative to the
+# values, so that the lower deciles of a skewed feature (revenue) keep their bins.
 PSI_MIN_BIN_SHARE = 0.01
 REFERENCE_SNAPSHOTS = 3  # the latest labelled snapshots the drift reference is taken from
 _MISSING = "__missing__"
@@ -50,20 +51,23 @@ _MISSING = "__missing__"
 
 def psi_edges(values: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
     """Inner bin edges for PSI from reference `values` (NaN ignored): the unique quantiles at
-    1/bins … (bins-1)/bins, none closer than `PSI_MIN_BIN_SHARE` of the values' spread to the
-    edge below it or to the largest value, plus [v, v+) around every value v holding at least
-    1/bins of them.
+    1/bins … (bins-1)/bins, none within `PSI_MIN_BIN_SHARE` (of the values, at most of their
+    spread) of the edge below it or of the largest value, plus [v, v+) around every value v
+    holding at least 1/bins of them.
     A value x falls in bin `searchsorted(edges, x, side="right")`."""
     values = np.asarray(values, dtype=float)
     present = values[~np.isnan(values)]
     if not len(present):
         return np.array([])
     low, high = np.quantile(present, [0.01, 0.99])
-    resolution = PSI_MIN_BIN_SHARE * (high - low)
     edges: set[float] = set()
     below, top = float(present.min()), float(present.max())
+
+    def apart(a: float, b: float) -> bool:
+        return b - a > PSI_MIN_BIN_SHARE * min(high - low, max(abs(a), abs(b)))
+
     for q in np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]):
-        if q - below > resolution and top - q > resolution:
+        if apart(below, q) and apart(q, top):
             edges.add(float(q))
             below = float(q)
     levels, counts = np.unique(present, return_counts=True)

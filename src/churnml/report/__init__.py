@@ -98,6 +98,10 @@ OTHER_BAND_COLOUR = ("D9D9D9", "000000")
 ABOVE_RANGE = "above largest seen"
 
 # How the switching figures read, for both outputs.
+DRIFT_NOTE = (
+    "Some of this month's data look different from what the model learnt from: read the scores "
+    "with a little more care this month (details for data scientists at the end)."
+)
 SWITCHING_NOTE = (
     "Switching cost: the smallest competitor discount at which the account would more likely "
     "switch than stay (the price margin it can be defended on). Switch probability: the chance "

@@ -30,6 +30,7 @@ from openpyxl.writer.excel import ExcelWriter
 from churnml.report import (
     ABOVE_RANGE,
     DISPLAY_COLUMNS,
+    DRIFT_NOTE,
     LEFT_DISPLAY,
     SUMMARY_COLUMNS,
     SWITCHING_NOTE,
@@ -258,6 +259,8 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
         ws.append([_text(ws, f"Model {version}")])
     for warning in report.model.get("warnings") or []:
         ws.append([_text(ws, f"Warning: {warning}", Font(bold=True, color="9C0006"))])
+    if report.drifted:
+        ws.append([_text(ws, DRIFT_NOTE.replace("at the end", "on the Model sheet"), Font(color="9C0006"))])
     ws.append([])
     facts = [
         ("Accounts scored", len(rl), "int"),

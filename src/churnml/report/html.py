@@ -17,6 +17,7 @@ import pandas as pd
 from churnml.report import (
     ABOVE_RANGE,
     DISPLAY_COLUMNS,
+    DRIFT_NOTE,
     LEFT_DISPLAY,
     SUMMARY_COLUMNS,
     SWITCHING_NOTE,
@@ -264,7 +265,7 @@ def distribution_svg(report: ReportData) -> str:
             share_accounts = np.arange(1, len(by_priority) + 1) / len(by_priority)
             ax2.plot(share_accounts * 100, np.cumsum(by_priority) / total * 100, color="#c05621")
             ax2.plot([0, 100], [0, 100], color="#9fb3c8", linestyle=":")
-        ax2.set_xlabel("top % of the list (by priority)")
+        ax2.set_xlabel("top % of the list (in list order)")
         ax2.set_ylabel("% of revenue at risk")
         ax2.set_title("Revenue at risk covered by the top of the list")
         return _svg(fig, (ax1, ax2))
@@ -358,10 +359,7 @@ def page_html(report: ReportData) -> str:
     alerts = [f'<div class="warn">{escape(w)}</div>' for w in report.model.get("warnings") or []]
     drift_detail = ""
     if report.drifted:
-        alerts.append(
-            '<div class="warn">Some of this month\'s data look different from what the model learnt from: '
-            "read the scores with a little more care this month (details for data scientists at the end).</div>"
-        )
+        alerts.append(f'<div class="warn">{escape(DRIFT_NOTE)}</div>')
         names = ", ".join(f"<b>{escape(f)}</b> {v:.2f}" for f, v in report.drifted)
         drift_detail = (
             f'<div class="warn">Drift: {len(report.drifted)} feature(s) moved away from the training data '
