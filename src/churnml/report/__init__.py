@@ -100,7 +100,7 @@ ABOVE_RANGE = "above largest seen"
 # How the switching figures read, for both outputs.
 DRIFT_NOTE = (
     "Some of this month's data look different from what the model learnt from: read the scores "
-    "with a little more care this month (details for data scientists at the end)."
+    "with a little more care this month (details for data scientists {where})."
 )
 SWITCHING_NOTE = (
     "Switching cost: the smallest competitor discount at which the account would more likely "

@@ -260,7 +260,7 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     for warning in report.model.get("warnings") or []:
         ws.append([_text(ws, f"Warning: {warning}", Font(bold=True, color="9C0006"))])
     if report.drifted:
-        ws.append([_text(ws, DRIFT_NOTE.replace("at the end", "on the Model sheet"), Font(color="9C0006"))])
+        ws.append([_text(ws, DRIFT_NOTE.format(where="on the Model sheet"), Font(color="9C0006"))])
     ws.append([])
     facts = [
         ("Accounts scored", len(rl), "int"),

@@ -359,7 +359,7 @@ def page_html(report: ReportData) -> str:
     alerts = [f'<div class="warn">{escape(w)}</div>' for w in report.model.get("warnings") or []]
     drift_detail = ""
     if report.drifted:
-        alerts.append(f'<div class="warn">{escape(DRIFT_NOTE)}</div>')
+        alerts.append(f'<div class="warn">{escape(DRIFT_NOTE.format(where="at the end"))}</div>')
         names = ", ".join(f"<b>{escape(f)}</b> {v:.2f}" for f, v in report.drifted)
         drift_detail = (
             f'<div class="warn">Drift: {len(report.drifted)} feature(s) moved away from the training data '
