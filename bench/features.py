@@ -84,7 +84,8 @@ def read_tables(folder: Path) -> dict:
         if not path.is_file():
             continue
         present = set(pq.read_schema(path).names)
-        frame = pq.read_table(path, columns=[c for c in spec.names if c in present]).to_pandas(
+        coded = [c.name for c in spec.columns if c.coded and c.name in present]
+        frame = pq.read_table(path, columns=[c for c in spec.names if c in present], read_dictionary=coded).to_pandas(
             date_as_object=False
         )
         for column, dtype in spec.dtypes.items():

@@ -85,9 +85,10 @@ def test_features_are_bgnbd_fitted_at_each_snapshot_on_the_orders_before_it():
         assert model is not None and len(at) > 10
         for row in at.itertuples():
             x, t_x, T = naive.btyd_history(row.account_id, t)
-            assert row.bgnbd_p_alive == pytest.approx(model.p_alive(x, t_x, T), rel=1e-9)
+            # features are float32: equal to their 7 digits
+            assert row.bgnbd_p_alive == pytest.approx(model.p_alive(x, t_x, T), rel=2e-7)
             want = model.expected_purchases(6 * 30.4375 / 7, x, t_x, T)
-            assert row.bgnbd_expected_order_days == pytest.approx(want, rel=1e-9, nan_ok=True)
+            assert row.bgnbd_expected_order_days == pytest.approx(want, rel=2e-7, nan_ok=True)
             checked += 1
     assert checked > 20
 

@@ -25,6 +25,16 @@ def test_all_distinct_is_not_duplicated_any(values, start, dtype):
     assert all_distinct(series) == (not series.duplicated().any())
 
 
+@settings(deadline=None)
+@given(width=st.integers(1, 20), data=st.data(), start=st.integers(0, 5))
+def test_all_distinct_on_ids_of_one_width_is_not_duplicated_any(width, data, start):
+    # Ids of one width are compared as the integers of their bytes (one or two words).
+    ids = st.text(alphabet="ABé", min_size=width, max_size=width).filter(lambda t: len(t.encode()) == width)
+    values = data.draw(st.lists(ids, max_size=40))
+    series = pd.Series(values, dtype="str").iloc[start:]
+    assert all_distinct(series) == (not series.duplicated().any())
+
+
 spaced = st.lists(st.one_of(st.none(), st.text(alphabet="a\u00e9 \t\n\u00a0\u3000\u2003", max_size=4)), max_size=30)
 
 
@@ -36,6 +46,10 @@ def test_text_is_stripped_and_empty_is_missing_as_before(values, start, dtype):
     series = pd.Series(values, dtype=dtype).iloc[start:]
     text = series.astype("str").str.strip()
     pd.testing.assert_series_equal(_to_text(series), text.mask(text == ""))
+    # a coded column (a category, as Parquet dictionaries are read) holds the same text
+    coded = _to_text(series.astype("category"), coded=True)
+    assert isinstance(coded.dtype, pd.CategoricalDtype) and list(coded.cat.categories) == sorted(coded.cat.categories)
+    pd.testing.assert_series_equal(coded.astype("str"), text.mask(text == ""))
 
 
 def _broken(kind: str) -> dict[str, pd.DataFrame]:

@@ -171,6 +171,7 @@ def test_tables_of_the_spark_catalog_give_the_same_features(tmp_path: Path):
 @pytest.mark.slow
 def test_a_bad_catalog_table_gets_the_loaders_report_and_exit_2(tmp_path: Path, capfd):
     tables = random_tables(8, n_accounts=20, months=30)
+    tables["orders"]["account_id"] = tables["orders"]["account_id"].astype("str")
     tables["orders"].loc[[2, 9], "account_id"] = "NOPE-1"
     out = tmp_path / "catalog"
     code = main(["features", f"paths.root={tmp_path}", f"paths.features={out}", f"today={TODAY}", *_catalog(tables)])

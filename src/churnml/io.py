@@ -112,10 +112,14 @@ def write_frame(
     chunks = [source.iloc[lo : lo + chunk_rows] for lo in range(0, len(source), chunk_rows)] or [source]
     first = pa.Table.from_pandas(chunks[0], preserve_index=False)
     with atomic_path(target) as tmp:
+        options: dict = {}
         if kind == "parquet":
             import pyarrow.parquet as pq
 
             writer_class = pq.ParquetWriter
+            # Dictionaries for text, dates and flags only: measured numbers rarely repeat, and
+            # trying a dictionary for each float column first made writing features 1.7 x slower.
+            options["use_dictionary"] = [f.name for f in first.schema if not pa.types.is_floating(f.type)]
         else:
             import pyarrow.csv as pcsv
 
@@ -124,7 +128,7 @@ def write_frame(
         if metadata and kind == "parquet":
             schema = schema.with_metadata({**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}})
             first = first.replace_schema_metadata(schema.metadata)
-        with writer_class(tmp, schema) as writer:
+        with writer_class(tmp, schema, **options) as writer:
             writer.write_table(first)
             del first
             for chunk in chunks[1:]:

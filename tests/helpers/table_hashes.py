@@ -12,5 +12,9 @@ def table_hashes(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, str]]:
 
 
 def _column_hash(values: pd.Series) -> str:
+    """A coded column (a category) is described by its values: text held as codes hashes as
+    the same text held as strings."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(values.cat.categories.dtype)
     digest = int(pd.util.hash_pandas_object(values, index=False).sum()) & (2**64 - 1)
     return f"{values.dtype} {digest:016x}"

@@ -47,6 +47,14 @@ class Column:
     future_ok: bool = False
     # The contract's vocabulary of a text column; any other value counts as "other".
     values: tuple[str, ...] = ()
+    # Text with few distinct values over many rows (an event's account, a product line, a
+    # vocabulary): held as a pandas category, so millions of rows carry small codes, not strings.
+    coded: bool = False
+
+    @property
+    def dtype(self) -> str:
+        """The pandas dtype of this column in the loader's output."""
+        return "category" if self.coded else DTYPES[self.kind]
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,7 @@ class Table:
 
     @property
     def dtypes(self) -> dict[str, str]:
-        return {c.name: DTYPES[c.kind] for c in self.columns}
+        return {c.name: c.dtype for c in self.columns}
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -95,6 +103,11 @@ class Table:
 
 def _c(name: str, kind: str, required: bool = False, future_ok: bool = False, values: tuple[str, ...] = ()) -> Column:
     return Column(name, kind, required, future_ok, values)
+
+
+def _code(name: str, required: bool = False, values: tuple[str, ...] = ()) -> Column:
+    """A coded text column (see `Column.coded`)."""
+    return Column(name, TEXT, required, False, values, coded=True)
 
 
 TABLES: dict[str, Table] = {
@@ -126,10 +139,10 @@ TABLES: dict[str, Table] = {
             later_dates=("delivered_date",),
             columns=(
                 _c("order_id", TEXT, required=True),
-                _c("account_id", TEXT, required=True),
+                _code("account_id", required=True),
                 _c("order_date", DATE, required=True),
                 _c("net_amount", FLOAT, required=True),
-                _c("product_line", TEXT),
+                _code("product_line"),
                 _c("quantity", FLOAT),
                 _c("list_amount", FLOAT),
                 _c("custom", BOOL),
@@ -145,10 +158,10 @@ TABLES: dict[str, Table] = {
             later_dates=("resolved_at",),
             columns=(
                 _c("complaint_id", TEXT, required=True),
-                _c("account_id", TEXT, required=True),
+                _code("account_id", required=True),
                 _c("opened_at", DATE, required=True),
                 _c("resolved_at", DATE),
-                _c("category", TEXT, values=("quality", "delivery", "service", "price", "other")),
+                _code("category", values=("quality", "delivery", "service", "price", "other")),
                 _c("severity", INT),
             ),
         ),
@@ -159,10 +172,10 @@ TABLES: dict[str, Table] = {
             date="observed_at",
             columns=(
                 _c("signal_id", TEXT, required=True),
-                _c("account_id", TEXT, required=True),
+                _code("account_id", required=True),
                 _c("observed_at", DATE, required=True),
-                _c("competitor", TEXT),
-                _c("kind", TEXT, values=("quote", "visit", "trial_order", "tender_lost", "price_cut", "other")),
+                _code("competitor"),
+                _code("kind", values=("quote", "visit", "trial_order", "tender_lost", "price_cut", "other")),
                 _c("price_gap", FLOAT),
             ),
         ),
@@ -171,9 +184,9 @@ TABLES: dict[str, Table] = {
             required=False,
             date="occurred_at",
             columns=(
-                _c("account_id", TEXT, required=True),
+                _code("account_id", required=True),
                 _c("occurred_at", DATE, required=True),
-                _c("kind", TEXT, required=True, values=(
+                _code("kind", required=True, values=(
                     "exec_visit", "sales_visit", "business_review", "training", "joint_development", "other")),
             ),
         ),
@@ -185,8 +198,8 @@ TABLES: dict[str, Table] = {
             later_dates=("end_date",),
             columns=(
                 _c("contact_id", TEXT, required=True),
-                _c("account_id", TEXT, required=True),
-                _c("role", TEXT, values=("decision_maker", "buyer", "technical", "other")),
+                _code("account_id", required=True),
+                _code("role", values=("decision_maker", "buyer", "technical", "other")),
                 _c("start_date", DATE),
                 # A departure already announced may be dated ahead.
                 _c("end_date", DATE, future_ok=True),
@@ -197,10 +210,10 @@ TABLES: dict[str, Table] = {
             required=False,
             date="lost_at",
             columns=(
-                _c("account_id", TEXT, required=True),
+                _code("account_id", required=True),
                 _c("lost_at", DATE, required=True),
-                _c("reason", TEXT, values=("competitor", "business_decline", "other")),
-                _c("competitor", TEXT),
+                _code("reason", values=("competitor", "business_decline", "other")),
+                _code("competitor"),
             ),
         ),
     )
@@ -238,7 +251,30 @@ def _blank(raw: pd.Series) -> pd.Series:
     return raw.isna()
 
 
-def _to_text(raw: pd.Series) -> pd.Series:
+def _to_text(raw: pd.Series, coded: bool = False) -> pd.Series:
+    """Values as stripped text, empty ones missing: a category when `coded`, else "str"."""
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        # Clean the few categories, not the many rows.
+        text = _categories_as_text(raw)
+        return text if coded else text.astype("str")
+    text = _plain_text(raw)
+    return text.astype("category") if coded else text
+
+
+def _categories_as_text(raw: pd.Series) -> pd.Series:
+    """A categorical column with its categories made text as `_plain_text` makes it (those that
+    become equal merged, those that become empty missing) and sorted, as `astype("category")`
+    sorts them."""
+    cleaned = _plain_text(pd.Series(raw.cat.categories, dtype=raw.cat.categories.dtype))
+    new_codes, uniques = pd.factorize(cleaned, sort=True)
+    lookup = np.append(new_codes, -1).astype(raw.cat.codes.dtype)  # a missing value's code -1 picks the last
+    mapped = np.take(lookup, raw.cat.codes.to_numpy())
+    categories = pd.Index(np.asarray(uniques, dtype=object), dtype="str")
+    coded = pd.Categorical.from_codes(mapped, categories=categories, validate=False)  # in range by construction
+    return pd.Series(coded, index=raw.index, name=raw.name)
+
+
+def _plain_text(raw: pd.Series) -> pd.Series:
     if raw.dtype.kind == "f":
         values = raw.dropna()
         # IDs stored as floats (an integer column with gaps) must read "1001", not "1001.0".
@@ -276,8 +312,9 @@ def _clean_text(raw: pd.Series) -> pd.Series | None:
     return raw.mask(empty) if empty.any() else raw
 
 
-def _text_buffers(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, length, bytes) of each value of an Arrow string array, on its own buffers."""
+def _text_buffers(chunk, lengths: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(start, length, bytes) of each value of an Arrow string array, on its own buffers
+    (length None when not `lengths`)."""
     import pyarrow as pa
 
     if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
@@ -285,9 +322,9 @@ def _text_buffers(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     wide = pa.types.is_large_string(chunk.type)
     _, offsets_buffer, data_buffer = chunk.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if wide else np.int32, count=len(chunk) + 1,
-                            offset=chunk.offset * (8 if wide else 4)).astype(np.int64)
+                            offset=chunk.offset * (8 if wide else 4)).astype(np.int64, copy=False)
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, np.uint8)
-    return offsets[:-1], np.diff(offsets), data
+    return offsets[:-1], np.diff(offsets) if lengths else None, data
 
 
 _TZ_SUFFIX = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
@@ -300,6 +337,8 @@ def _to_dates(raw: pd.Series, date_format: str | None = None, arrow: bool = True
     """Dates as tz-naive datetime64[ns], plus a mask of values that do not fit that range.
     Text is ISO (dates or timestamps) unless `date_format` (e.g. %d.%m.%Y) says otherwise.
     `arrow=False` leaves Arrow's fast path out (pandas parses all: the reference)."""
+    if raw.dtype == "datetime64[ns]":
+        return raw, pd.Series(False, index=raw.index)  # already in range: nanoseconds are the range
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         parsed = raw.dt.tz_localize(None)  # keep the wall-clock date the user wrote
     elif raw.dtype.kind == "M":
@@ -411,7 +450,7 @@ def _to_bool(raw: pd.Series) -> pd.Series:
 def _parse(column: Column, raw: pd.Series, formats: Formats = Formats()) -> tuple[pd.Series, pd.Series, str]:
     """Parse one column; returns (typed values, mask of non-empty values that failed, hint)."""
     if column.kind == TEXT:
-        return _to_text(raw), pd.Series(False, index=raw.index), ""
+        return _to_text(raw, column.coded), pd.Series(False, index=raw.index), ""
     hint = ""
     if column.kind == DATE:
         typed, out_of_range = _to_dates(raw, formats.date_format)
@@ -490,11 +529,7 @@ def conform(table: str, frame: pd.DataFrame, formats: Formats = Formats()) -> Co
         if column.name not in frame.columns:
             if column.required:
                 problems.append(Problem(table, column.name, "required column is missing"))
-            typed_cols[column.name] = pd.Series(
-                pd.NA if column.kind in (INT, BOOL) else np.nan,
-                index=frame.index,
-                dtype=DTYPES[column.kind],
-            )
+            typed_cols[column.name] = _all_missing(column, frame.index)
             raw_cols[column.name] = pd.Series(np.nan, index=frame.index, dtype="object")
             continue
         raw = frame[column.name]
@@ -523,6 +558,22 @@ def conform(table: str, frame: pd.DataFrame, formats: Formats = Formats()) -> Co
     )
 
 
+def coded_as_categories(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the coded text columns of `table` (`Column.coded`) held as categories, as
+    the loader gives them."""
+    coded = [c.name for c in TABLES[table].columns if c.coded and c.name in frame
+             and not isinstance(frame[c.name].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(coded, "category")) if coded else frame
+
+
+def _all_missing(column: Column, index: pd.Index) -> pd.Series:
+    """A column of no values, in the column's dtype."""
+    if column.coded:
+        empty = pd.Categorical.from_codes(np.full(len(index), -1), categories=pd.Index([], dtype="str"))
+        return pd.Series(empty, index=index)
+    return pd.Series(pd.NA if column.kind in (INT, BOOL) else np.nan, index=index, dtype=column.dtype)
+
+
 def _examples(
     raw: pd.DataFrame, spec: Table, column: str | None, rows: pd.Series | pd.Index, extra: tuple[str, ...] = ()
 ) -> pd.DataFrame:
@@ -542,18 +593,60 @@ def _examples(
 
 def all_distinct(values: pd.Series) -> bool:
     """True when no two of these text values are equal (a missing value equals another), as
-    `not values.duplicated().any()`: found on 64-bit hashes of their bytes (a second for 20
-    million ids where a hash table of the strings takes ten), and only the values whose hashes
-    clash compared exactly."""
-
+    `not values.duplicated().any()`, without a hash table of the strings (ten seconds for 20
+    million ids): ids of one width up to 16 bytes are compared as the integers their bytes
+    make; others on 64-bit hashes of their bytes, with only the values whose hashes clash
+    compared exactly."""
     if len(values) < 2:
         return True
-    hashes = np.concatenate([_text_hashes(chunk) for chunk in _arrow_values(values).chunks])
+    chunks = _arrow_values(values).chunks
+    words = _fixed_width_words(chunks)
+    if words is not None:
+        key = words[:, 0] if words.shape[1] == 1 else (words[:, 0] * _FNV_PRIME) ^ words[:, 1]
+        ordered = np.sort(key)
+        clashes = ordered[1:][ordered[1:] == ordered[:-1]]
+        if not len(clashes) or words.shape[1] == 1:  # one word is the value itself
+            return not len(clashes)
+        return not pd.DataFrame(words[np.isin(key, clashes)]).duplicated().any()
+    hashes = np.concatenate([_text_hashes(chunk) for chunk in chunks])
     ordered = np.sort(hashes)
     clashes = ordered[1:][ordered[1:] == ordered[:-1]]
     if not len(clashes):
         return True
     return not values[np.isin(hashes, clashes)].duplicated().any()
+
+
+def _fixed_width_words(chunks) -> np.ndarray | None:
+    """The bytes of each value as one or two 64-bit words (zero-padded), when every value is
+    present and of the same width (most exports' ids), leaving out the byte positions where
+    every value has the same byte (a prefix such as "ORD-00"), when at most 16 bytes remain;
+    None otherwise. Equal words, equal values."""
+    import pyarrow.compute as pc
+
+    width, parts = None, []
+    for chunk in chunks:
+        if chunk.null_count:
+            return None
+        if not len(chunk):
+            continue
+        lengths = pc.min_max(pc.binary_length(chunk)).as_py()
+        if lengths["min"] != lengths["max"] or (width is not None and lengths["min"] != width):
+            return None
+        width = lengths["min"]
+        start, _, data = _text_buffers(chunk, lengths=False)
+        # equal widths: the values lie one after another in the data buffer
+        parts.append(data[start[0] : start[0] + len(chunk) * width].reshape(-1, width))
+    if not width:
+        return None
+    values = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    varying = [j for j in range(width) if not (values[:, j] == values[0, j]).all()]
+    if len(varying) > 16:
+        return None
+    n_words = 1 if len(varying) <= 8 else 2
+    padded = np.zeros((len(values), 8 * n_words), dtype=np.uint8)
+    for k, j in enumerate(varying):  # byte by byte: a 2-D fancy copy is several times slower
+        padded[:, k] = values[:, j]
+    return padded.view(np.uint64)
 
 
 _FNV_OFFSET, _FNV_PRIME = np.uint64(1469598103934665603), np.uint64(1099511628211)
@@ -616,7 +709,7 @@ def table_schema(
         if column.name == "account_id" and table != "accounts" and known is not None:
             checks.append(pa.Check(lambda s: s.isin(known), error="known_account"))
         cols[column.name] = pa.Column(
-            DTYPES[column.kind],
+            column.dtype,
             checks=checks,
             nullable=not column.required,
             unique=column.name == spec.key and not key_unique,
@@ -650,7 +743,7 @@ def rules_hold(
         if column.name not in present:
             continue
         values = typed[column.name]
-        if values.dtype != pd.api.types.pandas_dtype(DTYPES[column.kind]):
+        if str(values.dtype) != column.dtype:  # any category is "category"
             return False
         missing = values.isna()
         if column.required and missing.any():

@@ -37,7 +37,7 @@ import pandas as pd
 
 from churnml.config import SyntheticDataConfig
 from churnml.constraints import check, check_field
-from churnml.data.contract import TABLES
+from churnml.data.contract import TABLES, coded_as_categories
 from churnml.data.world_params import WorldParams
 from churnml.errors import ConfigError
 from churnml.months import parse_today
@@ -952,7 +952,7 @@ def generate_world(
         steps = track(steps, "Simulating months", total=months + p.burn_in_months)
     for m in steps:
         sim.step(m)
-    tables = _build_tables(sim, rng, now)
+    tables = {name: coded_as_categories(name, frame) for name, frame in _build_tables(sim, rng, now).items()}
     truth = _build_truth(sim, tables["accounts"]["account_id"])
     start_month = pd.Timestamp(str(first))
     return World(tables=tables, truth=truth, start=start_month, months=int(months), seed=int(seed), params=p)

@@ -9,6 +9,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 import pandas as pd
 
+from churnml.data.contract import coded_as_categories
 from churnml.data.synthetic import World, generate_world
 from churnml.data.world_params import WorldParams
 
@@ -36,7 +37,7 @@ def generate_world_parts(
         size = accounts // n_parts + (1 if k < accounts % n_parts else 0)
         world = generate_world(size, months, start, int(seeds[k].generate_state(1)[0] % 2**31), params, today)
         prefix = f"P{k + 1:0{len(str(n_parts))}d}-"
-        yield replace(world, tables={n: prefixed(f, prefix) for n, f in world.tables.items()},
+        yield replace(world, tables={n: coded_as_categories(n, prefixed(f, prefix)) for n, f in world.tables.items()},
                       truth={n: prefixed(f, prefix) for n, f in world.truth.items()})
 
 

@@ -109,8 +109,9 @@ def _own_and_others(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.nda
 
 
 def _set(rows: pd.DataFrame, name: str, values: np.ndarray) -> None:
+    """Fill the placeholder `name`, in its own dtype."""
     if name in rows:
-        rows[name] = values
+        rows[name] = values.astype(rows[name].dtype, copy=False)
 
 
 def finish(rows: pd.DataFrame, models: dict[pd.Timestamp, BgNbd | None], horizon: int) -> None:

@@ -16,6 +16,7 @@ from churnml.features.panel import (
     DAYS_PER_MONTH,
     NAT_INT,
     Panel,
+    codes_of,
     day_numbers,
     days_or_nan,
     months_of_days,
@@ -51,94 +52,127 @@ class OrdersPanel:
 
 
 def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
-    """One pass over the order lines into the monthly arrays of `OrdersPanel`."""
+    """One pass over the order lines into the monthly arrays of `OrdersPanel`.
+
+    Tens of millions of lines go through here: each step is one vectorised pass over them
+    (a count or sum into cells by `np.bincount`, a mask), and what only needs one row per
+    account and order day is worked out on those rows (`_order_days`), far fewer."""
     ev = panel.events(orders, "order_date")
-    net = ev.column(orders, "net_amount").to_numpy(dtype=np.float64, na_value=np.nan)
-    net = np.nan_to_num(net, nan=0.0)
     A, M = panel.n_accounts, panel.n_months
-    cell = ev.acc * M + ev.month
     size = A * M
+    cell = ev.acc * M + ev.month
+    net = _amounts(ev.column(orders, "net_amount"))
+    if np.isnan(net).any():
+        net = np.nan_to_num(net, nan=0.0)  # a copy: `net` may be the table's own array
     op = OrdersPanel(
         revenue=np.bincount(cell, weights=net, minlength=size).reshape(A, M),
         lines=np.bincount(cell, minlength=size).reshape(A, M),
-        last_day=panel.last_before(ev.acc, ev.month, ev.day),
+        last_day=np.empty(0),
         first_col=np.full(A, M + 1, dtype=np.int64),
-        first_day=np.full(A, np.inf),
+        first_day=np.full(A, np.nan),
     )
-    np.minimum.at(op.first_col, ev.acc, ev.month)
-    np.minimum.at(op.first_day, ev.acc, ev.day.astype(np.float64))
-    op.first_day[np.isinf(op.first_day)] = np.nan
     _order_day_rhythm(panel, op, ev)
 
-    listed = ev.column(orders, "list_amount").to_numpy(dtype=np.float64, na_value=np.nan)
-    has_list = ~np.isnan(listed)
+    listed = _amounts(ev.column(orders, "list_amount"))
     if panel.has_values("orders", "list_amount", listed):
-        op.list_net = np.bincount(cell[has_list], weights=net[has_list], minlength=size).reshape(A, M)
-        op.list_amount = np.bincount(
-            cell[has_list], weights=listed[has_list], minlength=size
-        ).reshape(A, M)
-    del listed, has_list
+        has_list = ~np.isnan(listed)
+        op.list_net = np.bincount(cell, weights=np.where(has_list, net, 0.0), minlength=size).reshape(A, M)
+        op.list_amount = np.bincount(cell, weights=np.where(has_list, listed, 0.0), minlength=size).reshape(A, M)
+        del has_list
+    del listed
 
     custom = ev.column(orders, "custom")
     if panel.has_values("orders", "custom", custom):
-        is_custom = custom.fillna(False).to_numpy(dtype=bool)
-        op.custom_revenue = np.bincount(
-            cell[is_custom], weights=net[is_custom], minlength=size
-        ).reshape(A, M)
+        is_custom = custom.to_numpy(dtype=bool, na_value=False)
+        op.custom_revenue = np.bincount(cell, weights=np.where(is_custom, net, 0.0), minlength=size).reshape(A, M)
+        del is_custom
     del custom, net, cell
 
     promised_at, delivered_at = ev.column(orders, "promised_date"), ev.column(orders, "delivered_date")
     if panel.has_values("orders", "promised_date", promised_at) and panel.has_values("orders", "delivered_date", delivered_at):
-        promised, delivered = day_numbers(promised_at), day_numbers(delivered_at)
-        known = (promised != NAT_INT) & (delivered != NAT_INT)
-        # a delivery is known once it happened (and not before the order was placed)
-        month_known = months_of_days(np.maximum(delivered[known], ev.day[known])) - panel.start
-        ok = month_known < M
-        acc_k, month_k = ev.acc[known][ok], month_known[ok]
-        late = (delivered[known] - promised[known])[ok].astype(np.float64)
-        op.deliveries = panel.monthly(acc_k, month_k).astype(np.float64)
-        op.on_time = panel.monthly(acc_k, month_k, (late <= 0).astype(np.float64))
-        op.late_days = panel.monthly(acc_k, month_k, np.maximum(late, 0.0))
-        del promised, delivered, known
+        _deliveries(panel, op, ev, day_numbers(promised_at), day_numbers(delivered_at))
     del promised_at, delivered_at
 
     product = ev.column(orders, "product_line")
     if panel.has_values("orders", "product_line", product):
-        codes, uniques = pd.factorize(product)
-        codes = np.asarray(codes, dtype=np.int64)
+        codes, uniques = codes_of(product)
         counts = panel.distinct_in_windows(ev.acc, codes, ev.month, len(uniques), (12, 6))
         op.lines_12m, op.lines_6m = counts[12], counts[6]
     return op
 
 
+def _deliveries(panel: Panel, op: OrdersPanel, ev, promised: np.ndarray, delivered: np.ndarray) -> None:
+    """Deliveries, those on time and days late, by account and the month the delivery became
+    known: once it happened, and not before the order was placed."""
+    A, M = panel.n_accounts, panel.n_months
+    known = (promised != NAT_INT) & (delivered != NAT_INT)
+    month_known = months_of_days(np.where(known, np.maximum(delivered, ev.day), ev.day)) - panel.start
+    # every line that does not count goes to one extra cell past the end, dropped after the sums
+    cell = np.where(known & (month_known < M), ev.acc * M + month_known, A * M)
+    del month_known
+    with np.errstate(over="ignore"):  # a missing date's difference is never used
+        late = np.where(known, delivered - promised, 0).astype(np.float64)
+    del known
+
+    def monthly(weights=None) -> np.ndarray:
+        return np.bincount(cell, weights=weights, minlength=A * M + 1)[: A * M].reshape(A, M)
+
+    op.deliveries = monthly().astype(np.float64)
+    op.on_time = monthly((late <= 0).astype(np.float64))
+    op.late_days = monthly(np.maximum(late, 0.0))
+
+
+def _amounts(values: pd.Series) -> np.ndarray:
+    """An amount column as float64 (NaN when missing), without a copy when it is one already."""
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def _order_day_rhythm(panel: Panel, op: OrdersPanel, ev) -> None:
-    """Distinct order days per account and month, and the gaps between consecutive order days
-    (counted in the month of the later one): frequency and rhythm as the order log shows them,
-    however many lines an order has."""
+    """From the distinct (account, order day) pairs: the first and the last order day of each
+    account and month, distinct order days per account and month, and the gaps between
+    consecutive order days (counted in the month of the later one): frequency and rhythm as the
+    order log shows them, however many lines an order has."""
+    A, M = panel.n_accounts, panel.n_months
     if len(ev) == 0:  # no order of these accounts: zero everywhere
-        op.order_days, op.gap_sum, op.gap_sq, op.gap_n = (np.zeros((panel.n_accounts, panel.n_months)) for _ in range(4))
+        op.order_days, op.gap_sum, op.gap_sq, op.gap_n = (np.zeros((A, M)) for _ in range(4))
+        op.last_day = np.full((A, M + 1), np.nan)
         return
     first, last = int(ev.day.min()), int(ev.day.max())
     width = last - first + 1
     combo = ev.acc * width + (ev.day - first)
-    if panel.n_accounts * width <= 2**28:
+    if A * width <= 2**28:
         # a bitmap is linear in the rows; np.unique would sort them
-        seen = np.zeros(panel.n_accounts * width, dtype=bool)
+        seen = np.zeros(A * width, dtype=bool)
         seen[combo] = True
         found = np.flatnonzero(seen)
         del seen
     else:
         found = np.unique(combo)
     del combo
-    acc, day = np.divmod(found, width)
+    acc, day = np.divmod(found, width)  # sorted by account, then day
     day += first
     month = np.maximum(months_of_days(day) - panel.start, 0)
-    op.order_days = panel.monthly(acc, month).astype(np.float64)
-    later = np.flatnonzero(acc[1:] == acc[:-1]) + 1  # found is sorted by account, then day
-    gap = (day[later] - day[later - 1]).astype(np.float64)
-    op.gap_sum = panel.monthly(acc[later], month[later], gap)
-    op.gap_sq = panel.monthly(acc[later], month[later], gap**2)
-    op.gap_n = panel.monthly(acc[later], month[later]).astype(np.float64)
+    # first order of each account: the first of its pairs
+    starts = np.flatnonzero(np.r_[True, acc[1:] != acc[:-1]])
+    op.first_col[acc[starts]] = month[starts]
+    op.first_day[acc[starts]] = day[starts]
+    # the last order day of each (account, month) cell, carried forward to later columns
+    cell = acc * M + month
+    ends = np.flatnonzero(np.r_[cell[1:] != cell[:-1], True])
+    latest = np.full(A * M, -np.inf)
+    latest[cell[ends]] = day[ends]
+    op.last_day = np.full((A, M + 1), -np.inf)
+    np.maximum.accumulate(latest.reshape(A, M), axis=1, out=op.last_day[:, 1:])
+    op.last_day[op.last_day == -np.inf] = np.nan
+    op.order_days = np.bincount(cell, minlength=A * M).reshape(A, M).astype(np.float64)
+    # the gap before each order day, counted in its cell; 0 (and not counted) for an account's first
+    same = acc[1:] == acc[:-1]
+    gap = np.diff(day).astype(np.float64)
+    gap[~same] = 0.0
+    later = cell[1:]
+    op.gap_sum = np.bincount(later, weights=gap, minlength=A * M).reshape(A, M)
+    op.gap_sq = np.bincount(later, weights=gap * gap, minlength=A * M).reshape(A, M)
+    op.gap_n = np.bincount(later, weights=same, minlength=A * M).reshape(A, M)
 
 
 def cumulative(monthly: np.ndarray) -> np.ndarray:

@@ -90,6 +90,7 @@ def win_back_list(
     if outcomes is not None and len(outcomes):
         known = outcomes[(outcomes["lost_at"] < as_of) & outcomes["account_id"].astype("str").isin(ids)]
         latest = known.sort_values("lost_at").drop_duplicates("account_id", keep="last")
+        latest = latest.astype({c: "str" for c in ("reason", "competitor") if c in latest})  # words, not codes
         latest.index = latest["account_id"].astype("str")
         recorded = out["account_id"].isin(latest.index)
         at = out.loc[recorded, "account_id"].map(latest["lost_at"]).map(month_start)
