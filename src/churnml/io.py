@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
@@ -128,11 +129,19 @@ def write_frame(
         if metadata and kind == "parquet":
             schema = schema.with_metadata({**(schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}})
             first = first.replace_schema_metadata(schema.metadata)
-        with writer_class(tmp, schema, **options) as writer:
+        def convert(k: int):
+            return pa.Table.from_pandas(chunks[k], schema=schema, preserve_index=False) if k < len(chunks) else None
+
+        # The next chunk is converted while this one is written: one chunk ahead, never more.
+        with writer_class(tmp, schema, **options) as writer, ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(convert, 1)
             writer.write_table(first)
             del first
-            for chunk in chunks[1:]:
-                writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
+            for k in range(1, len(chunks)):
+                table = ahead.result()
+                ahead = pool.submit(convert, k + 1)
+                writer.write_table(table)
+                del table
     return target
 
 

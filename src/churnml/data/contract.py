@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.errors import ContractError, Problem
+from churnml.parallel import run_all
 
 TEXT, DATE, FLOAT, INT, BOOL = "text", "date", "float", "int", "bool"
 
@@ -525,6 +526,14 @@ def conform(table: str, frame: pd.DataFrame, formats: Formats = Formats()) -> Co
     raw_cols: dict[str, pd.Series] = {}
     typed_cols: dict[str, pd.Series] = {}
     unparsed: dict[str, pd.Series] = {}
+
+    def parse(column: Column):
+        raw = frame[column.name]
+        return _parse(column, raw.iloc[:, 0] if isinstance(raw, pd.DataFrame) else raw, formats)
+
+    # each column parses on its own: side by side, then reported in the contract's order
+    present = [c for c in spec.columns if c.name in frame.columns]
+    parsed = dict(zip((c.name for c in present), run_all(*(lambda c=c: parse(c) for c in present))))
     for column in spec.columns:
         if column.name not in frame.columns:
             if column.required:
@@ -536,7 +545,7 @@ def conform(table: str, frame: pd.DataFrame, formats: Formats = Formats()) -> Co
         if isinstance(raw, pd.DataFrame):  # the same header twice
             problems.append(Problem(table, column.name, "the column appears more than once"))
             raw = raw.iloc[:, 0]
-        typed, failed, hint = _parse(column, raw, formats)
+        typed, failed, hint = parsed[column.name]
         raw_cols[column.name] = raw
         typed_cols[column.name] = typed
         unparsed[column.name] = failed
@@ -841,14 +850,24 @@ def check_tables(
     account_ids = None
     if "accounts" in conformed and "account_id" in conformed["accounts"].unparsed:
         account_ids = conformed["accounts"].typed["account_id"].dropna().unique()
+
+    def fast_checks(name: str, done: Conformed) -> tuple[bool, bool]:
+        """(the key is unique, every other rule holds), the two side by side."""
+        key = TABLES[name].key
+        known = account_ids if name != "accounts" else None
+        unique, others = run_all(
+            lambda: key in done.unparsed and all_distinct(done.typed[key]),
+            lambda: rules_hold(name, done.typed, today, known, list(done.unparsed), key_unique=True),
+        )
+        return unique, others
+
     for name, done in conformed.items():
         known = account_ids if name != "accounts" else None
         columns = list(done.unparsed)  # the columns the user has
-        key = TABLES[name].key
         # Duplicate keys are rare: the schema looks for them (and words them) only when the
         # fast check finds some.
-        key_unique = key in done.unparsed and all_distinct(done.typed[key])
-        if rules_hold(name, done.typed, today, known, columns, key_unique):
+        key_unique, others_hold = fast_checks(name, done)
+        if others_hold and (key_unique or TABLES[name].key not in done.unparsed):
             continue
         schema = table_schema(name, today=today, account_ids=known, columns=columns, key_unique=key_unique)
         problems += _rule_problems(name, done.typed, done.raw, schema, today, done.unparsed)

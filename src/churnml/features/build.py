@@ -27,6 +27,7 @@ from churnml.features import (
 from churnml.features import labels as labels_mod
 from churnml.features.dictionary import FAMILIES, FEATURES, FLAGS, KEYS, LABELS
 from churnml.features.panel import MAX_LOOKBACK_MONTHS, Panel, month_numbers, month_start
+from churnml.parallel import run_all, workers
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +209,16 @@ def account_rows(
         panel, op, status, outcomes, tables.get("competitor_signals"), labels_cfg
     )
 
-    numeric: dict[str, np.ndarray | None] = {}
-    categorical: dict[str, pd.Categorical] = {}
+    builders = {
+        "orders": lambda: orders.build(panel, op, accounts, labels_cfg.horizon_months),
+        "complaints": lambda: complaints.build(panel, tables["complaints"]),
+        "competitor": lambda: competitor.build(panel, tables["competitor_signals"]),
+        "relationship": lambda: relationship.build(panel, tables.get("interactions"), tables.get("contacts")),
+        "switching": lambda: switching.build(panel, tables["interactions"]),
+        "peers": lambda: peers.build(panel, status, accounts, outcomes, features_cfg.peer_leader_influence),
+        "account": lambda: account.build(panel, accounts, categories),
+    }
+    chosen = []
     for family in FAMILIES:
         if family not in features_cfg.families:
             continue
@@ -217,26 +226,18 @@ def account_rows(
             log.info("features: family %s skipped (no %s table)", family,
                      " or ".join(FAMILY_TABLES[family]))
             continue
-        if family == "orders":
-            numeric.update(orders.build(panel, op, accounts, labels_cfg.horizon_months))
-        elif family == "complaints":
-            numeric.update(complaints.build(panel, tables["complaints"]))
-        elif family == "competitor":
-            numeric.update(competitor.build(panel, tables["competitor_signals"]))
-        elif family == "relationship":
-            numeric.update(
-                relationship.build(panel, tables.get("interactions"), tables.get("contacts"))
-            )
-        elif family == "switching":
-            numeric.update(switching.build(panel, tables["interactions"]))
-        elif family == "peers":
-            numeric.update(
-                peers.build(panel, status, accounts, outcomes, features_cfg.peer_leader_influence)
-            )
-        elif family == "account":
-            values, categories_of = account.build(panel, accounts, categories)
+        chosen.append(family)
+    numeric: dict[str, np.ndarray | None] = {}
+    categorical: dict[str, pd.Categorical] = {}
+    # the families read the same aggregates and write nothing shared: built side by side,
+    # gathered in the dictionary's order
+    for family, built in zip(chosen, run_all(*(builders[f] for f in chosen))):
+        if family == "account":
+            values, categories_of = built
             numeric.update(values)
             categorical.update(categories_of)
+        else:
+            numeric.update(built)
     for name in features_cfg.exclude:
         numeric.pop(name, None)
         categorical.pop(name, None)
@@ -289,13 +290,11 @@ def _assemble(
     at = acc_idx * J + snap_idx  # each row's place in a C-ordered (A, J) array
     n = len(at)
 
-    gathered = np.empty(n)  # one buffer for every column: no fresh allocation per column
-
-    def rows_of(values: np.ndarray) -> np.ndarray:
+    def rows_of(values: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
         flat = np.ascontiguousarray(values).reshape(-1)
-        if flat.dtype != np.float64:
+        if buffer is None or flat.dtype != np.float64:
             return np.take(flat, at)
-        return np.take(flat, at, out=gathered, mode="clip")  # `at` is in range by construction
+        return np.take(flat, at, out=buffer, mode="clip")  # `at` is in range by construction
 
     # Three blocks, each filled column by column so the frame is not copied once more, and each
     # (A, J) array dropped from `numeric` once copied, so memory does not hold both:
@@ -305,17 +304,22 @@ def _assemble(
     # - the own parts last, in float64 (exact totals): `finish_rows` drops them as a block.
     features = [k for k in numeric if k not in FRONT and not k.startswith("_")]
     own = [k for k in numeric if k.startswith("_")]
-    parts = []
-    for names, dtype in (([*FRONT, *LABELS], np.float64), (features, FEATURE_DTYPE), (own, np.float64)):
-        block = np.empty((len(names), n), dtype=dtype)
-        for i, name in enumerate(names):
-            values = lab[name] if name in LABELS else numeric.pop(name)
-            if values is None:
-                block[i] = np.nan
-            else:
-                block[i] = rows_of(values)
-        parts.append(pd.DataFrame(block.T, columns=names, copy=False))
-    frame = pd.concat(parts, axis=1)
+    groups = [([*FRONT, *LABELS], np.float64), (features, FEATURE_DTYPE), (own, np.float64)]
+    blocks = [np.empty((len(names), n), dtype=dtype) for names, dtype in groups]
+    cells = [(block, i, name) for block, (names, _) in zip(blocks, groups) for i, name in enumerate(names)]
+    sources = {name: lab[name] if name in LABELS else numeric.pop(name) for _, _, name in cells}
+
+    def fill(part: list) -> None:
+        buffer = np.empty(n)  # one per task, reused for each column: no fresh allocation per column
+        for block, i, name in part:
+            values = sources.pop(name)
+            block[i] = np.nan if values is None else rows_of(values, buffer)
+
+    tasks = max(1, min(workers(), len(cells)))
+    run_all(*(lambda part=cells[k::tasks]: fill(part) for k in range(tasks)))
+    frame = pd.concat(
+        [pd.DataFrame(block.T, columns=names, copy=False) for block, (names, _) in zip(blocks, groups)], axis=1
+    )
 
     ids = panel.accounts.array.take(acc_idx)
     frame.insert(0, "account_id", ids if ids.dtype == "str" else pd.array(ids, dtype="str"))

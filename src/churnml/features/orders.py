@@ -23,6 +23,7 @@ from churnml.features.panel import (
     ratio,
     window_sum,
 )
+from churnml.parallel import run_all
 
 NAME = "orders"
 TABLES = ("orders",)
@@ -55,23 +56,35 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
     """One pass over the order lines into the monthly arrays of `OrdersPanel`.
 
     Tens of millions of lines go through here: each step is one vectorised pass over them
-    (a count or sum into cells by `np.bincount`, a mask), and what only needs one row per
-    account and order day is worked out on those rows (`_order_days`), far fewer."""
+    (a count or sum into cells by `np.bincount`, a mask), what only needs one row per account
+    and order day is worked out on those rows (`_order_day_rhythm`), far fewer, and the four
+    independent parts run side by side (`churnml.parallel`)."""
     ev = panel.events(orders, "order_date")
+    A, M = panel.n_accounts, panel.n_months
+    op = OrdersPanel(
+        revenue=np.empty(0), lines=np.empty(0), last_day=np.empty(0),
+        first_col=np.full(A, M + 1, dtype=np.int64), first_day=np.full(A, np.nan),
+    )
+    run_all(
+        lambda: _sums(panel, op, ev, orders),
+        lambda: _order_day_rhythm(panel, op, ev),
+        lambda: _deliveries_of(panel, op, ev, orders),
+        lambda: _product_lines(panel, op, ev, orders),
+    )
+    return op
+
+
+def _sums(panel: Panel, op: OrdersPanel, ev, orders: pd.DataFrame) -> None:
+    """Revenue and lines by account and order month, with the list amounts and the custom
+    revenue when the extract has them."""
     A, M = panel.n_accounts, panel.n_months
     size = A * M
     cell = ev.acc * M + ev.month
     net = _amounts(ev.column(orders, "net_amount"))
     if np.isnan(net).any():
         net = np.nan_to_num(net, nan=0.0)  # a copy: `net` may be the table's own array
-    op = OrdersPanel(
-        revenue=np.bincount(cell, weights=net, minlength=size).reshape(A, M),
-        lines=np.bincount(cell, minlength=size).reshape(A, M),
-        last_day=np.empty(0),
-        first_col=np.full(A, M + 1, dtype=np.int64),
-        first_day=np.full(A, np.nan),
-    )
-    _order_day_rhythm(panel, op, ev)
+    op.revenue = np.bincount(cell, weights=net, minlength=size).reshape(A, M)
+    op.lines = np.bincount(cell, minlength=size).reshape(A, M)
 
     listed = _amounts(ev.column(orders, "list_amount"))
     if panel.has_values("orders", "list_amount", listed):
@@ -85,20 +98,21 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
     if panel.has_values("orders", "custom", custom):
         is_custom = custom.to_numpy(dtype=bool, na_value=False)
         op.custom_revenue = np.bincount(cell, weights=np.where(is_custom, net, 0.0), minlength=size).reshape(A, M)
-        del is_custom
-    del custom, net, cell
 
+
+def _deliveries_of(panel: Panel, op: OrdersPanel, ev, orders: pd.DataFrame) -> None:
     promised_at, delivered_at = ev.column(orders, "promised_date"), ev.column(orders, "delivered_date")
     if panel.has_values("orders", "promised_date", promised_at) and panel.has_values("orders", "delivered_date", delivered_at):
         _deliveries(panel, op, ev, day_numbers(promised_at), day_numbers(delivered_at))
-    del promised_at, delivered_at
 
+
+def _product_lines(panel: Panel, op: OrdersPanel, ev, orders: pd.DataFrame) -> None:
+    """Distinct product lines bought in the 12 and 6 months before each column."""
     product = ev.column(orders, "product_line")
     if panel.has_values("orders", "product_line", product):
         codes, uniques = codes_of(product)
         counts = panel.distinct_in_windows(ev.acc, codes, ev.month, len(uniques), (12, 6))
         op.lines_12m, op.lines_6m = counts[12], counts[6]
-    return op
 
 
 def _deliveries(panel: Panel, op: OrdersPanel, ev, promised: np.ndarray, delivered: np.ndarray) -> None:

@@ -21,6 +21,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from churnml.parallel import run_all, workers
+
 DAYS_PER_MONTH = 30.4375
 # Rows dated more than this many months before the first order only count in "ever" features
 # (their month is clipped to the first column); it keeps a typo like 1900-01-01 from
@@ -294,4 +296,11 @@ def months_of_days(days: np.ndarray) -> np.ndarray:
     # a table of the month of every day in the range, looked up: the calendar once per day
     first, last = int(days.min()), int(days.max())
     table = np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    return table[days - first]
+    out = np.empty_like(days)
+    step = -(-len(days) // workers())
+
+    def look_up(lo: int) -> None:  # `table` covers every day from the smallest to the largest
+        np.take(table, days[lo : lo + step] - first, out=out[lo : lo + step], mode="clip")
+
+    run_all(*(lambda lo=lo: look_up(lo) for lo in range(0, len(days), step)))
+    return out
