@@ -1,6 +1,7 @@
-"""The loader gives the same typed tables as the loader before it was made fast: the default
-world, read from Parquet and from CSV, against the hashes stored in
-`fixtures/default_world_loaded.json` (made with the earlier, pandas-only loader)."""
+"""The loader gives the same typed tables as the loader before it was made fast, and the build
+the same features as the build before it: the default world, read from Parquet and from CSV,
+against the hashes stored in `fixtures/default_world_loaded.json` (made with the earlier,
+pandas-only loader) and `fixtures/default_world_features.json` (the earlier float64 build)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,18 @@ def test_the_default_world_loads_as_before(tmp_path: Path):
     for fmt in ("parquet", "csv"):
         tables = load_tables(SyntheticDataConfig(dir=str(tmp_path / fmt), format=fmt), today=pd.Timestamp(TODAY).date())
         assert table_hashes(tables) == stored[fmt], fmt
+
+
+FEATURES_STORED = Path(__file__).parent / "fixtures" / "default_world_features.json"
+
+
+@pytest.mark.slow
+def test_the_default_worlds_features_are_those_of_the_float64_build():
+    """The stored hashes were made with the earlier build (pandas text columns, float64
+    features), each feature rounded to the dtype it has now (float32): the same values."""
+    from churnml.config import FeaturesConfig, LabelsConfig
+    from churnml.features import build_features
+
+    world = generate_world(2000, 48, "2021-01", seed=42, today=TODAY)
+    frame = build_features(world.tables, FeaturesConfig(), LabelsConfig())
+    assert table_hashes({"features": frame}) == json.loads(FEATURES_STORED.read_text())

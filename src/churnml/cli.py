@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     if "--help" in flags or "-h" in flags:
         return _stage_help(task)
     try:
-        task()
+        with _composed_once(flags, overrides):
+            task()
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         # Hydra exits 1 on a config error (unknown key, bad override) before the task starts.
@@ -253,6 +255,28 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return code
     return 0
+
+
+@contextmanager
+def _composed_once(flags: list[str], overrides: list[str]):
+    """Hydra composes the whole config once only to read `hydra.mode` and once more to run
+    (half a second each). When nothing can set the mode (no --multirun, no hydra.mode, no
+    experiment file, and no config of ours sets it), the first is skipped: Hydra then runs a
+    single job, as it would have."""
+    from hydra._internal.hydra import Hydra
+
+    can_set_mode = any(f in ("-m", "--multirun") for f in flags) or any(
+        o.lstrip("+~").startswith(("hydra.mode", "hydra/", "experiment")) for o in overrides
+    )
+    original = getattr(Hydra, "get_mode", None)
+    if can_set_mode or original is None:
+        yield
+        return
+    Hydra.get_mode = lambda self, config_name, overrides: None  # None: Hydra's own default, a run
+    try:
+        yield
+    finally:
+        Hydra.get_mode = original
 
 
 # pandera imports pyspark.pandas whenever pyspark is installed, and pyspark warns about pandas 3
