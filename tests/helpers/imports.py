@@ -49,7 +49,7 @@ def imports(name: str, path: Path, top_level_only: bool = False, packages: bool 
 # Lowest first: a module may import its own layer and the layers below it, never above.
 LAYERS = [
     ["churnml", "churnml.errors", "churnml.constraints", "churnml.progress", "churnml.months",
-     "churnml.data.world_params"],
+     "churnml.parallel", "churnml.data.world_params"],
     ["churnml.config"],
     ["churnml.data", "churnml.io"],
     ["churnml.features"],
