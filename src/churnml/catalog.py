@@ -424,9 +424,14 @@ def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame] | None = 
 
 def load_fingerprinted(config: Config, load: Callable[[], dict[str, pd.DataFrame]]):
     """(the tables `load()` returns, the fingerprint of those inputs): of the files as they were
-    just before `load` read them, or of a database's rows as loaded."""
-    before = inputs_fingerprint(config)
-    tables = load()
+    when `load` read them, or of a database's rows as loaded."""
+    import importlib.metadata  # noqa: F401 - imported here, not by two threads at once
+
+    from churnml.data.load import table_files  # noqa: F401 - the same
+    from churnml.parallel import run_all
+
+    # The files are hashed while they are read (both open them before either is done).
+    before, tables = run_all(lambda: inputs_fingerprint(config), load)
     return tables, before or inputs_fingerprint(config, tables)
 
 
