@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from churnml.data.contract import Formats, all_distinct, conform, rules_hold, table_schema
@@ -19,6 +19,7 @@ texts = st.lists(st.one_of(st.none(), st.text(alphabet="ab\u00e9\u4e2d ", max_si
 
 @settings(deadline=None)  # a loaded 2-core CI machine is slow now and then, not wrong
 @given(values=texts, start=st.integers(0, 5), dtype=st.sampled_from(["str", "object"]))
+@example(values=["", ""], start=0, dtype="str")  # every value of width 0
 def test_all_distinct_is_not_duplicated_any(values, start, dtype):
     # A slice starts inside the Arrow buffers (a non-zero offset), as a filtered column does.
     series = pd.Series(values, dtype=dtype).iloc[start:]

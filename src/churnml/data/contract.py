@@ -642,6 +642,8 @@ def _fixed_width_words(chunks) -> np.ndarray | None:
         if lengths["min"] != lengths["max"] or (width is not None and lengths["min"] != width):
             return None
         width = lengths["min"]
+        if width == 0:  # every value empty: the general path says whether that repeats
+            return None
         start, _, data = _text_buffers(chunk, lengths=False)
         # equal widths: the values lie one after another in the data buffer
         parts.append(data[start[0] : start[0] + len(chunk) * width].reshape(-1, width))
