@@ -122,7 +122,9 @@ def child(kind: str, folder: Path, accounts: int, months: int) -> dict:
 
         orders = pq.read_table(folder / "orders.parquet").to_pandas(date_as_object=False)
         month = orders["order_date"].to_numpy().astype("datetime64[M]")
-        sums = orders.groupby([orders["account_id"], month], sort=False)["net_amount"].sum()
+        # observed=True: the fastest of pandas' group-bys here (a world written by `generate`
+        # holds account_id as a category; grouping on it otherwise walks unused combinations)
+        sums = orders.groupby([orders["account_id"], month], sort=False, observed=True)["net_amount"].sum()
         out["rows"] = len(orders)
         out["cells"] = len(sums)
     elif kind in ("build", "loader"):
