@@ -173,6 +173,11 @@ def churnml_command(stage: str, folder: Path, root: Path, *overrides: str) -> li
             f"today={TODAY}", f"mlflow.tracking_uri=sqlite:///{root}/mlflow.db", *overrides]
 
 
+def best_process(command: list[str], repeat: int, log: Path | None = None) -> dict:
+    """The fastest of `repeat` runs of `command` (each a whole process)."""
+    return min((whole_process(command, log) for _ in range(repeat)), key=lambda r: r["seconds"])
+
+
 def print_processes(folder: Path, accounts: int, months: int, repeat: int, train: bool) -> None:
     """`churnml features` (and `train`) as whole processes, against the floor as a process."""
     import re
