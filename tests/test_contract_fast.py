@@ -36,6 +36,22 @@ def test_all_distinct_on_ids_of_one_width_is_not_duplicated_any(width, data, sta
     assert all_distinct(series) == (not series.duplicated().any())
 
 
+@settings(deadline=None)
+@given(values=texts)
+def test_text_hashes_of_a_category_are_those_of_its_text(values):
+    from churnml.data.contract import text_hashes
+
+    series = pd.Series(values, dtype="str")
+    assert np.array_equal(text_hashes(series.astype("category")), text_hashes(series))
+    # equal texts (as the contract reads them: stripped, empty is missing), equal hashes
+    text = series.str.strip().mask(series.str.strip() == "").fillna("")
+    hashes = text_hashes(series)
+    for i in range(len(values)):
+        for j in range(len(values)):
+            if text.iloc[i] == text.iloc[j]:
+                assert hashes[i] == hashes[j]
+
+
 spaced = st.lists(st.one_of(st.none(), st.text(alphabet="a\u00e9 \t\n\u00a0\u3000\u2003", max_size=4)), max_size=30)
 
 

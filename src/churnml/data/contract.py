@@ -666,6 +666,11 @@ _FNV_OFFSET, _FNV_PRIME = np.uint64(1469598103934665603), np.uint64(109951162821
 def text_hashes(values: pd.Series) -> np.ndarray:
     """A 64-bit hash of each value as the contract reads it as text (equal texts, equal
     hashes; a missing value hashes as the empty text)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # the categories' hashes, picked by code: the few texts hashed, not the many rows
+        text = _categories_as_text(values)
+        table = np.append(text_hashes(pd.Series(text.cat.categories, dtype="str")), text_hashes(pd.Series([""])))
+        return np.take(table, text.cat.codes.to_numpy())  # code -1 (missing) picks the last
     text = _to_text(values)
     return np.concatenate([_text_hashes(chunk) for chunk in _arrow_values(text).chunks]) if len(text) else \
         np.zeros(0, dtype=np.uint64)
