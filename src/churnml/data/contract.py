@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Collection, Mapping
 
 import numpy as np
@@ -527,13 +528,12 @@ def conform(table: str, frame: pd.DataFrame, formats: Formats = Formats()) -> Co
     typed_cols: dict[str, pd.Series] = {}
     unparsed: dict[str, pd.Series] = {}
 
-    def parse(column: Column):
-        raw = frame[column.name]
-        return _parse(column, raw.iloc[:, 0] if isinstance(raw, pd.DataFrame) else raw, formats)
-
-    # each column parses on its own: side by side, then reported in the contract's order
     present = [c for c in spec.columns if c.name in frame.columns]
-    parsed = dict(zip((c.name for c in present), run_all(*(lambda c=c: parse(c) for c in present))))
+    # the same header twice gives a frame: its first column is read
+    raws = {c.name: frame[c.name] for c in present}
+    raws = {name: raw.iloc[:, 0] if isinstance(raw, pd.DataFrame) else raw for name, raw in raws.items()}
+    # each column parses on its own: side by side, then reported in the contract's order
+    parsed = dict(zip(raws, run_all(*(lambda c=c: _parse(c, raws[c.name], formats) for c in present))))
     for column in spec.columns:
         if column.name not in frame.columns:
             if column.required:
@@ -541,10 +541,9 @@ def conform(table: str, frame: pd.DataFrame, formats: Formats = Formats()) -> Co
             typed_cols[column.name] = _all_missing(column, frame.index)
             raw_cols[column.name] = pd.Series(np.nan, index=frame.index, dtype="object")
             continue
-        raw = frame[column.name]
-        if isinstance(raw, pd.DataFrame):  # the same header twice
+        if isinstance(frame[column.name], pd.DataFrame):
             problems.append(Problem(table, column.name, "the column appears more than once"))
-            raw = raw.iloc[:, 0]
+        raw = raws[column.name]
         typed, failed, hint = parsed[column.name]
         raw_cols[column.name] = raw
         typed_cols[column.name] = typed
@@ -857,24 +856,16 @@ def check_tables(
     account_ids = None
     if "accounts" in conformed and "account_id" in conformed["accounts"].unparsed:
         account_ids = conformed["accounts"].typed["account_id"].dropna().unique()
-
-    def fast_checks(name: str, done: Conformed) -> tuple[bool, bool]:
-        """(the key is unique, every other rule holds), the two side by side."""
-        key = TABLES[name].key
-        known = account_ids if name != "accounts" else None
-        unique, others = run_all(
-            lambda: key in done.unparsed and all_distinct(done.typed[key]),
-            lambda: rules_hold(name, done.typed, today, known, list(done.unparsed), key_unique=True),
-        )
-        return unique, others
-
     for name, done in conformed.items():
         known = account_ids if name != "accounts" else None
         columns = list(done.unparsed)  # the columns the user has
+        key = TABLES[name].key
         # Duplicate keys are rare: the schema looks for them (and words them) only when the
-        # fast check finds some.
-        key_unique, others_hold = fast_checks(name, done)
-        if others_hold and (key_unique or TABLES[name].key not in done.unparsed):
+        # fast check finds some. The key (the slowest check) and the other rules side by side.
+        key_unique, others_hold = run_all(
+            partial(_key_unique, done, key), partial(rules_hold, name, done.typed, today, known, columns, key_unique=True)
+        )
+        if others_hold and key_unique:
             continue
         schema = table_schema(name, today=today, account_ids=known, columns=columns, key_unique=key_unique)
         problems += _rule_problems(name, done.typed, done.raw, schema, today, done.unparsed)
@@ -887,6 +878,11 @@ def check_tables(
 
     typed = {name: done.typed for name, done in conformed.items()}
     return typed, sorted(problems, key=position)
+
+
+def _key_unique(done: Conformed, key: str | None) -> bool:
+    """Whether the table's key, when the user has it, holds no value twice."""
+    return key not in done.unparsed or all_distinct(done.typed[key])
 
 
 def validate_tables(tables: Mapping[str, pd.DataFrame], today: date) -> dict[str, pd.DataFrame]:

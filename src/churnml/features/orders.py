@@ -68,7 +68,7 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
     run_all(
         lambda: _sums(panel, op, ev, orders),
         lambda: _order_day_rhythm(panel, op, ev),
-        lambda: _deliveries_of(panel, op, ev, orders),
+        lambda: _deliveries(panel, op, ev, orders),
         lambda: _product_lines(panel, op, ev, orders),
     )
     return op
@@ -77,33 +77,25 @@ def aggregate(panel: Panel, orders: pd.DataFrame) -> OrdersPanel:
 def _sums(panel: Panel, op: OrdersPanel, ev, orders: pd.DataFrame) -> None:
     """Revenue and lines by account and order month, with the list amounts and the custom
     revenue when the extract has them."""
-    A, M = panel.n_accounts, panel.n_months
-    size = A * M
-    cell = ev.acc * M + ev.month
+    cell = ev.acc * panel.n_months + ev.month
     net = _amounts(ev.column(orders, "net_amount"))
     if np.isnan(net).any():
         net = np.nan_to_num(net, nan=0.0)  # a copy: `net` may be the table's own array
-    op.revenue = np.bincount(cell, weights=net, minlength=size).reshape(A, M)
-    op.lines = np.bincount(cell, minlength=size).reshape(A, M)
+    op.revenue = panel.by_cell(cell, net)
+    op.lines = panel.by_cell(cell)
 
     listed = _amounts(ev.column(orders, "list_amount"))
     if panel.has_values("orders", "list_amount", listed):
         has_list = ~np.isnan(listed)
-        op.list_net = np.bincount(cell, weights=np.where(has_list, net, 0.0), minlength=size).reshape(A, M)
-        op.list_amount = np.bincount(cell, weights=np.where(has_list, listed, 0.0), minlength=size).reshape(A, M)
+        op.list_net = panel.by_cell(cell, np.where(has_list, net, 0.0))
+        op.list_amount = panel.by_cell(cell, np.where(has_list, listed, 0.0))
         del has_list
     del listed
 
     custom = ev.column(orders, "custom")
     if panel.has_values("orders", "custom", custom):
         is_custom = custom.to_numpy(dtype=bool, na_value=False)
-        op.custom_revenue = np.bincount(cell, weights=np.where(is_custom, net, 0.0), minlength=size).reshape(A, M)
-
-
-def _deliveries_of(panel: Panel, op: OrdersPanel, ev, orders: pd.DataFrame) -> None:
-    promised_at, delivered_at = ev.column(orders, "promised_date"), ev.column(orders, "delivered_date")
-    if panel.has_values("orders", "promised_date", promised_at) and panel.has_values("orders", "delivered_date", delivered_at):
-        _deliveries(panel, op, ev, day_numbers(promised_at), day_numbers(delivered_at))
+        op.custom_revenue = panel.by_cell(cell, np.where(is_custom, net, 0.0))
 
 
 def _product_lines(panel: Panel, op: OrdersPanel, ev, orders: pd.DataFrame) -> None:
@@ -115,9 +107,14 @@ def _product_lines(panel: Panel, op: OrdersPanel, ev, orders: pd.DataFrame) -> N
         op.lines_12m, op.lines_6m = counts[12], counts[6]
 
 
-def _deliveries(panel: Panel, op: OrdersPanel, ev, promised: np.ndarray, delivered: np.ndarray) -> None:
+def _deliveries(panel: Panel, op: OrdersPanel, ev, orders: pd.DataFrame) -> None:
     """Deliveries, those on time and days late, by account and the month the delivery became
-    known: once it happened, and not before the order was placed."""
+    known: once it happened, and not before the order was placed (when the extract has both dates)."""
+    promised_at, delivered_at = ev.column(orders, "promised_date"), ev.column(orders, "delivered_date")
+    if not (panel.has_values("orders", "promised_date", promised_at)
+            and panel.has_values("orders", "delivered_date", delivered_at)):
+        return
+    promised, delivered = day_numbers(promised_at), day_numbers(delivered_at)
     A, M = panel.n_accounts, panel.n_months
     known = (promised != NAT_INT) & (delivered != NAT_INT)
     month_known = months_of_days(np.where(known, np.maximum(delivered, ev.day), ev.day)) - panel.start
@@ -127,13 +124,9 @@ def _deliveries(panel: Panel, op: OrdersPanel, ev, promised: np.ndarray, deliver
     with np.errstate(over="ignore"):  # a missing date's difference is never used
         late = np.where(known, delivered - promised, 0).astype(np.float64)
     del known
-
-    def monthly(weights=None) -> np.ndarray:
-        return np.bincount(cell, weights=weights, minlength=A * M + 1)[: A * M].reshape(A, M)
-
-    op.deliveries = monthly().astype(np.float64)
-    op.on_time = monthly((late <= 0).astype(np.float64))
-    op.late_days = monthly(np.maximum(late, 0.0))
+    op.deliveries = panel.by_cell(cell).astype(np.float64)
+    op.on_time = panel.by_cell(cell, (late <= 0).astype(np.float64))
+    op.late_days = panel.by_cell(cell, np.maximum(late, 0.0))
 
 
 def _amounts(values: pd.Series) -> np.ndarray:
@@ -178,15 +171,15 @@ def _order_day_rhythm(panel: Panel, op: OrdersPanel, ev) -> None:
     op.last_day = np.full((A, M + 1), -np.inf)
     np.maximum.accumulate(latest.reshape(A, M), axis=1, out=op.last_day[:, 1:])
     op.last_day[op.last_day == -np.inf] = np.nan
-    op.order_days = np.bincount(cell, minlength=A * M).reshape(A, M).astype(np.float64)
+    op.order_days = panel.by_cell(cell).astype(np.float64)
     # the gap before each order day, counted in its cell; 0 (and not counted) for an account's first
     same = acc[1:] == acc[:-1]
     gap = np.diff(day).astype(np.float64)
     gap[~same] = 0.0
     later = cell[1:]
-    op.gap_sum = np.bincount(later, weights=gap, minlength=A * M).reshape(A, M)
-    op.gap_sq = np.bincount(later, weights=gap * gap, minlength=A * M).reshape(A, M)
-    op.gap_n = np.bincount(later, weights=same, minlength=A * M).reshape(A, M)
+    op.gap_sum = panel.by_cell(later, gap)
+    op.gap_sq = panel.by_cell(later, gap * gap)
+    op.gap_n = panel.by_cell(later, same)
 
 
 def cumulative(monthly: np.ndarray) -> np.ndarray:

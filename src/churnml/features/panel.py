@@ -160,10 +160,14 @@ class Panel:
 
     def monthly(self, acc: np.ndarray, month: np.ndarray, weights=None) -> np.ndarray:
         """Sum of `weights` (or the row count) per account and month, shape `(A, M)`."""
+        return self.by_cell(acc * self.n_months + month, weights)
+
+    def by_cell(self, cell: np.ndarray, weights=None) -> np.ndarray:
+        """`monthly` of rows already numbered by cell (`account * M + month`: worked out once
+        when many sums share it); a cell past the grid (a spare one for rows that do not count)
+        is dropped. Shape `(A, M)`."""
         size = self.n_accounts * self.n_months
-        cell = acc * self.n_months + month
-        out = np.bincount(cell, weights=weights, minlength=size)
-        return out.reshape(self.n_accounts, self.n_months)
+        return np.bincount(cell, weights=weights, minlength=size)[:size].reshape(self.n_accounts, self.n_months)
 
     def last_before(self, acc: np.ndarray, month: np.ndarray, value: np.ndarray) -> np.ndarray:
         """Largest `value` among events in months before each column, shape `(A, M + 1)`,
