@@ -366,7 +366,7 @@ def test_win_back_lists_the_losses_of_the_last_12_months_with_when_why_and_to_wh
     tables = {"accounts": accounts_table(["a", "b", "c", "d", "e"]), "orders": orders, "outcomes": outcomes}
     wb = win_back_list(feats, tables, as_of).set_index("account_id")
     assert list(wb.index) == ["e", "c", "b"]  # d's recorded loss is older than 12 months
-    assert wb.loc["b", "lost_month"] == "2025-03" and wb.loc["b", "evidence"] == "revenue fell away"
+    assert wb.loc["b", "lost_month"] == "2025-03" and wb.loc["b", "evidence"] == "no order since 2025-02"
     # orders on or after the as-of month are ignored
     assert wb.loc["c", "lost_month"] == "2025-01" and wb.loc["c", "last_order_month"] == "2024-12"
     assert wb.loc["e", "lost_month"] == "2025-05" and wb.loc["e", "evidence"] == "loss recorded"
@@ -417,3 +417,18 @@ def test_win_back_needs_months_of_data_before_a_loss_read_from_revenue():
                            "net_amount": [5.0, 1.0]})
     tables = {"accounts": accounts_table(["a", "z"]), "orders": orders}
     assert win_back_list(feats, tables, as_of).empty
+
+
+def test_win_back_says_what_fell_when_orders_went_on_after_the_lost_month():
+    """"lost in" before the last order is never left unexplained: the evidence says what fell."""
+    as_of = pd.Timestamp("2025-07-01")
+    feats = pd.DataFrame({"account_id": ["f"], "snapshot": as_of, "in_scope": [False], "recently_lost": [True],
+                          "revenue_12m": [5.0], "order_gap_mean_days": [40.0]})
+    days = pd.to_datetime(["2023-07-05", "2023-10-05", "2024-01-05", "2024-04-05", "2024-06-05", "2024-07-05",
+                           "2024-08-05", "2024-09-05", "2025-01-05"])
+    orders = pd.DataFrame({"account_id": "f", "order_date": days, "net_amount": [100.0] * 8 + [5.0]})
+    tables = {"accounts": accounts_table(["f"]), "orders": orders}
+    row = win_back_list(feats, tables, as_of).set_index("account_id").loc["f"]
+    assert row["lost_month"] == "2024-10" and row["last_order_month"] == "2025-01"
+    # 800 over the 12 months before 2024-10 is 66.7 a month; 5 over the 9 months since is 0.8 % of it
+    assert row["evidence"] == "revenue down to 1 % of usual since 2024-10"

@@ -145,6 +145,7 @@ def write_synthetic_world(data_cfg: Any, today: date, labels_cfg: Any = None) ->
             retained_share=labels_cfg.retained_share,
             scope_months=labels_cfg.scope_months,
             lost_window_months=labels_cfg.lost_window_months,
+            rhythm_gaps=labels_cfg.rhythm_gaps,
         )
     figures = world_figures(world, **label_args)
     write_text(folder / "truth" / "figures.json", json.dumps(figures, indent=2) + "\n")

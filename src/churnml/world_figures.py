@@ -72,6 +72,7 @@ def snapshot_panel(
     scope_months: int = 12,
     lost_window_months: int = 3,
     first_snapshot: int = 12,
+    rhythm_gaps: float = 2.0,
 ) -> pd.DataFrame:
     """In-scope accounts at every labelled snapshot from month `first_snapshot` on, with the
     label (`churn`) and a few simple observable columns, computed from the tables only."""
@@ -86,6 +87,7 @@ def snapshot_panel(
         retained_share=retained_share,
         scope_months=scope_months,
         lost_window_months=lost_window_months,
+        rhythm_gaps=rhythm_gaps,
     )
     in_scope, churn, usual = _scope_and_labels(tables, month_numbers(np.datetime64(t0, "M")) + snapshots, cfg)
 

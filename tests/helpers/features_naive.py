@@ -117,12 +117,25 @@ class Naive:
         if out is not None and ((out["account_id"] == acc) & (out["lost_at"] < t)).any():
             return False
         if L > 0:
-            edge = months_ago(t, L)
+            # the lost window follows the account's rhythm: 2 (rhythm_gaps) of its usual gaps
+            # between order days, at least L, at most scope_months; scope_months with no gap yet
+            seen = between(self.o(acc), "order_date", pd.Timestamp("1900-01-01"), t)
+            order_days = np.unique(seen["order_date"].dt.normalize().to_numpy().astype("datetime64[D]"))
+            scope = self.l.scope_months
+            if len(order_days) < 2:
+                w = scope
+            else:
+                gap = np.diff(order_days.astype(np.int64)).mean() / 30.4375
+                w = int(min(max(np.ceil(self.l.rhythm_gaps * gap - 1e-9), min(L, scope)), scope))
+            edge = months_ago(t, w)
             first = self.first_order(acc, t)
             n = min(12, month_no(edge) - month_no(first))
             if n > 0:
-                usual = self.rev(acc, months_ago(edge, 12), edge) / n
-                if not self.rev(acc, edge, t) > share * usual * L:
+                if w == L:  # a regular buyer: its revenue must not have fallen away
+                    usual = self.rev(acc, months_ago(edge, 12), edge) / n
+                    if not self.rev(acc, edge, t) > share * usual * L:
+                        return False
+                elif len(between(self.o(acc), "order_date", edge, t)) == 0:  # else: silence
                     return False
         return True
 

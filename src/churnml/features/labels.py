@@ -2,9 +2,14 @@
 
 Definitions (DESIGN.md, "Time and labels"), for a snapshot t (first day of a month):
 - **in scope**: bought anything in the `scope_months` before t, no loss recorded in `outcomes`
-  before t, and — when `lost_window_months` L > 0 and the account has history before the last L
-  months — revenue of the last L months above `retained_share` × its average monthly revenue over
-  the 12 months before them (or since its first order) × L.
+  before t, and not already gone by its own rhythm: when `lost_window_months` L > 0, the
+  account's window W is `rhythm_gaps` × its usual gap between order days before t (in months,
+  rounded up), at least L and at most `scope_months` (`scope_months` while it has ordered on one
+  day only: no rhythm is known yet); an account with history before the last W months must have
+  ordered in them, and when W = L (a regular buyer) have revenue in them above `retained_share` ×
+  its average monthly revenue over the 12 months before them (or since its first order) × L. An
+  account that orders every four months is not gone after three. One definition for training,
+  scoring and win-back (`gone_by_rhythm`).
 - **recently lost**: exists, not in scope, but bought something in the 2 × `scope_months` before t.
 - **churn** (in-scope rows whose `[t, t + H)` is inside the data): revenue in `[t, t + H)` at most
   `retained_share` × usual monthly revenue × H, or a loss recorded in `outcomes` in the window.
@@ -23,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import LabelsConfig
-from churnml.features.orders import OrdersPanel, usual_monthly_revenue
-from churnml.features.panel import NAT_INT, Events, Panel, month_numbers, window_sum
+from churnml.features.orders import OrdersPanel, before, usual_monthly_revenue
+from churnml.features.panel import DAYS_PER_MONTH, NAT_INT, Events, Panel, month_numbers, ratio, window_sum
 
 
 @dataclass
@@ -61,13 +66,8 @@ def account_status(
 
     bought = window_sum(op.lines, cols - cfg.scope_months, cfg.scope_months) > 0
     in_scope = exists & bought & (cols[None, :] < loss_known[:, None])
-    L = cfg.lost_window_months
-    if L > 0:
-        recent = window_sum(op.revenue, cols - L, L)
-        usual_before = usual_monthly_revenue(panel, op, cols - L)  # usual as it was L months ago
-        too_young = op.first_col[:, None] >= (cols - L)[None, :]  # no order before the last L months
-        kept = recent > cfg.retained_share * usual_before * L
-        in_scope &= too_young | kept
+    if cfg.lost_window_months > 0:
+        in_scope &= ~gone_by_rhythm(panel, op, cfg)
     window = 2 * cfg.scope_months
     bought_lately = window_sum(op.lines, cols - window, window) > 0
     recently_lost = exists & ~in_scope & bought_lately
@@ -75,6 +75,41 @@ def account_status(
     became_gone = gone.copy()
     became_gone[:, 1:] &= ~gone[:, :-1]
     return AccountStatus(exists, in_scope, recently_lost, gone, became_gone, loss_known)
+
+
+def lost_window(op: OrdersPanel, cols: np.ndarray, cfg: LabelsConfig) -> np.ndarray:
+    """Months of silence, or of business below `retained_share`, after which an account counts as
+    gone at each column, shape `(A, len(cols))`: `rhythm_gaps` × its mean gap between order days
+    before the column, in months rounded up, clipped to [`lost_window_months`, `scope_months`];
+    `scope_months` while it has no gap yet (one order day: its rhythm is unknown)."""
+    gaps = before(op.gap_n, cols)
+    mean_gap = ratio(before(op.gap_sum, cols), gaps) / DAYS_PER_MONTH
+    window = np.ceil(np.nan_to_num(cfg.rhythm_gaps * mean_gap, nan=cfg.scope_months) - 1e-9)
+    window = np.where(gaps > 0, window, cfg.scope_months)
+    return np.clip(window, min(cfg.lost_window_months, cfg.scope_months), cfg.scope_months).astype(np.int64)
+
+
+def gone_by_rhythm(panel: Panel, op: OrdersPanel, cfg: LabelsConfig) -> np.ndarray:
+    """True where an account is gone, shape `(A, M + 1)`: it has history before its lost window
+    (`lost_window`) and no order in it — silence beyond its own rhythm — or, for an account whose
+    rhythm fits in `lost_window_months`, revenue in that window at most `retained_share` of its
+    usual monthly revenue (the 12 months before the window) × the window: business fallen away.
+    Revenue over a few months says nothing of an account that orders a few times a year (one
+    order of a different size), so for those only silence counts."""
+    cols = np.arange(panel.n_months + 1)
+    window = lost_window(op, cols, cfg)
+    gone = np.zeros(window.shape, dtype=bool)
+    for w in np.unique(window):
+        at = window == w
+        too_young = op.first_col[:, None] >= (cols - w)[None, :]  # no order before the last w months
+        if w == cfg.lost_window_months:
+            recent = window_sum(op.revenue, cols - w, w)
+            usual_before = usual_monthly_revenue(panel, op, cols - w)  # usual as it was w months ago
+            fell = ~(recent > cfg.retained_share * usual_before * w)
+        else:
+            fell = window_sum(op.lines, cols - w, w) == 0
+        gone[at] = (fell & ~too_young)[at]
+    return gone
 
 
 def lost_to_competitor(outcomes: pd.DataFrame, ev: Events) -> np.ndarray:

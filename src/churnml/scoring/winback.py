@@ -1,8 +1,12 @@
 """Win-back: the accounts lost in the last months, with when, why, to whom and what they bought.
 
-An account is lost in the month `outcomes` records its loss, or else in the month after its
-last month of real business (revenue at least `retained_share` of its best 12-month average),
-when the data hold `BASELINE_MONTHS` before it.
+The accounts are those gone by their own rhythm (`churnml.features.labels.gone_by_rhythm`, the
+same definition that scopes training and scoring). An account is lost in the month `outcomes`
+records its loss, or else in the month after its last month of real business (revenue at least
+`retained_share` of its best 12-month average), when the data hold `BASELINE_MONTHS` before it;
+`evidence` says how that is known: the recorded loss, the silence since the last order against
+its usual gap, or — where small orders went on after that month — what fell and since when
+("revenue down to 8 % of usual since 2024-03").
 Only losses within `WIN_BACK_MONTHS` before the as-of month are listed: older ones are
 history, not a call to make.
 """
@@ -14,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from churnml.features.panel import DAYS_PER_MONTH
 from churnml.months import month_start
 from churnml.scoring.risk_list import account_info
 
@@ -61,6 +66,25 @@ def revenue_fell_away(monthly: np.ndarray, retained_share: float) -> np.ndarray:
     real = (monthly > 0) & (monthly >= retained_share * usual)
     last = np.where(real.any(axis=1), monthly.shape[1] - 1 - np.argmax(real[:, ::-1], axis=1), -2)
     return last + 1
+
+
+def _evidence(kind: str, lost: str, last: str, cum: np.ndarray, at: int, history: int, gap_days: float) -> str:
+    """How a loss is known, in words: a recorded loss as such; a loss read from revenue as the
+    silence since the last order (against the account's usual gap), or, where orders went on
+    after the last month of real business, what fell and since when."""
+    if kind != "revenue fell away":
+        return kind
+    if last and last >= lost:
+        usual = (cum[at] - cum[max(at - 12, 0)]) / max(min(at, 12), 1)
+        after = (cum[history] - cum[at]) / max(history - at, 1)
+        share = after / usual if usual > 0 else 0.0
+        return f"revenue down to {share:.0%} of usual since {lost}".replace("%", " %")
+    rhythm = ""
+    if np.isfinite(gap_days) and gap_days > 0:
+        months = gap_days / DAYS_PER_MONTH
+        rhythm = (f"; it usually ordered every {months:.0f} months" if months >= 1.5
+                  else "; it usually ordered monthly or more often")
+    return f"no order since {last or 'the data began'}{rhythm}"
 
 
 def win_back_list(
@@ -116,6 +140,13 @@ def win_back_list(
     positive = np.where(monthly > 0, np.arange(history)[None, :], -1).max(axis=1) if len(ids) else np.zeros(0)
     out["last_order_month"] = [
         (first + pd.DateOffset(months=int(c))).strftime("%Y-%m") if c >= 0 else "" for c in positive
+    ]
+    gaps = features_at_t.drop_duplicates("account_id").set_index(features_at_t["account_id"].astype("str"))
+    gap_days = gaps["order_gap_mean_days"] if "order_gap_mean_days" in gaps else pd.Series(dtype=float)
+    out["evidence"] = [
+        _evidence(kind, lost, last, cum[i], end[i], history, gap_days.get(acc, np.nan))
+        for i, (acc, kind, lost, last) in enumerate(
+            zip(out["account_id"], out["evidence"], out["lost_month"], out["last_order_month"]))
     ]
     info = account_info(tables["accounts"])
     for col in ("name", "account_manager", "industry", "tier"):
