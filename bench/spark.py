@@ -110,7 +110,7 @@ def scale(cache: Path, master: str, months: int = 60) -> None:
           f"(driver, JVM and Python workers; master {master})", flush=True)
     # Then the month: train on the driver from a weighted sample of the dataset, score on Spark.
     later = {
-        "train": ["train", f"model.sample.negative_rate={NEGATIVE_RATE}", "model.gate.min_gain_over_baseline=-1"],
+        "train": ["train", f"model.sample.negative_rate={NEGATIVE_RATE}"],
         "score": ["score", "engine=spark", f"engine.master='{master}'"],
     }
     for stage, (name, *more) in later.items():

@@ -263,3 +263,67 @@ def test_isotonic_calibration_tells_apart_what_the_booster_tells_apart():
     assert (np.diff(p) > 0).all()
     np.testing.assert_allclose(cal.model.predict(cal.model.x), cal.model.y)
     assert abs(cal.transform(raw).mean() - y.mean()) < 0.01
+
+
+def test_each_origin_is_judged_by_a_refit_that_never_saw_its_label_window(world):
+    """Scramble every label and feature on or after an origin: what that origin's model says of
+    its own month does not move, and no origin's fit has a label window past its origin."""
+    from churnml.models.split import origin_plans
+
+    frame, _, _, rows, split = world
+    cfg = ModelConfig(num_threads=1)
+    honest = evaluate_split(rows, FEATURES, split, cfg)
+    origins = origin_plans(split, rows["snapshot"].unique())
+    assert [p.test for p in origins] == [(t,) for t in split.test]
+    for fit, origin in zip(honest.fits, origins):
+        (t,) = origin.test
+        assert max(fit.fitted_snapshots) + pd.DateOffset(months=6) <= t
+    last = split.test[-1]
+    scrambled = rows.copy()
+    after = rows["snapshot"] >= last
+    scrambled.loc[after, "churn"] = 1.0 - scrambled.loc[after, "churn"]
+    scrambled.loc[rows["snapshot"] > last - pd.DateOffset(months=6), "revenue_3m"] = 0.0
+    scrambled.loc[rows["snapshot"] == last, ["revenue_3m"]] = rows.loc[rows["snapshot"] == last, ["revenue_3m"]]
+    tampered = evaluate_split(scrambled, FEATURES, split, cfg)
+    probe = rows[rows["snapshot"] == last]
+    np.testing.assert_array_equal(honest.fits[-1].predict_proba(probe), tampered.fits[-1].predict_proba(probe))
+    # The within-month AUC is what is reported, with its spread across the origins.
+    assert 0 <= honest.metrics["model"]["auc_std"] < 0.2
+
+
+def test_the_model_that_scores_has_seen_the_newest_labelled_snapshot(world):
+    from churnml.models.training import train_models
+
+    frame, offers, cost, rows, split = world
+    result = train_models(frame, FEATURES, ModelConfig(num_threads=1), 6, offers, None, cost)
+    newest = rows["snapshot"].max()
+    assert max(result.final.fitted_snapshots) == newest
+    assert result.final.n_rows == len(rows)
+    # ... six months (H) before the month after the data: the newest whose outcome is known.
+    assert frame["snapshot"].max() - pd.DateOffset(months=6) == newest
+    # The model the gate compares with never saw a held-out month.
+    assert result.evaluation.fit.label_end <= min(result.plan.test)
+
+
+def test_the_final_calibration_is_made_as_the_measured_ones_were(world):
+    """The measured calibration error is that of the procedure's calibrator at each origin
+    (time-ordered out-of-fold scores of its newest fitting months); the model that scores gets
+    its calibrator from the same procedure on every labelled month: refitting the procedure on
+    each plan reproduces both exactly."""
+    from churnml.evaluate import expected_calibration_error
+    from churnml.models.split import final_plan, origin_plans
+    from churnml.models.training import train_models
+
+    frame, offers, cost, rows, split = world
+    cfg = ModelConfig(num_threads=1)
+    result = train_models(frame, FEATURES, cfg, 6, offers, None, cost)
+    scores = result.evaluation.scores
+    for origin in origin_plans(result.plan, rows["snapshot"].unique()):
+        (t,) = origin.test
+        at = rows[origin.test_mask(rows)]
+        refit = fit_churn(rows, FEATURES, origin, cfg)
+        np.testing.assert_array_equal(refit.predict_proba(at), scores.loc[scores["snapshot"] == t, "model"].to_numpy())
+    assert result.metrics["oot/ece"] == pytest.approx(expected_calibration_error(scores["churn"], scores["model"]))
+    again = fit_churn(rows, FEATURES, final_plan(result.plan, rows["snapshot"].unique()), cfg)
+    np.testing.assert_array_equal(again.predict_proba(frame), result.final.predict_proba(frame))
+    assert result.final.calibrator.method == cfg.calibration

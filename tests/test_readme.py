@@ -93,9 +93,7 @@ def test_every_readme_command_runs(tmp_path: Path):
             print(f"skipped `{command}`: {why_no_spark()}")
             continue
         args = [a.replace(EXTRACT, str(extract)) for a in argv[1:]]
-        # Whether a 300-account world's model beats the baselines is not what this test is about
-        # (tests/test_sources_and_gate.py is): every command must run.
-        extra = [f"paths.root={project}", "model.gate.min_gain_over_baseline=-1"]
+        extra = [f"paths.root={project}"]
         if "data=files" not in args:
             extra += SMALL
         run([*churnml, *args, *extra])

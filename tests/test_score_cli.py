@@ -17,10 +17,7 @@ pytestmark = pytest.mark.slow
 TODAY = "2025-07-15"
 SECRET_NAME = "Zorblax Quintavius"
 SECRET_MAIL = "secret-mail.example"
-# A 120-account world's model need not beat the baselines (tests/test_sources_and_gate.py checks
-# that gate); these tests are about scoring with the champion it makes.
-FAST = ["model.churn.n_estimators=60", "model.switching.n_estimators=40", "model.backtest_folds=2",
-        "model.gate.min_gain_over_baseline=-1"]
+FAST = ["model.churn.n_estimators=60", "model.switching.n_estimators=40", "model.backtest_folds=2"]
 
 
 @pytest.fixture(scope="module")

@@ -46,9 +46,24 @@ def test_a_twelve_month_extract_trains_on_the_holdout_and_says_why(cut12, caplog
     assert "holdout/auc" in result.metrics and not any(k.startswith("oot/") for k in result.metrics)
     assert {"baseline_bgnbd/holdout/auc", "baseline_recency/holdout/auc", "baseline_rfm/holdout/auc"} <= set(result.metrics)
     assert "an out-of-time test at horizon 6 needs at least 12" in caplog.text
-    # Every labelled snapshot feeds the fit (the holdout takes accounts, not months).
+    # Every labelled snapshot feeds the fit (the holdout takes accounts, not months), and the
+    # model that scores is fitted on every labelled row, held-out accounts included.
     assert set(result.final.fitted_snapshots) == set(training_rows(cut12)["snapshot"])
-    assert result.metrics["data/rows_fit"] + result.metrics["data/rows_test"] <= len(result.rows)
+    assert result.evaluation.fit.n_rows + result.metrics["data/rows_test"] <= len(result.rows)
+    assert result.metrics["data/rows_fit"] == len(result.rows) == result.final.n_rows
+
+
+def test_a_twelve_month_extract_leaves_out_what_its_fitting_snapshots_never_saw_whole(cut12, caplog):
+    """The newest labelled snapshot of a 12-month extract has 6 months of history: a 12-month
+    window never filled in training, while the scored month has it whole."""
+    cfg = Config().model
+    cfg.num_threads = 1
+    with caplog.at_level(logging.INFO):
+        result = train_models(cut12, feature_columns(cut12), cfg, 6, no_offers())
+    assert {"revenue_12m", "lines_12m", "revenue_trend_yoy", "order_days_12m"} <= set(result.left_out)
+    assert not set(result.left_out) & set(result.final.features)
+    assert {"revenue_3m", "revenue_6m", "months_since_last_order", "bgnbd_p_alive"} <= set(result.final.features)
+    assert "features left out: they need up to 15 months of history and the newest labelled snapshot has 6" in caplog.text
 
 
 def test_no_holdout_account_reaches_the_fit(cut12):
@@ -130,9 +145,8 @@ def test_train_and_score_a_twelve_month_csv_extract_from_the_command_line(small_
     folder.mkdir()
     for name, frame in cut_extract(small_world.tables, 12).items():
         write_frame(frame, folder / f"{name}.csv")
-    # The plan's plumbing is under test here, not whether 300 accounts beat the baselines.
     common = [f"paths.root={tmp_path}", "data=files", f"data.dir={folder}", "data.format=csv",
-              "today=2026-11-27", "model.num_threads=1", "model.gate.min_gain_over_baseline=-1"]
+              "today=2026-11-27", "model.num_threads=1"]
     assert main(["train", *common]) == 0
     champion = json.loads((tmp_path / "models" / "export" / "champion.json").read_text())
     assert champion["evaluation_plan"] == "holdout" and "needs at least 12" in champion["evaluation_reason"]

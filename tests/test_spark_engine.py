@@ -118,7 +118,7 @@ def test_train_and_score_read_the_spark_features_and_list_the_same(tmp_path: Pat
     world = generate_world(400, 36, "2022-01", seed=5, today=TODAY)
     write_tables(world.tables, tmp_path / "raw", "parquet")
     common = [f"paths.root={tmp_path}", "data=files", f"data.dir={tmp_path / 'raw'}", "data.format=parquet",
-              f"today={TODAY}", "model.gate.min_gain_over_baseline=-1"]
+              f"today={TODAY}"]
     assert main(["features", *common, *SPARK]) == 0
     assert main(["train", *common]) == 0
     logs = "\n".join(p.read_text() for p in (tmp_path / "outputs").rglob("train.log"))
@@ -184,7 +184,7 @@ def test_a_bad_catalog_table_gets_the_loaders_report_and_exit_2(tmp_path: Path, 
 @pytest.mark.slow
 def test_train_and_score_from_tables_of_the_spark_catalog(tmp_path: Path):
     world = generate_world(300, 30, "2022-07", seed=9, today=TODAY)
-    common = [f"paths.root={tmp_path}", f"today={TODAY}", "model.gate.min_gain_over_baseline=-1", *_catalog(world.tables)]
+    common = [f"paths.root={tmp_path}", f"today={TODAY}", *_catalog(world.tables)]
     for stage in ("features", "train", "score"):
         assert main([stage, *common]) == 0, stage
     risk = pd.read_parquet(next((tmp_path / "data" / "scores").rglob("risk_list.parquet")))

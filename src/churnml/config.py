@@ -168,6 +168,9 @@ class LabelsConfig:
     retained_share: float = 0.2
     scope_months: int = 12
     lost_window_months: int = 3
+    # already gone: the lost window stretches to this many of the account's usual gaps between
+    # order days (at least lost_window_months, at most scope_months)
+    rhythm_gaps: float = 2.0
     # switch evidence: competitor signals of these kinds in [t - months_before, t + H)
     switch_evidence_months_before: int = 3
     switch_signal_kinds: List[str] = field(default_factory=lambda: ["trial_order", "tender_lost"])
@@ -178,6 +181,7 @@ class LabelsConfig:
         "scope_months": whole(at_least=1),
         "lost_window_months": Rule("a whole number of at least 0 (0 turns the test off)", whole(at_least=0).holds),
         "switch_evidence_months_before": whole(at_least=0),
+        "rhythm_gaps": number(above=0),
     }
 
 
@@ -223,10 +227,13 @@ class SplitConfig:
 
 @dataclass
 class GateConfig:
-    # A churn model becomes champion only when its AUC beats the best baseline by at least this.
-    min_gain_over_baseline: float = 0.01
+    # The model ranks the list only when its AUC beats the best baseline's beyond the noise: the
+    # paired bootstrap interval (accounts resampled) of the difference lies above zero. A tie or a
+    # loss goes to the simpler model, the baseline. 0 rounds: no interval, the baseline ranks.
+    bootstrap_rounds: int = 1000
+    confidence: float = 0.95
 
-    constraints = {"min_gain_over_baseline": number(at_least=-1, at_most=1)}
+    constraints = {"bootstrap_rounds": whole(at_least=0), "confidence": share("()")}
 
 
 @dataclass

@@ -28,6 +28,26 @@ def roc_auc(y, p) -> float:
     return float(roc_auc_score(y, np.asarray(p, dtype=float)))
 
 
+def month_auc(y, p, months) -> float:
+    """Mean over the months in `months` (one per row) of the ROC AUC within each month: how well
+    a score orders one month's list (months where only one class occurs are skipped; NaN when
+    none remains). With one month it is the plain AUC."""
+    frame = pd.DataFrame({"y": np.asarray(y, dtype=float), "p": np.asarray(p, dtype=float),
+                          "m": np.asarray(months)})
+    values = [roc_auc(part["y"], part["p"]) for _, part in frame.groupby("m", sort=True)]
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def month_auc_spread(y, p, months) -> float:
+    """Standard deviation across the months of the within-month AUC (0 with one month)."""
+    frame = pd.DataFrame({"y": np.asarray(y, dtype=float), "p": np.asarray(p, dtype=float),
+                          "m": np.asarray(months)})
+    values = [roc_auc(part["y"], part["p"]) for _, part in frame.groupby("m", sort=True)]
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.std(values)) if values else float("nan")
+
+
 def pr_auc(y, p) -> float:
     """Area under the precision-recall curve (average precision); NaN without positives."""
     y = np.asarray(y, dtype=float)
@@ -89,10 +109,12 @@ def revenue_capture(y, p, revenue, fraction: float = TOP_FRACTION) -> float:
     return float(top_share(p, lost, fraction) / lost.sum())
 
 
-def classification_metrics(y, p, revenue) -> dict[str, float]:
-    """All the metrics of one scored list: auc, pr_auc, brier, ece, lift_top10, revenue_capture_10."""
+def classification_metrics(y, p, revenue, months=None) -> dict[str, float]:
+    """All the metrics of one scored list: auc, pr_auc, brier, ece, lift_top10, revenue_capture_10.
+    With `months` (one per row) the AUC is the mean of the within-month AUCs (`month_auc`): a
+    list is ranked one month at a time."""
     return {
-        "auc": roc_auc(y, p),
+        "auc": roc_auc(y, p) if months is None else month_auc(y, p, months),
         "pr_auc": pr_auc(y, p),
         "brier": brier(y, p),
         "ece": expected_calibration_error(y, p),

@@ -464,3 +464,21 @@ def format_reason(name: str, value: Any, row: Mapping[str, Any] | pd.Series | No
 
     text = _OPTIONAL.sub(lambda m: fill(m.group(1)) or "", template)
     return fill(text) or f"{name.replace('_', ' ')}: {shown}"
+
+
+# Months of data before a snapshot that a feature's longest window spans, where the name does not
+# say it: a year-on-year comparison looks 12 months back from a 3-month window.
+_HISTORY = {"revenue_trend_yoy": 15, "revenue_same_months_last_year": 12, "revenue_trend_3v3": 6,
+            "lines_trend_3v3": 6, "on_time_rate_change_3v12": 12}
+
+
+def history_needed(name: str) -> int:
+    """Months of data before the snapshot a feature needs to mean what it says: its longest
+    trailing window (`revenue_12m` 12, `joint_development_24m` 24, `on_time_rate_change_3v12`
+    12); 0 for features that are relative to the history there is (tenure, BG/NBD, `…_vs_history`)."""
+    if name in _HISTORY:
+        return _HISTORY[name]
+    if name.endswith("_vs_history"):
+        return 0
+    windows = [int(w) for w in re.findall(r"_(?:\d+v)?(\d+)m(?=_|$)", name)]
+    return max(windows, default=0)

@@ -82,6 +82,21 @@ def bgnbd_matrix(frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack([np.log(p / (1 - p)), np.log1p(expected), np.log1p(vs_pace)])
 
 
+# The feature columns each baseline reads.
+COLUMNS = {
+    "baseline_rule": [REVENUE_LAST_3M, REVENUE_LAST_6M],
+    "baseline_rfm": [RECENCY, FREQUENCY, MONETARY],
+    "baseline_recency": [RECENCY, FREQUENCY, MONETARY],  # recency_matrix reads the RFM columns
+    "baseline_bgnbd": [P_ALIVE, EXPECTED, EXPECTED_VS_PACE],
+}
+# How each baseline is named to people (the page, the workbook, the console).
+WORDS = {
+    "baseline_rule": "the rule \"revenue of the last 3 months below half of the 3 months before\"",
+    "baseline_rfm": "the RFM baseline (a logistic regression on recency, frequency and revenue)",
+    "baseline_recency": "the recency baseline (months since the last order)",
+    "baseline_bgnbd": "the BG/NBD baseline (the standard buy-till-you-die model of a customer base)",
+}
+
 _MATRICES = {"baseline_rfm": rfm_matrix, "baseline_recency": recency_matrix, "baseline_bgnbd": bgnbd_matrix}
 
 
@@ -92,12 +107,15 @@ class Baselines:
     rule_rates: tuple[float, float]  # churn rate among (unflagged, flagged) rows
     regressions: dict[str, Pipeline]  # name -> logistic regression on its matrix
 
-    def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Churn probabilities of each baseline: `{"baseline_rule": .., "baseline_rfm": .., …}`."""
-        flag = rule_flag(frame)
-        out = {"baseline_rule": np.where(flag, self.rule_rates[1], self.rule_rates[0])}
+    def predict(self, frame: pd.DataFrame, only: str | None = None) -> dict[str, np.ndarray]:
+        """Churn probabilities of each baseline (or of `only` that one): `{"baseline_rule": ..,
+        "baseline_rfm": .., …}`."""
+        out = {}
+        if only in (None, "baseline_rule"):
+            out["baseline_rule"] = np.where(rule_flag(frame), self.rule_rates[1], self.rule_rates[0])
         for name, model in self.regressions.items():
-            out[name] = model.predict_proba(_MATRICES[name](frame))[:, 1]
+            if only in (None, name):
+                out[name] = model.predict_proba(_MATRICES[name](frame))[:, 1]
         return out
 
 
@@ -121,3 +139,20 @@ def fit_baselines(rows: pd.DataFrame) -> Baselines:
         model.fit(matrix(rows), y.astype(int), logisticregression__sample_weight=weight)
         regressions[name] = model
     return Baselines(rule_rates=rates, regressions=regressions)
+
+
+@dataclass
+class Ranker:
+    """A baseline that ranks the list because the model did not beat it beyond the noise:
+    fitted on every labelled row, as the model that scores is."""
+
+    name: str  # one of NAMES
+    baselines: Baselines
+
+    @property
+    def columns(self) -> list[str]:
+        return list(COLUMNS[self.name])
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """The baseline's churn probability of each row of `frame`."""
+        return np.asarray(self.baselines.predict(frame, only=self.name)[self.name], dtype=float)

@@ -1,11 +1,13 @@
 """The churn model: LightGBM on the plan's fitting rows, calibrated on out-of-fold scores.
 
-`fit_churn` takes every fitting row of the evaluation plan (see `churnml.models.split`): inner
-folds choose the tree count (the best mean validation AUC across folds) and give out-of-fold
-scores, the calibrator is fitted on those, and the booster is then fitted on all fitting rows
-with that tree count. No row is reserved only for early stopping or calibration. The fitted
-model is the one that is measured on the held-out rows and the one that is registered, so the
-calibration scoring uses is the one that was measured.
+`fit_churn` is the procedure: it takes every fitting row of a plan (see `churnml.models.split`):
+inner folds choose the tree count (the best mean validation AUC across folds) and give
+out-of-fold scores, the calibrator is fitted on those, and the booster is then fitted on all
+fitting rows with that tree count. No row is reserved only for early stopping or calibration.
+The same procedure is judged at each origin of the evaluation plan and fitted once more on every
+labelled snapshot for scoring, so the calibration scoring uses is made the way the one whose
+error was measured out-of-time was made: on the time-ordered out-of-fold scores of the newest
+fitting snapshots.
 
 Categorical columns are pandas categories with the levels fixed at training; LightGBM handles
 them natively. A level never seen in training becomes missing.
@@ -321,11 +323,12 @@ def fit_churn(rows: pd.DataFrame, features: list[str], plan: Plan, cfg: ModelCon
         n_rows=len(fit_rows),
     )
     log.info(
-        "churn model: fitted on %d rows (all %d snapshots the %s allows), %d trees chosen by %s "
+        "churn model (%s): fitted on %d rows (%d snapshots to %s), %d trees chosen by %s "
         "(validation auc %.4f), %s calibration on %d out-of-fold scores (%.1fs)",
+        plan.reason or plan.name,
         len(fit_rows),
         len(fit.fitted_snapshots),
-        plan.name,
+        max(fit.fitted_snapshots).strftime("%Y-%m"),
         n_trees,
         folds.describe(),
         fit.valid_auc,

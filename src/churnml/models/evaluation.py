@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import ModelConfig
-from churnml.evaluate import classification_metrics
+from churnml.evaluate import classification_metrics, month_auc_spread
 from churnml.models.baselines import Baselines, fit_baselines
 from churnml.models.churn import ChurnFit, fit_churn, training_rows
-from churnml.models.split import Plan, backtest_plans
+from churnml.models.split import Plan, backtest_plans, origin_plans
+from churnml.parallel import run_all
 from churnml.progress import track
 
 log = logging.getLogger(__name__)
@@ -27,13 +28,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SplitEvaluation:
-    """The fitted churn model of one plan and the scores of everyone on its held-out rows."""
+    """The procedure judged on one evaluation plan: the model fitted at each origin, and the
+    scores of everyone on the held-out rows of all origins (pooled: the same rows for all)."""
 
-    fit: ChurnFit
-    baselines: Baselines
+    fit: ChurnFit  # the first origin's model: it never saw any of the held-out rows
+    baselines: Baselines  # the first origin's baselines
     scores: pd.DataFrame  # held-out rows: account_id, snapshot, churn, revenue_12m, model, baseline_*
     plan: Plan
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    fits: list[ChurnFit] = field(default_factory=list)  # one per origin, in the plan's test order
 
 
 def evaluate_split(
@@ -43,12 +46,17 @@ def evaluate_split(
     cfg: ModelConfig,
     oracle: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> SplitEvaluation:
-    """Fit the churn model and the baselines on the plan's fitting rows, score its held-out rows
-    with all of them (and the oracle, when given: a function of the held-out rows) and compute
-    the metrics."""
+    """Judge the procedure on `plan`: at each origin (`origin_plans`: every test snapshot of an
+    out-of-time plan, the holdout as one) fit the churn model and the baselines on the snapshots
+    labelled by it, score its held-out rows with all of them (and the oracle, when given: a
+    function of the held-out rows); the metrics are on all origins' rows pooled, but the AUC is
+    the mean of the within-month AUCs (a list is ranked one month at a time; for an out-of-time
+    plan one month is one origin) and `auc_std` its spread across the months."""
     rows = training_rows(frame)
-    fit = fit_churn(rows, features, plan, cfg)
-    return evaluate_fitted(rows, fit, plan, oracle)
+    origins = origin_plans(plan, rows["snapshot"].unique())
+    fits = run_all(*(lambda p=p: fit_churn(rows, features, p, cfg) for p in origins))
+    parts = [_score_origin(rows, fit, p, oracle) for fit, p in zip(fits, origins)]
+    return _pooled(parts, fits, plan)
 
 
 def evaluate_fitted(
@@ -58,9 +66,16 @@ def evaluate_fitted(
     oracle: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> SplitEvaluation:
     """Score the held-out rows of `plan` with a churn model that never saw them (e.g. the model
-    a registered champion carries) and with the baselines fitted on the plan's fitting rows;
-    compute the metrics. What `evaluate_split` does after fitting."""
+    a registered champion carries) and with the baselines fitted at each origin; compute the
+    metrics."""
     rows = training_rows(frame)
+    origins = origin_plans(plan, rows["snapshot"].unique())
+    parts = [_score_origin(rows, fit, p, oracle) for p in origins]
+    return _pooled(parts, [fit] * len(origins), plan)
+
+
+def _score_origin(rows: pd.DataFrame, fit: ChurnFit, plan: Plan, oracle) -> tuple[pd.DataFrame, Baselines]:
+    """The held-out rows of one origin scored by `fit` and by the baselines fitted on its rows."""
     baselines = fit_baselines(rows[plan.fit_mask(rows)])
     test = rows[plan.test_mask(rows)]
     scores = test[["account_id", "snapshot", "churn", "revenue_12m"]].copy()
@@ -69,11 +84,17 @@ def evaluate_fitted(
         scores[name] = values
     if oracle is not None:
         scores["oracle"] = oracle(test)
-    metrics = {
-        who: classification_metrics(scores["churn"], scores[who], scores["revenue_12m"])
-        for who in scores.columns[4:]
-    }
-    return SplitEvaluation(fit=fit, baselines=baselines, scores=scores, plan=plan, metrics=metrics)
+    return scores, baselines
+
+
+def _pooled(parts: list, fits: list[ChurnFit], plan: Plan) -> SplitEvaluation:
+    scores = pd.concat([p[0] for p in parts], ignore_index=True)
+    metrics = {}
+    for who in scores.columns[4:]:
+        metrics[who] = classification_metrics(scores["churn"], scores[who], scores["revenue_12m"], scores["snapshot"])
+        metrics[who]["auc_std"] = month_auc_spread(scores["churn"], scores[who], scores["snapshot"])
+    return SplitEvaluation(fit=fits[0], baselines=parts[0][1], scores=scores, plan=plan, metrics=metrics,
+                           fits=list(fits))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The MLflow model wrappers: what a registered or exported model carries for scoring.
 
-`ChurnModel` holds the measured booster and its calibrator, the feature names and categorical
-levels, the feature families, the held-out metrics of its evaluation plan, a training reference
-distribution for drift (PSI), and (as `.evaluation`, the same model) what a later run needs to
-compare it fairly against a challenger.
+`ChurnModel` holds the booster and calibrator that score (the procedure fitted on every labelled
+snapshot), the feature names and categorical levels, the feature families, the held-out metrics
+of its evaluation plan, a training reference distribution for drift (PSI), as `.evaluation` the
+model of the plan's first origin (it never saw the held-out rows: what a later run needs to
+compare it fairly against a challenger), and as `.ranker` the baseline that ranks the list when
+the model did not beat it (the booster still gives the reasons).
 
 Both wrappers take categorical features as text (MLflow signatures cannot describe pandas
 categories) and cast them to the levels seen in training.
@@ -18,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from churnml.models import outputs
-from churnml.models.churn import ChurnFit, as_text
+from churnml.models.baselines import Ranker
+from churnml.models.churn import PROBABILITY_FLOOR, ChurnFit, as_text
 from churnml.models.switching import DISCOUNT, SwitchingFit
 
 PSI_BINS = 10
@@ -183,8 +186,10 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         families: dict[str, str],
         reference: dict,
         info: dict[str, Any],
+        ranker: Ranker | None = None,
     ):
         self.fit = fit
+        self.ranker = ranker  # the baseline that ranks the list, when the model did not beat it
         self.evaluation = evaluation  # fitted before the held-out snapshots, for the champion gate
         self.metrics = dict(metrics)  # out-of-time figures of the evaluation (oot/auc, …)
         self.families = dict(families)  # feature -> family
@@ -193,14 +198,25 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
 
     @property
     def features(self) -> list[str]:
-        return list(self.fit.features)
+        """The columns the model reads: the booster's features, then those only the ranker reads."""
+        ranker = getattr(self, "ranker", None)  # models saved before rankers existed have none
+        extra = [] if ranker is None else [c for c in ranker.columns if c not in self.fit.features]
+        return [*self.fit.features, *extra]
 
     @property
     def levels(self) -> dict[str, list[str]]:
         return dict(self.fit.levels)
 
+    @property
+    def ranked_by(self) -> str:
+        """"model", or the name of the baseline that ranks the list."""
+        return "model" if getattr(self, "ranker", None) is None else self.ranker.name
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Calibrated churn probability of each row."""
+        """Churn probability of each row: the ranker's when a baseline ranks, else the
+        calibrated booster's."""
+        if getattr(self, "ranker", None) is not None:
+            return np.clip(self.ranker.predict_proba(frame), PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
         return self.fit.predict_proba(frame)
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:

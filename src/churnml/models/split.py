@@ -12,6 +12,11 @@ Labels look `horizon` (H) months ahead, so a snapshot `t` "knows" the months `[t
   held out at the latest labelled snapshots; the other accounts are fitted on at every labelled
   snapshot. No account is on both sides. It is never called out-of-time.
 
+The plan judges a procedure, not one frozen model. An out-of-time test is rolling-origin: each
+test snapshot is an origin, judged by the procedure fitted on every snapshot labelled by it
+(`origin_plans`); a holdout is one origin. The model that scores is the same procedure fitted on
+every labelled snapshot (`final_plan`), so it has seen the newest complete label windows.
+
 Inside the fitting rows, `inner_folds` gives the folds that choose the tree count and produce
 the out-of-fold scores the calibrator is fitted on: time-ordered folds (each validation block
 preceded by a gap of H months, so one churn event does not sit on both sides) where the fitting
@@ -97,6 +102,8 @@ class Plan:
     def describe(self) -> str:
         """One line for the log: the plan and the months of each part."""
         text = f"{self.name}: fit {_span(self.fit)}, gap {_span(self.gap)}, test {_span(self.test)}"
+        if self.kind == OOT and len(self.test) > 1:
+            text += f", each test month judged by a refit on every snapshot labelled by it ({len(self.test)} origins)"
         if self.kind == HOLDOUT:
             text += f", {self.holdout_share:.0%} of the accounts held out"
         return text
@@ -120,6 +127,24 @@ def _sorted(snapshots: Sequence) -> list[pd.Timestamp]:
 
 def _months_later(s: pd.Timestamp, months: int) -> pd.Timestamp:
     return s + pd.DateOffset(months=months)
+
+
+def origin_plans(plan: Plan, snapshots: Sequence) -> list[Plan]:
+    """The origins that judge the procedure: for an out-of-time plan one plan per test snapshot,
+    fitted on every labelled snapshot whose label window ends by it (the first origin's fit is
+    the plan's own); a holdout is its own single origin."""
+    if plan.kind != OOT:
+        return [plan]
+    snaps = _sorted(snapshots)
+    return [oot_plan(snaps, [t], plan.horizon, plan.seed, reason=f"origin {t:%Y-%m}") for t in plan.test]
+
+
+def final_plan(plan: Plan, snapshots: Sequence) -> Plan:
+    """The plan of the model that scores: the same procedure fitted on every labelled snapshot
+    (every account of a holdout too), nothing held out."""
+    snaps = tuple(_sorted(snapshots))
+    reason = f"the model that scores: fitted on all {len(snaps)} labelled snapshots ({_span(snaps)})"
+    return replace(plan, fit=snaps, gap=(), test=(), holdout_share=0.0, reason=reason)
 
 
 def check_split(cfg: SplitConfig) -> None:

@@ -1,9 +1,13 @@
 """`train_models`: everything `churnml train` computes, as one pure function of the features frame.
 
-Evaluation plan → churn model and baselines fitted on its fitting rows → metrics on its held-out
-rows, under the plan's namespace (`oot/…` or `holdout/…`; with the oracle's on the synthetic
-world) → switching-cost model. The churn model that was measured is the one registered.
-Tracking, registration and export happen in `churnml.stages.train`; this module touches no files.
+Features the fitting snapshots have the history for → evaluation plan → the procedure (churn
+model, baselines) judged at each origin → metrics on the held-out rows of all origins, under the
+plan's namespace (`oot/…` or `holdout/…`; with the oracle's on the synthetic world) → the model
+against the best baseline, with a paired bootstrap interval → the model that scores: the same
+procedure fitted on every labelled snapshot, ranked by the winner (the LightGBM model, or the
+baseline it did not beat, which then ranks while the model still gives the reasons) →
+switching-cost model. Tracking, registration and export happen in `churnml.stages.train`; this
+module touches no files.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ import pandas as pd
 
 from churnml.config import ModelConfig
 from churnml.evaluate import flatten
-from churnml.features.dictionary import FEATURES
-from churnml.models.churn import ChurnFit, training_rows
+from churnml.features.dictionary import FEATURES, history_needed
+from churnml.models.baselines import COLUMNS as BASELINE_COLUMNS
+from churnml.models.baselines import Ranker, fit_baselines
+from churnml.models.churn import ChurnFit, fit_churn, training_rows
 from churnml.models.evaluation import SplitEvaluation, evaluate_split
 from churnml.models.gate import BaselineCheck, baseline_check
 from churnml.models.pyfunc import (
@@ -31,8 +37,9 @@ from churnml.models.pyfunc import (
     as_text_input,
     training_reference,
 )
-from churnml.models.split import Plan, plan_evaluation
+from churnml.models.split import Plan, final_plan, plan_evaluation
 from churnml.models.switching import DISCOUNT, NoOffers, SwitchingFit, fit_switching, switching_rows
+from churnml.parallel import run_all
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +50,15 @@ class TrainResult:
     rows: pd.DataFrame  # training rows (labelled, in scope)
     plan: Plan
     evaluation: SplitEvaluation
-    final: ChurnFit  # the measured model, registered for scoring (the evaluation's fit)
+    final: ChurnFit  # the procedure fitted on every labelled snapshot: the model that scores
     metrics: dict[str, float]  # namespaced: oot/auc (or holdout/auc), baseline_rfm/oot/auc, switching/…
     switching: SwitchingFit | None
     switching_note: str  # why the switching model is missing, or what it was fitted on
     switching_costs: pd.Series | None = None  # per account at the latest snapshot
     latest: pd.DataFrame | None = None  # in-scope accounts at the newest snapshot, by account_id
     baseline: BaselineCheck | None = None  # the model against the best baseline
+    ranker: Ranker | None = None  # the baseline that ranks the list when the model did not beat it
+    left_out: dict[str, int] | None = None  # features left out for want of history: months each needs
 
 
 def latest_accounts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -75,10 +84,14 @@ def train_models(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     rows = training_rows(frame)
+    features, left_out = with_history(rows, features)
     plan = plan_evaluation(rows["snapshot"].unique(), horizon, cfg.split, cfg.seed)
     log.info("evaluation plan: %s (%s)", plan.describe(), plan.reason)
-    evaluation = evaluate_split(rows, features, plan, cfg, oracle)
-    final = evaluation.fit
+    scoring_plan = final_plan(plan, rows["snapshot"].unique())
+    evaluation, final = run_all(
+        lambda: evaluate_split(rows, features, plan, cfg, oracle),
+        lambda: fit_churn(rows, features, scoring_plan, cfg),
+    )
     timings["evaluate_seconds"] = time.perf_counter() - started
 
     ns = f"{plan.kind}/"
@@ -86,8 +99,18 @@ def train_models(
     model_auc = evaluation.metrics["model"]["auc"]
     metrics["valid/auc"] = final.valid_auc
     metrics["model/n_trees"] = float(final.n_trees)
-    check = baseline_check(evaluation.metrics, cfg.gate.min_gain_over_baseline)
+    check = baseline_check(evaluation.scores, evaluation.metrics, cfg.gate.bootstrap_rounds,
+                           cfg.gate.confidence, cfg.seed)
+    log.info("the model against the best baseline: %s", check.describe())
+    ranker = None
+    if not check.passed:
+        ranker = Ranker(check.baseline, fit_baselines(rows))
+        log.warning("the list is ranked by %s: %s", check.baseline, check.describe())
     metrics[f"{ns}auc_margin"] = check.gain
+    metrics[f"{ns}auc_margin_low"] = check.low
+    metrics[f"{ns}auc_margin_high"] = check.high
+    metrics["model/ranked_by_baseline"] = float(ranker is not None)
+    metrics["model/features_left_out"] = float(len(left_out))
     if "oracle" in evaluation.metrics:
         metrics[f"{ns}auc_vs_oracle"] = model_auc / evaluation.metrics["oracle"]["auc"]
     metrics.update(
@@ -136,7 +159,37 @@ def train_models(
         switching_costs=costs,
         latest=latest,
         baseline=check,
+        ranker=ranker,
+        left_out=left_out,
     )
+
+
+def history_of(rows: pd.DataFrame) -> pd.Series:
+    """Months of order data before each snapshot of `rows`, by snapshot (`history_months` when the
+    frame has it, else counted from its first snapshot as one month)."""
+    if "history_months" in rows.columns:
+        return rows.groupby("snapshot")["history_months"].max().astype(float)
+    snaps = pd.Series(sorted(rows["snapshot"].unique()))
+    first = snaps.iloc[0]
+    months = (snaps.dt.year - first.year) * 12 + (snaps.dt.month - first.month) + 1
+    return pd.Series(months.to_numpy(dtype=float), index=snaps.to_numpy())
+
+
+def with_history(rows: pd.DataFrame, features: list[str]) -> tuple[list[str], dict[str, int]]:
+    """The features the model is fitted on, and those left out (name -> months of history it
+    needs): a feature whose window is longer than the history of the newest labelled snapshot
+    was never seen whole in fitting, while the scored month has it whole (a 12-month revenue on
+    a 12-month extract): the model would score what it never learnt."""
+    if rows.empty:
+        return list(features), {}
+    newest = float(history_of(rows).max())
+    left = {f: history_needed(f) for f in features if history_needed(f) > newest}
+    if left:
+        longest = max(left.values())
+        log.warning(
+            "%d features left out: they need up to %d months of history and the newest labelled "
+            "snapshot has %d (%s)", len(left), longest, int(newest), ", ".join(sorted(left)))
+    return [f for f in features if f not in left], left
 
 
 def fingerprint(frame: pd.DataFrame, features: list[str]) -> dict[str, Any]:
@@ -180,6 +233,10 @@ def build_churn_model(
         "fitted_from": min(result.final.fitted_snapshots).strftime("%Y-%m"),
         "fitted_to": max(result.final.fitted_snapshots).strftime("%Y-%m"),
         "fitted_rows": result.final.n_rows,
+        "evaluation_fitted_to": max(result.evaluation.fit.fitted_snapshots).strftime("%Y-%m"),
+        "origins": [s.strftime("%Y-%m") for s in plan.test] if plan.kind == "oot" else [],
+        "ranked_by": result.baseline.ranked_by if result.baseline else "model",
+        "features_left_out": dict(result.left_out or {}),
         "n_trees": result.final.n_trees,
         "calibration": cfg.calibration,
         "recipe": {"lgbm": asdict(cfg.churn), "calibration": cfg.calibration},
@@ -197,7 +254,7 @@ def build_churn_model(
         recent=REFERENCE_SNAPSHOTS, group_level=group_level,
     )
     fams = {f: families.get(f, "other") for f in result.final.features}
-    return ChurnModel(result.final, result.final, held_out, fams, reference, info)
+    return ChurnModel(result.final, result.evaluation.fit, held_out, fams, reference, info, ranker=result.ranker)
 
 
 def build_switching_model(result: TrainResult) -> SwitchingModel | None:
@@ -217,7 +274,15 @@ def build_switching_model(result: TrainResult) -> SwitchingModel | None:
 def input_example(result: TrainResult, n: int = 5) -> pd.DataFrame:
     """A few rows of feature columns only (categoricals as text) for the churn model's signature."""
     latest = result.rows[result.rows["snapshot"] == result.rows["snapshot"].max()].head(n)
-    return as_text_input(latest, result.final.features, result.final.levels).reset_index(drop=True)
+    columns = model_columns(result.final.features, result.ranker)
+    return as_text_input(latest, columns, result.final.levels).reset_index(drop=True)
+
+
+def model_columns(features: list[str], ranker: Ranker | None) -> list[str]:
+    """The columns the registered churn model reads: its features, then those of the baseline
+    that ranks (if any) that are not among them."""
+    extra = [] if ranker is None else [c for c in BASELINE_COLUMNS[ranker.name] if c not in features]
+    return [*features, *extra]
 
 
 def switching_example(result: TrainResult, n: int = 5) -> pd.DataFrame:

@@ -67,6 +67,16 @@ class ScoreResult:
     drifted: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     run_id: str | None = None
+    months_since_fitted: int | None = None  # from the newest snapshot the model was fitted on to as_of
+
+
+def model_freshness(fitted_to: str | None, as_of: pd.Timestamp) -> int | None:
+    """Months from the newest snapshot the model was fitted on (`YYYY-MM`) to `as_of`; None when
+    the model does not record it."""
+    if not fitted_to:
+        return None
+    newest = pd.Timestamp(f"{fitted_to}-01")
+    return (as_of.year - newest.year) * 12 + (as_of.month - newest.month)
 
 
 def run_stage(ctx: RunContext) -> None:
@@ -132,6 +142,16 @@ def score_month(
         )
 
     notes: list[str] = []
+    fresh = model_freshness(model_info.get("fitted_to"), as_of)
+    if fresh is not None:
+        model_info["months_since_fitted"] = fresh
+        log.info("the model that scores was fitted on snapshots up to %s: %d months before %s (its label "
+                 "window of %d months ends %d months before)", model_info["fitted_to"], fresh, label,
+                 config.labels.horizon_months, max(fresh - config.labels.horizon_months, 0))
+        notes.append(f"The model that scores has seen the snapshots up to {model_info['fitted_to']}, {fresh} "
+                     f"months before this list (the newest whose {config.labels.horizon_months}-month outcome is known).")
+    if model_info.get("ranked_by", "model") != "model":
+        log.warning("%s", model_info["warnings"][0])
     if switching_model is None:
         notes.append(
             "No switching-cost model is available (it needs competitor offers with a price gap in "
@@ -183,6 +203,7 @@ def score_month(
         previous_as_of=month.changes.previous_as_of,
         drifted=report.drifted,
         notes=notes,
+        months_since_fitted=fresh,
     )
     if track:
         try:
@@ -249,6 +270,8 @@ def track_scoring(
     metrics["changes/new"] = float(report.change_counts["new"])
     metrics["changes/left"] = float(len(result.left))
     metrics["win_back/accounts"] = float(len(result.win_back))
+    if result.months_since_fitted is not None:
+        metrics["model/months_since_fitted"] = float(result.months_since_fitted)
     hist, edges = np.histogram(result.risk_list["churn_probability"], bins=20, range=(0, 1))
     tables = {
         "score_histogram": pd.DataFrame({"from": edges[:-1], "to": edges[1:], "accounts": hist}),
@@ -262,6 +285,7 @@ def track_scoring(
         "churnml.model_version": result.model_version or "",
         "churnml.previous_list": result.previous_as_of or "",
         "churnml.drift_warning": ", ".join(f for f, _ in result.drifted) or "none",
+        "churnml.ranked_by": str(getattr(report, "model", {}).get("ranked_by", "model")),
     }
     run_id = tracking.log_scoring_run(
         config.mlflow,

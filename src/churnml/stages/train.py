@@ -107,17 +107,19 @@ def publish(
     champion = champion_of(source, mlcfg, inputs.frame["account_id"])
     tags = {"churnml.stage": "train", **source.as_tags()}
     with tracking.run(mlcfg, run_name("train", source), params, output_dir, tags=tags) as run_id:
-        tracking.log_params(result.plan.as_params())
+        tracking.log_params({**result.plan.as_params(), **fitted_params(churn_model)})
         tracking.log_metrics(result.metrics)
-        tracking.set_tags({"switching_model": result.switching_note, "evaluation.plan": result.plan.kind})
+        tracking.set_tags({"switching_model": result.switching_note, "evaluation.plan": result.plan.kind,
+                           "ranked_by": churn_model.ranked_by})
         tracking.log_dict(data_fingerprint, "data/fingerprint.json")
         tracking.log_frame(inputs.dictionary, "data/features.csv")
         _log_plots(result, churn_model)
 
         tick = time.perf_counter()
+        ranked_by = result.baseline.ranked_by if result.baseline else "model"
         decision = champion_gate(
-            result.evaluation.metrics["model"]["auc"], champion, result.rows, result.plan, config.model,
-            result.baseline,
+            result.evaluation.metrics[ranked_by]["auc"], champion, result.rows, result.plan, config.model,
+            result.baseline, result.evaluation.scores,
         )
         tracking.log_metrics({**decision.as_metrics(), "timing/gate_seconds": time.perf_counter() - tick})
         tracking.set_tags(decision.as_tags())
@@ -150,13 +152,17 @@ def publish(
     )
 
 
+def fitted_params(churn_model) -> dict[str, str]:
+    """What the model that scores was fitted on, as run parameters."""
+    info = churn_model.info
+    return {"model.fitted_from": info["fitted_from"], "model.fitted_to": info["fitted_to"],
+            "model.ranked_by": churn_model.ranked_by,
+            "model.features_left_out": ",".join(sorted(info.get("features_left_out", {}))) or "none"}
+
+
 def _say_gate(decision, source) -> None:
     """Print the gate's decision and its reason on the console (and the log)."""
-    text = f"champion gate ({source.name or 'demo'}): {decision.describe()}"
-    if decision.baseline is not None and not decision.baseline.passed:
-        log.warning("%s. No list will be scored with it unless forced (score.model_uri=...)", text)
-    else:
-        log.info("%s", text)
+    log.info("champion gate (%s): %s", source.name or "demo", decision.describe())
 
 
 def _export(config: Config, run_id, churn_model, switching_model, result, churn_version, switching) -> None:

@@ -119,7 +119,11 @@ def load_scoring_models(config: Config) -> tuple[Any, Any | None, dict[str, Any]
     switching = switching_for(config, source, used, version, export)
     warnings = []
     check = info.get("baseline_check") or {}
-    if check and not check.get("passed", True):
+    ranked_by = getattr(model, "ranked_by", "model")
+    if ranked_by != "model":
+        warnings.append(ranked_by_note(ranked_by, check))
+    elif check and not check.get("passed", True):
+        # A model of an earlier version refused by the gate, and forced.
         warnings.append(
             f"This list was scored with a model that did not earn its place: its {check.get('text', '')}. "
             "Treat its ranking with care; the simple baseline ranks the accounts about as well."
@@ -134,7 +138,24 @@ def load_scoring_models(config: Config) -> tuple[Any, Any | None, dict[str, Any]
         "plan": info.get("evaluation_plan_name", "out-of-time test"),
         "plan_reason": info.get("evaluation_reason", ""),
         "warnings": warnings,
+        "ranked_by": ranked_by,
+        "fitted_to": info.get("fitted_to"),
     }
+
+
+def ranked_by_note(name: str, check: dict) -> str:
+    """In words, for sales ops and the log: the list is ranked by a baseline, and why."""
+    from churnml.models.baselines import WORDS
+
+    auc, base = check.get("auc", float("nan")), check.get("baseline_auc", float("nan"))
+    low, high = check.get("low", float("nan")), check.get("high", float("nan"))
+    how = "did no better than" if check.get("verdict") != "loses" else "did worse than"
+    return (
+        f"This list is ranked by {WORDS.get(name, name)}: on the held-out months the LightGBM model "
+        f"{how} it (AUC {auc:.3f} against {base:.3f}; the difference lies between {low:+.3f} and "
+        f"{high:+.3f} with 95 % confidence), so the simpler model ranks. Reasons and actions still "
+        "come from the LightGBM model."
+    )
 
 
 def switching_for(config: Config, source, used: str, version: str | None, export: Path):
