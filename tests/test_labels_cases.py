@@ -158,12 +158,12 @@ def test_labels_never_look_past_t_plus_h(seed, position, change_seed):
 def test_gone_follows_each_accounts_own_rhythm():
     """At 2022-09: a monthly buyer silent for 3 months is gone; a quarterly buyer 3 months after
     its last order is not (its window is 2 gaps, 6 months), nor after 5; silent for 7 it is; an
-    account with one order day has no rhythm yet and stays until the 12-month scope ends."""
+    account with one order day has no rhythm yet: today's 3-month window, silence counting."""
     orders = []
     orders += monthly("MONTHLY", "2021-01", [1000.0] * 17)  # last order 2022-05
     orders += monthly("QUARTERLY", "2021-01", [3000.0, 0, 0] * 6)  # every 3 months, last 2022-04
     orders += monthly("QUARTER_SILENT", "2021-01", [3000.0, 0, 0] * 5)  # last 2022-01
-    orders += monthly("ONCE", "2021-12", [5000.0])  # one order day, 2021-12
+    orders += monthly("ONCE", "2022-07", [5000.0])  # one order day, 2022-07
     orders += monthly("KEEP", "2021-01", [1000.0] * 24)
     names = ["MONTHLY", "QUARTERLY", "QUARTER_SILENT", "ONCE", "KEEP"]
     w = {"accounts": tables(accounts=[{"account_id": a} for a in names])["accounts"],
@@ -173,7 +173,7 @@ def test_gone_follows_each_accounts_own_rhythm():
     assert frame.at["QUARTERLY", "in_scope"]
     assert not frame.at["QUARTER_SILENT", "in_scope"] and frame.at["QUARTER_SILENT", "recently_lost"]
     assert frame.at["ONCE", "in_scope"]
-    assert not at(w, "2023-01-01").at["ONCE", "in_scope"]  # more than 12 months after its only order
+    assert not at(w, "2022-11-01").at["ONCE", "in_scope"]  # three months silent after its only order
     # A factor of 1 gap: the quarterly buyer five months after its last order is gone too.
     assert not at(w, "2022-09-01", rhythm_gaps=1.0).at["QUARTERLY", "in_scope"]
     # The rhythm never shortens the window below lost_window_months.

@@ -39,8 +39,9 @@ FEATURES_STORED = Path(__file__).parent / "fixtures" / "default_world_features.j
 def test_the_default_worlds_features_are_those_of_the_float64_build():
     """The stored hashes were made with the earlier build (pandas text columns, float64
     features), each feature rounded to the dtype it has now (float32): the same values. Made
-    again when "already gone" came to follow each account's rhythm (8 of 53,959 in-scope rows
-    gained, and the columns that depend on scope: labels, BG/NBD, peer rates)."""
+    again when "already gone" and the churn label came to follow each account's rhythm (a
+    handful of the 54,000 in-scope rows moved, and the columns that depend on scope and labels:
+    BG/NBD, peer rates)."""
     from churnml.config import FeaturesConfig, LabelsConfig
     from churnml.features import build_features
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import LabelsConfig
+from churnml.features.labels import regular_for_gap
 from churnml.features.panel import window_sum
 
 Z95 = 1.959964  # two-sided 95 % normal quantile, for Wilson intervals
@@ -105,16 +106,22 @@ def churn_rates(
 def label_evidence(
     frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame], labels_cfg: LabelsConfig
 ) -> pd.DataFrame:
-    """The numbers behind the churn label of every row of `frame` (same index): `threshold`
-    (= retained_share x usual monthly revenue x H), `revenue_next` (revenue earned in
-    `[t, t + H)`), `below_threshold`, `loss_recorded` (`outcomes` records a loss in the window),
-    next to the `churn` label that `build_features` gave (NaN when unlabelled or out of scope).
-    Where labelled and in scope, churn = below_threshold or loss_recorded."""
+    """The numbers behind the churn label of every row of `frame` (same index): `regular`
+    (a regular buyer, whose revenue shows defection: `churnml.features.labels.regular_buyer`),
+    `threshold` (= retained_share x usual monthly revenue x H), `revenue_next` (revenue earned in
+    `[t, t + H)`), `orders_next` (order lines in it), `below_threshold` (for a regular buyer
+    revenue_next <= threshold, for any other no order in the window), `loss_recorded` (`outcomes`
+    records a loss in the window), next to the `churn` label that `build_features` gave (NaN when
+    unlabelled or out of scope). Where labelled and in scope, churn = below_threshold or
+    loss_recorded."""
     H = labels_cfg.horizon_months
     out = frame[["account_id", "snapshot", "in_scope", "labelled", "usual_monthly_revenue"]].copy()
+    gap = frame["order_gap_mean_days"] if "order_gap_mean_days" in frame else pd.Series(0.0, index=frame.index)
+    out["regular"] = regular_for_gap(gap.to_numpy(dtype="float64"), labels_cfg)
     out["threshold"] = labels_cfg.retained_share * out["usual_monthly_revenue"] * H
     out["revenue_next"] = revenue_after(frame, tables["orders"], H)
-    out["below_threshold"] = out["revenue_next"] <= out["threshold"]
+    out["orders_next"] = revenue_after(frame, tables["orders"].assign(net_amount=1.0), H)
+    out["below_threshold"] = np.where(out["regular"], out["revenue_next"] <= out["threshold"], out["orders_next"] == 0)
     out["loss_recorded"] = False
     outcomes = tables.get("outcomes")
     if outcomes is not None and len(outcomes):

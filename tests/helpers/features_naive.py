@@ -117,27 +117,37 @@ class Naive:
         if out is not None and ((out["account_id"] == acc) & (out["lost_at"] < t)).any():
             return False
         if L > 0:
-            # the lost window follows the account's rhythm: 2 (rhythm_gaps) of its usual gaps
-            # between order days, at least L, at most scope_months; scope_months with no gap yet
-            seen = between(self.o(acc), "order_date", pd.Timestamp("1900-01-01"), t)
-            order_days = np.unique(seen["order_date"].dt.normalize().to_numpy().astype("datetime64[D]"))
-            scope = self.l.scope_months
-            if len(order_days) < 2:
-                w = scope
-            else:
-                gap = np.diff(order_days.astype(np.int64)).mean() / 30.4375
-                w = int(min(max(np.ceil(self.l.rhythm_gaps * gap - 1e-9), min(L, scope)), scope))
+            w = self.lost_window(acc, t)
             edge = months_ago(t, w)
             first = self.first_order(acc, t)
             n = min(12, month_no(edge) - month_no(first))
             if n > 0:
-                if w == L:  # a regular buyer: its revenue must not have fallen away
+                if self.regular(acc, t):  # its revenue must not have fallen away
                     usual = self.rev(acc, months_ago(edge, 12), edge) / n
                     if not self.rev(acc, edge, t) > share * usual * L:
                         return False
                 elif len(between(self.o(acc), "order_date", edge, t)) == 0:  # else: silence
                     return False
         return True
+
+    def lost_window(self, acc: str, t: pd.Timestamp) -> int:
+        """2 (rhythm_gaps) of the account's usual gaps between order days before t, in months
+        rounded up, at least lost_window_months, at most scope_months; lost_window_months with no gap."""
+        seen = between(self.o(acc), "order_date", pd.Timestamp("1900-01-01"), t)
+        order_days = np.unique(seen["order_date"].dt.normalize().to_numpy().astype("datetime64[D]"))
+        L, scope = self.l.lost_window_months, self.l.scope_months
+        if len(order_days) < 2:
+            return min(L, scope)
+        gap = np.diff(order_days.astype(np.int64)).mean() / 30.4375
+        return int(min(max(np.ceil(self.l.rhythm_gaps * gap - 1e-9), min(L, scope)), scope))
+
+    def regular(self, acc: str, t: pd.Timestamp) -> bool:
+        """A rhythm of its own (two order days) and a lost window of lost_window_months."""
+        if self.l.lost_window_months == 0:
+            return True
+        seen = between(self.o(acc), "order_date", pd.Timestamp("1900-01-01"), t)
+        two_days = seen["order_date"].dt.normalize().nunique() >= 2
+        return two_days and self.lost_window(acc, t) == self.l.lost_window_months
 
     def gone(self, acc: str, t: pd.Timestamp) -> bool:
         return self.exists(acc, t) and self.first_order(acc, t) is not None and not self.scope(acc, t)
@@ -177,7 +187,10 @@ class Naive:
             return {"churn": np.nan, "switch": np.nan}
         H = self.l.horizon_months
         end = t + pd.DateOffset(months=H)
-        churn = self.rev(acc, t, end) <= self.l.retained_share * self.usual(acc, t) * H
+        if self.regular(acc, t):
+            churn = self.rev(acc, t, end) <= self.l.retained_share * self.usual(acc, t) * H
+        else:  # orders a few times a year: churn is ordering nothing in the window
+            churn = len(between(self.o(acc), "order_date", t, end)) == 0
         evidence = False
         out = self.t.get("outcomes")
         if out is not None:

@@ -466,19 +466,22 @@ def format_reason(name: str, value: Any, row: Mapping[str, Any] | pd.Series | No
     return fill(text) or f"{name.replace('_', ' ')}: {shown}"
 
 
-# Months of data before a snapshot that a feature's longest window spans, where the name does not
-# say it: a year-on-year comparison looks 12 months back from a 3-month window.
-_HISTORY = {"revenue_trend_yoy": 15, "revenue_same_months_last_year": 12, "revenue_trend_3v3": 6,
-            "lines_trend_3v3": 6, "on_time_rate_change_3v12": 12}
+# Features that compare with the same months a year earlier: without a year of data they are
+# missing in fitting and present when scored.
+_YEAR_BACK = {"revenue_trend_yoy": 15, "revenue_same_months_last_year": 12}
 
 
 def history_needed(name: str) -> int:
-    """Months of data before the snapshot a feature needs to mean what it says: its longest
-    trailing window (`revenue_12m` 12, `joint_development_24m` 24, `on_time_rate_change_3v12`
-    12); 0 for features that are relative to the history there is (tenure, BG/NBD, `…_vs_history`)."""
-    if name in _HISTORY:
-        return _HISTORY[name]
-    if name.endswith("_vs_history"):
+    """Months of data before the snapshot a feature needs to mean at scoring what it meant in
+    fitting: for a sum over a trailing window (money or a count: `revenue_12m` 12,
+    `joint_development_24m` 24) its window, as a shorter history sums fewer months; for a
+    year-on-year comparison the year and its window; 0 for rates, shares and durations over a
+    window (an on-time rate over the months there are is still an on-time rate) and for features
+    relative to the history there is (tenure, BG/NBD, `…_vs_history`)."""
+    if name in _YEAR_BACK:
+        return _YEAR_BACK[name]
+    feature = FEATURES.get(name)
+    if feature is None or feature.unit not in ("currency", "count") or name.endswith("_vs_history"):
         return 0
     windows = [int(w) for w in re.findall(r"_(?:\d+v)?(\d+)m(?=_|$)", name)]
     return max(windows, default=0)

@@ -4,15 +4,18 @@ Definitions (DESIGN.md, "Time and labels"), for a snapshot t (first day of a mon
 - **in scope**: bought anything in the `scope_months` before t, no loss recorded in `outcomes`
   before t, and not already gone by its own rhythm: when `lost_window_months` L > 0, the
   account's window W is `rhythm_gaps` × its usual gap between order days before t (in months,
-  rounded up), at least L and at most `scope_months` (`scope_months` while it has ordered on one
-  day only: no rhythm is known yet); an account with history before the last W months must have
-  ordered in them, and when W = L (a regular buyer) have revenue in them above `retained_share` ×
-  its average monthly revenue over the 12 months before them (or since its first order) × L. An
-  account that orders every four months is not gone after three. One definition for training,
-  scoring and win-back (`gone_by_rhythm`).
+  rounded up), at least L and at most `scope_months` (L while it has ordered on one day only: no
+  rhythm is known yet); an account with history before the last W months must have ordered in
+  them, and a regular buyer (`regular_buyer`: a rhythm, and W = L) have revenue in them above
+  `retained_share` × its average monthly revenue over the 12 months before them (or since its
+  first order) × L. An account that orders every four months is not gone after three. One
+  definition for training, scoring and win-back (`gone_by_rhythm`).
 - **recently lost**: exists, not in scope, but bought something in the 2 × `scope_months` before t.
-- **churn** (in-scope rows whose `[t, t + H)` is inside the data): revenue in `[t, t + H)` at most
-  `retained_share` × usual monthly revenue × H, or a loss recorded in `outcomes` in the window.
+- **churn** (in-scope rows whose `[t, t + H)` is inside the data): for a regular buyer
+  (`regular_buyer`: its lost window is L) revenue in `[t, t + H)` at most `retained_share` × usual
+  monthly revenue × H — partial defection; for an account that orders a few times a year (or has
+  ordered on one day only) no order in `[t, t + H)`, as the size of its next order or two says
+  nothing of defection; or, for either, a loss recorded in `outcomes` in the window.
 - **switch**: churn, and the business went to a competitor: an outcome with reason `competitor`
   in the window, or a competitor signal of a kind in `switch_signal_kinds` in
   `[t - switch_evidence_months_before, t + H)`.
@@ -81,34 +84,57 @@ def lost_window(op: OrdersPanel, cols: np.ndarray, cfg: LabelsConfig) -> np.ndar
     """Months of silence, or of business below `retained_share`, after which an account counts as
     gone at each column, shape `(A, len(cols))`: `rhythm_gaps` × its mean gap between order days
     before the column, in months rounded up, clipped to [`lost_window_months`, `scope_months`];
-    `scope_months` while it has no gap yet (one order day: its rhythm is unknown)."""
-    gaps = before(op.gap_n, cols)
-    mean_gap = ratio(before(op.gap_sum, cols), gaps) / DAYS_PER_MONTH
-    window = np.ceil(np.nan_to_num(cfg.rhythm_gaps * mean_gap, nan=cfg.scope_months) - 1e-9)
-    window = np.where(gaps > 0, window, cfg.scope_months)
-    return np.clip(window, min(cfg.lost_window_months, cfg.scope_months), cfg.scope_months).astype(np.int64)
+    `lost_window_months` while it has no gap yet (one order day: no rhythm of its own to wait for,
+    and an account whose single order in the extract was its last would otherwise sit on the list
+    for a year)."""
+    return window_for_gap(ratio(before(op.gap_sum, cols), before(op.gap_n, cols)), cfg)
+
+
+def window_for_gap(mean_gap_days: np.ndarray, cfg: LabelsConfig) -> np.ndarray:
+    """The lost window (`lost_window`) of accounts whose mean gap between order days is
+    `mean_gap_days` (NaN: one order day so far)."""
+    low = min(cfg.lost_window_months, cfg.scope_months)
+    gap = np.asarray(mean_gap_days, dtype=np.float64) / DAYS_PER_MONTH
+    window = np.ceil(np.nan_to_num(cfg.rhythm_gaps * gap, nan=low) - 1e-9)
+    return np.clip(window, low, cfg.scope_months).astype(np.int64)
+
+
+def regular_buyer(op: OrdersPanel, cols: np.ndarray, cfg: LabelsConfig) -> np.ndarray:
+    """True where an account buys often enough that its revenue over a few months shows
+    business falling away, shape `(A, len(cols))`: it has a rhythm (two order days or more) and
+    its lost window (`lost_window`) is `lost_window_months` itself. Everywhere when that test is
+    off (`lost_window_months` 0)."""
+    return regular_for_gap(ratio(before(op.gap_sum, cols), before(op.gap_n, cols)), cfg)
+
+
+def regular_for_gap(mean_gap_days: np.ndarray, cfg: LabelsConfig) -> np.ndarray:
+    """`regular_buyer` of accounts whose mean gap between order days is `mean_gap_days` (NaN:
+    one order day so far)."""
+    gap = np.asarray(mean_gap_days, dtype=np.float64)
+    if cfg.lost_window_months == 0:
+        return np.ones(gap.shape, dtype=bool)
+    return (window_for_gap(gap, cfg) == cfg.lost_window_months) & ~np.isnan(gap)
 
 
 def gone_by_rhythm(panel: Panel, op: OrdersPanel, cfg: LabelsConfig) -> np.ndarray:
     """True where an account is gone, shape `(A, M + 1)`: it has history before its lost window
-    (`lost_window`) and no order in it — silence beyond its own rhythm — or, for an account whose
-    rhythm fits in `lost_window_months`, revenue in that window at most `retained_share` of its
-    usual monthly revenue (the 12 months before the window) × the window: business fallen away.
+    (`lost_window`) and — for a regular buyer (`regular_buyer`) — revenue in that window at most
+    `retained_share` of its usual monthly revenue (the 12 months before the window) × the window:
+    business fallen away; for any other account no order in it: silence beyond its own rhythm.
     Revenue over a few months says nothing of an account that orders a few times a year (one
     order of a different size), so for those only silence counts."""
     cols = np.arange(panel.n_months + 1)
     window = lost_window(op, cols, cfg)
+    regular = regular_buyer(op, cols, cfg)
     gone = np.zeros(window.shape, dtype=bool)
     for w in np.unique(window):
         at = window == w
         too_young = op.first_col[:, None] >= (cols - w)[None, :]  # no order before the last w months
-        if w == cfg.lost_window_months:
-            recent = window_sum(op.revenue, cols - w, w)
-            usual_before = usual_monthly_revenue(panel, op, cols - w)  # usual as it was w months ago
-            fell = ~(recent > cfg.retained_share * usual_before * w)
-        else:
-            fell = window_sum(op.lines, cols - w, w) == 0
-        gone[at] = (fell & ~too_young)[at]
+        recent = window_sum(op.revenue, cols - w, w)
+        usual_before = usual_monthly_revenue(panel, op, cols - w)  # usual as it was w months ago
+        fell = ~(recent > cfg.retained_share * usual_before * w)
+        silent = window_sum(op.lines, cols - w, w) == 0
+        gone[at] = (np.where(regular, fell, silent) & ~too_young)[at]
     return gone
 
 
@@ -133,7 +159,9 @@ def make_labels(
     labelled = c + H <= panel.data_end
     future = window_sum(op.revenue, c, H)
     usual = usual_monthly_revenue(panel, op, c)
-    churn = future <= cfg.retained_share * usual * H
+    fell = future <= cfg.retained_share * usual * H
+    silent = window_sum(op.lines, c, H) == 0
+    churn = np.where(regular_buyer(op, c, cfg), fell, silent)
     evidence = np.zeros(churn.shape, dtype=bool)
 
     if outcomes is not None and len(outcomes):
