@@ -37,8 +37,8 @@ def champion_evaluation(
     oracle: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> SplitEvaluation:
     """The champion's evaluation, scored again: the held-out rows of its plan (at
-    `churn_model.info["test_snapshots"]`) scored by the model it carries (which never saw them)
-    and by the baselines fitted on the plan's fitting rows (and the oracle, if given).
+    `churn_model.info["test_snapshots"]`), each origin's scored by the model fitted for it (which
+    never saw them) and by the baselines fitted on its fitting rows (and the oracle, if given).
 
     Raises `ConfigError` when `frame` has no labelled rows at those snapshots (other data)."""
     from churnml.models.churn import training_rows
@@ -52,8 +52,12 @@ def champion_evaluation(
             f"the champion's held-out snapshots ({months}) have no labelled rows in these data: "
             "review it on the data it was trained on, or retrain with `churnml train`"
         )
+    from churnml.models.evaluation import evaluate_origin_fits
     from churnml.models.split import oot_plan
 
+    origin_fits = getattr(churn_model, "origin_fits", None)
+    if origin_fits and all(getattr(f, "plan", None) is not None for f in origin_fits):
+        return evaluate_origin_fits(rows, origin_fits, oracle)
     fit = churn_model.evaluation
     # Models from before evaluation plans carry none: they were tested out-of-time.
     plan = getattr(fit, "plan", None) or oot_plan(sorted(fit.fitted_snapshots), test, fit.horizon)

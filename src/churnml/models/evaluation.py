@@ -74,6 +74,19 @@ def evaluate_fitted(
     return _pooled(parts, [fit] * len(origins), plan)
 
 
+def evaluate_origin_fits(
+    frame: pd.DataFrame,
+    fits: list[ChurnFit],
+    oracle: Callable[[pd.DataFrame], np.ndarray] | None = None,
+) -> SplitEvaluation:
+    """Score each origin's held-out rows again with the model fitted for it (each fit's own
+    plan) and the baselines fitted on its rows: the evaluation a training computed, reproduced
+    from the models a registered champion carries."""
+    rows = training_rows(frame)
+    parts = [_score_origin(rows, fit, fit.plan, oracle) for fit in fits]
+    return _pooled(parts, fits, fits[0].plan)
+
+
 def _score_origin(rows: pd.DataFrame, fit: ChurnFit, plan: Plan, oracle) -> tuple[pd.DataFrame, Baselines]:
     """The held-out rows of one origin scored by `fit` and by the baselines fitted on its rows."""
     baselines = fit_baselines(rows[plan.fit_mask(rows)])

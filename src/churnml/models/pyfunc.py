@@ -187,9 +187,12 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         reference: dict,
         info: dict[str, Any],
         ranker: Ranker | None = None,
+        origin_fits: list[ChurnFit] | None = None,
     ):
         self.fit = fit
         self.ranker = ranker  # the baseline that ranks the list, when the model did not beat it
+        # the model of each origin of the plan (the first is `evaluation`): its evaluation again
+        self.origin_fits = list(origin_fits) if origin_fits else [evaluation]
         self.evaluation = evaluation  # fitted before the held-out snapshots, for the champion gate
         self.metrics = dict(metrics)  # out-of-time figures of the evaluation (oot/auc, …)
         self.families = dict(families)  # feature -> family

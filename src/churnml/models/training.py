@@ -254,7 +254,8 @@ def build_churn_model(
         recent=REFERENCE_SNAPSHOTS, group_level=group_level,
     )
     fams = {f: families.get(f, "other") for f in result.final.features}
-    return ChurnModel(result.final, result.evaluation.fit, held_out, fams, reference, info, ranker=result.ranker)
+    return ChurnModel(result.final, result.evaluation.fit, held_out, fams, reference, info, ranker=result.ranker,
+                      origin_fits=result.evaluation.fits)
 
 
 def build_switching_model(result: TrainResult) -> SwitchingModel | None:
