@@ -145,11 +145,18 @@ def score_month(
     fresh = model_freshness(model_info.get("fitted_to"), as_of)
     if fresh is not None:
         model_info["months_since_fitted"] = fresh
-        log.info("the model that scores was fitted on snapshots up to %s: %d months before %s (its label "
-                 "window of %d months ends %d months before)", model_info["fitted_to"], fresh, label,
-                 config.labels.horizon_months, max(fresh - config.labels.horizon_months, 0))
+        horizon = config.labels.horizon_months
+        newest = f"the newest whose {horizon}-month outcome is known"
+        if fresh <= horizon:
+            log.info("the model that scores was fitted on snapshots up to %s, %d months before %s: %s",
+                     model_info["fitted_to"], fresh, label, newest)
+        else:
+            log.warning("the model that scores was fitted on snapshots up to %s, %d months before %s: %d months "
+                        "older than %s; retrain it with `churnml train`", model_info["fitted_to"], fresh, label,
+                        fresh - horizon, newest)
         notes.append(f"The model that scores has seen the snapshots up to {model_info['fitted_to']}, {fresh} "
-                     f"months before this list (the newest whose {config.labels.horizon_months}-month outcome is known).")
+                     f"months before this list" + (f" ({newest})." if fresh <= horizon else
+                                                  f": {fresh - horizon} months older than {newest}."))
     if model_info.get("ranked_by", "model") != "model":
         log.warning("%s", model_info["warnings"][0])
     if switching_model is None:
