@@ -93,6 +93,20 @@ def test_no_contact_details_in_logs_or_tracked_artifacts(scored):
         assert secret not in blob
 
 
+def test_a_score_with_a_previous_list_logs_no_third_party_chatter(scored, capfd):
+    # The charts of changes since the previous list are drawn with category axes: matplotlib
+    # logs an INFO line for each; none of them reaches the log or the console.
+    month = latest_month(scored).name
+    earlier = (pd.Period(month, "M") - 1).strftime("%Y-%m")
+    assert main(["score", f"paths.root={scored}", f"today={TODAY}", f"score.as_of={earlier}"]) == 0
+    assert main(["score", f"paths.root={scored}", f"today={TODAY}"]) == 0
+    out = capfd.readouterr()
+    logs = sorted((scored / "outputs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
+    text = logs[-1].read_text()
+    assert "comparing with the list of" in text
+    assert "matplotlib" not in text and "matplotlib" not in out.out + out.err
+
+
 def test_without_a_registry_the_export_is_used(scored, tmp_path):
     for name in ("data", "models"):
         shutil.copytree(scored / name, tmp_path / name)

@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         state["started"] = True
         from churnml.stages import STAGE_FUNCTIONS, RunContext
 
+        quiet_third_party_logs()
         try:
             config = to_config(cfg)
             ctx = RunContext(
@@ -294,6 +295,17 @@ def quiet_known_warnings() -> None:
     current = os.environ.get("PYTHONWARNINGS")
     if known not in (current or ""):
         os.environ["PYTHONWARNINGS"] = f"{current},{known}" if current else known
+
+
+# Libraries whose INFO lines tell an operator nothing ("Using categorical units to plot a list of
+# strings"); their warnings still reach the log.
+_CHATTY_LOGGERS = ("matplotlib",)
+
+
+def quiet_third_party_logs() -> None:
+    """Keep third-party INFO chatter out of the log (after Hydra has set the logging up)."""
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def console_main() -> int:
