@@ -133,3 +133,15 @@ def test_no_registry_and_no_export_exits_3(scored, tmp_path, capsys):
     assert main(["score", f"paths.root={tmp_path}", f"today={TODAY}"]) == 3
     out = capsys.readouterr()
     assert "churnml train" in out.out + out.err
+    # Each thing said once: the hint to train is not repeated.
+    assert (out.out + out.err).count("train one with `churnml train`") == 1
+
+
+def test_a_data_folder_that_does_not_exist_is_bad_input_not_a_missing_model(scored, tmp_path, capsys):
+    missing = tmp_path / "no" / "such" / "folder"
+    assert main(["score", f"paths.root={tmp_path}", f"today={TODAY}", "data=files", f"data.dir={missing}"]) == 2
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "`data.dir` must be a folder holding the export's tables" in text and str(missing) in text
+    assert "Traceback" not in text
+    assert not (tmp_path / "data").exists() and not (tmp_path / "mlflow.db").exists()

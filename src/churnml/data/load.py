@@ -123,6 +123,17 @@ def check_data_config(data_cfg: Any) -> None:
                 )
 
 
+def check_folder(data_cfg: Any) -> None:
+    """Raise `ConfigError` when a files source's folder does not exist: said before anything
+    else is looked at (a model, a registry), as a mistake in the data settings."""
+    if getattr(data_cfg, "source", None) != "files" or not data_cfg.dir:
+        return
+    folder = Path(data_cfg.dir).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(f"`data.dir` must be a folder holding the export's tables; got {str(folder)!r}: "
+                          "there is no such folder")
+
+
 def _file_of(data_cfg: Any, table: str) -> tuple[Path, bool]:
     """The file a table is read from, and whether the config names it explicitly."""
     root = Path(data_cfg.dir).expanduser()

@@ -38,6 +38,7 @@ from churnml.catalog import (
     write_month,
 )
 from churnml.config import Config
+from churnml.data.load import check_folder
 from churnml.data.source import check_same_accounts, data_source, run_name
 from churnml.errors import ConfigError, ServiceUnavailable
 from churnml.features import build_features
@@ -108,6 +109,7 @@ def score_month(
     loaded and taken when not given."""
     started = time.perf_counter()
     cfg = config.score
+    check_folder(config.data)  # a wrong folder is a data setting to fix, not a missing model
     churn_model, switching_model, model_info = load_scoring_models(config)
 
     on_spark = config.engine.name == "spark"

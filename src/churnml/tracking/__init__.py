@@ -35,7 +35,7 @@ SWITCHING_ARTIFACT = "switching_model"
 _PINNED = ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn", "pyarrow")
 _PARAM_VALUE_LIMIT = 6000
 _BATCH = 100
-_TRAIN_HINT = "train one with `churnml train`"
+TRAIN_HINT = "train one with `churnml train`"
 
 
 def _mlflow():
@@ -316,16 +316,16 @@ def _load(uri: str, kind: str, tracking_uri: str | None):
     path = _local_path(uri)
     if path is not None:
         if not (path / "MLmodel").is_file():
-            raise NoModelError(f"no {kind} model at {path} (no MLmodel file there); {_TRAIN_HINT}")
+            raise NoModelError(f"no {kind} model at {path} (no MLmodel file there); {TRAIN_HINT}")
         uri = str(path)
     elif tracking_uri:
         connect(tracking_uri)
     try:
         return mlflow.pyfunc.load_model(uri).unwrap_python_model()
     except MlflowException as err:
-        raise NoModelError(f"no {kind} model at {uri}: {_first_line(err)}; {_TRAIN_HINT}") from err
+        raise NoModelError(f"no {kind} model at {uri}: {_first_line(err)}; {TRAIN_HINT}") from err
     except OSError as err:
-        raise NoModelError(f"no {kind} model at {uri}: {err}; {_TRAIN_HINT}") from err
+        raise NoModelError(f"no {kind} model at {uri}: {err}; {TRAIN_HINT}") from err
 
 
 def _first_line(err: Exception) -> str:

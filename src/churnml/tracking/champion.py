@@ -20,6 +20,7 @@ from churnml.errors import ConfigError, NoModelError, ServiceUnavailable
 from churnml.tracking import (
     CHALLENGER,
     CHAMPION,
+    TRAIN_HINT,
     alias_version,
     configure,
     connect,
@@ -51,7 +52,7 @@ def source_uri(uri: str, source) -> str:
 def no_champion(config: Config, source, tried: str, err: Exception) -> NoModelError:
     """Why there is no champion to score with: no model yet, or the latest lost the gate."""
     ml = config.mlflow
-    hint = "train one with `churnml train`, or point score.model_uri at a registered version or an exported model folder"
+    hint = f"{TRAIN_HINT}, or point score.model_uri at a registered version or an exported model folder"
     challenger = alias_version(ml.churn_model_name, source.alias(CHALLENGER)) if store_exists(config) else None
     if challenger is not None:
         reason = version_tags(ml.churn_model_name, challenger).get("gate.reason", "it did not pass the champion gate")
@@ -60,7 +61,8 @@ def no_champion(config: Config, source, tried: str, err: Exception) -> NoModelEr
             f"(@{source.alias(CHALLENGER)}), was not made champion because {reason}. Improve the data or "
             f"the model, or score with it anyway: score.model_uri=models:/{ml.churn_model_name}/{challenger}"
         )
-    return NoModelError(f"no churn model to score {source.label} with ({tried}: {err}); {hint}")
+    reason = str(err).removesuffix(f"; {TRAIN_HINT}")  # the hint below says it, once
+    return NoModelError(f"nothing to score {source.label} with: {reason}; {hint}")
 
 
 def store_exists(config: Config) -> bool:
