@@ -101,9 +101,10 @@ def train_models(
     metrics["model/n_trees"] = float(final.n_trees)
     check = baseline_check(evaluation.scores, evaluation.metrics, cfg.gate.bootstrap_rounds,
                            cfg.gate.confidence, cfg.seed)
-    log.info("the model against the best baseline: %s", check.describe())
     ranker = None
-    if not check.passed:
+    if check.passed:
+        log.info("the model against the best baseline: %s", check.describe())
+    else:
         ranker = Ranker(check.baseline, fit_baselines(rows))
         log.warning("the list is ranked by %s: %s", check.baseline, check.describe())
     metrics[f"{ns}auc_margin"] = check.gain
