@@ -156,3 +156,10 @@ class Ranker:
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """The baseline's churn probability of each row of `frame`."""
         return np.asarray(self.baselines.predict(frame, only=self.name)[self.name], dtype=float)
+
+
+def model_columns(features: list[str], ranker: Ranker | None) -> list[str]:
+    """The columns a churn model reads: its features, then those of the baseline that ranks (if
+    any) that are not among them."""
+    extra = [] if ranker is None else [c for c in ranker.columns if c not in features]
+    return [*features, *extra]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.models import outputs
-from churnml.models.baselines import Ranker
+from churnml.models.baselines import Ranker, model_columns
 from churnml.models.churn import PROBABILITY_FLOOR, ChurnFit, as_text
 from churnml.models.switching import DISCOUNT, SwitchingFit
 
@@ -202,9 +202,8 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
     @property
     def features(self) -> list[str]:
         """The columns the model reads: the booster's features, then those only the ranker reads."""
-        ranker = getattr(self, "ranker", None)  # models saved before rankers existed have none
-        extra = [] if ranker is None else [c for c in ranker.columns if c not in self.fit.features]
-        return [*self.fit.features, *extra]
+        # models saved before rankers existed have none
+        return model_columns(list(self.fit.features), getattr(self, "ranker", None))
 
     @property
     def levels(self) -> dict[str, list[str]]:

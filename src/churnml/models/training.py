@@ -25,8 +25,7 @@ import pandas as pd
 from churnml.config import ModelConfig
 from churnml.evaluate import flatten
 from churnml.features.dictionary import FEATURES, history_needed
-from churnml.models.baselines import COLUMNS as BASELINE_COLUMNS
-from churnml.models.baselines import Ranker, fit_baselines
+from churnml.models.baselines import Ranker, fit_baselines, model_columns
 from churnml.models.churn import ChurnFit, fit_churn, training_rows
 from churnml.models.evaluation import SplitEvaluation, evaluate_split
 from churnml.models.gate import BaselineCheck, baseline_check
@@ -279,12 +278,6 @@ def input_example(result: TrainResult, n: int = 5) -> pd.DataFrame:
     columns = model_columns(result.final.features, result.ranker)
     return as_text_input(latest, columns, result.final.levels).reset_index(drop=True)
 
-
-def model_columns(features: list[str], ranker: Ranker | None) -> list[str]:
-    """The columns the registered churn model reads: its features, then those of the baseline
-    that ranks (if any) that are not among them."""
-    extra = [] if ranker is None else [c for c in BASELINE_COLUMNS[ranker.name] if c not in features]
-    return [*features, *extra]
 
 
 def switching_example(result: TrainResult, n: int = 5) -> pd.DataFrame:
