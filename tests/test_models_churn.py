@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -93,6 +95,28 @@ def test_contributions_add_up_to_the_raw_log_odds(world):
     assert list(contrib.columns) == [*FEATURES, "bias"]
     raw = fit.predict_raw(sample)
     np.testing.assert_allclose(contrib.sum(axis=1), np.log(raw / (1 - raw)), rtol=1e-6)
+
+
+def _lightgbm_thread_count() -> int:
+    """The thread count LightGBM holds for the whole process (-1: all cores)."""
+    from lightgbm.basic import _LIB
+
+    return ctypes.c_int.in_dll(_LIB, "LGBM_DEFAULT_NUM_THREADS").value
+
+
+def test_no_prediction_changes_the_thread_count_a_model_training_beside_it_uses(world):
+    # Origins are fitted side by side in threads; LightGBM keeps one thread count per process, so a
+    # prediction that reset it to all cores would crash a training running in another thread.
+    frame, offers, _, rows, split = world
+    cfg = ModelConfig(num_threads=1)
+    fit = fit_churn(rows, FEATURES, split, cfg)
+    switching = fit_switching(switching_rows(frame, offers), FEATURES, cfg)
+    model = ChurnModel(fit, switching, {}, {}, {}, {})
+    sample = frame.head(40)
+    for predict in (fit.predict_proba, model.contributions, switching.curve, switching.switching_cost,
+                    lambda f: switching.switch_probability(f, 0.1)):
+        predict(sample)
+        assert _lightgbm_thread_count() == cfg.num_threads, predict
 
 
 def test_population_stability_is_zero_on_training_data_and_grows_with_drift(world):

@@ -7,6 +7,7 @@ dataclasses, calls the stage, and maps errors to exit codes:
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import sys
@@ -208,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     import hydra
     from hydra.core.hydra_config import HydraConfig
 
+    # A crash inside a native library (LightGBM, Arrow) then says where it happened.
+    try:
+        faulthandler.enable()
+    except (AttributeError, ValueError):  # a stderr without a file (captured): nowhere to write
+        pass
     quiet_known_warnings()
     register_configs()
     state = {"started": False}

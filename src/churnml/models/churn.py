@@ -113,6 +113,15 @@ def lgb_params(params: LgbmParams, seed: int, num_threads: int, **extra: Any) ->
     }
 
 
+def booster_predict(booster: lgb.Booster, x: pd.DataFrame, **kwargs: Any) -> np.ndarray:
+    """`booster.predict(x, **kwargs)` on the thread count the booster was fitted with.
+
+    LightGBM keeps one thread count for the whole process and every call sets it; a prediction
+    without one resets it to all cores, and a model training meanwhile in another thread (the
+    origins are fitted side by side) then crashes the process."""
+    return booster.predict(x, num_threads=int(booster.params.get("num_threads", 1)), **kwargs)
+
+
 def trimmed(booster: lgb.Booster, n_trees: int) -> lgb.Booster:
     """A copy of `booster` with only its first `n_trees` trees (keeps the categorical levels)."""
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=n_trees))
@@ -235,7 +244,7 @@ class ChurnFit:
 
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated probabilities of the booster."""
-        return self.booster.predict(self.matrix(frame))
+        return booster_predict(self.booster, self.matrix(frame))
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probabilities."""
@@ -304,7 +313,7 @@ def fit_churn(rows: pd.DataFrame, features: list[str], plan: Plan, cfg: ModelCon
         )
     mean = _mean_curve(curves)
     n_trees = int(np.argmax(mean)) + 1
-    out_of_fold = np.concatenate([b.predict(x.iloc[v], num_iteration=n_trees) for b, v in fold_models])
+    out_of_fold = np.concatenate([booster_predict(b, x.iloc[v], num_iteration=n_trees) for b, v in fold_models])
     oof_y = np.concatenate([y[v] for _, v in fold_models])
     oof_w = None if w is None else np.concatenate([w[v] for _, v in fold_models])
     calibrator = Calibrator.fit(cfg.calibration, out_of_fold, oof_y, oof_w)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from churnml.models import outputs
 from churnml.models.baselines import Ranker, model_columns
-from churnml.models.churn import PROBABILITY_FLOOR, ChurnFit, as_text
+from churnml.models.churn import PROBABILITY_FLOOR, ChurnFit, as_text, booster_predict
 from churnml.models.switching import DISCOUNT, SwitchingFit
 
 PSI_BINS = 10
@@ -224,7 +224,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-row SHAP contributions (LightGBM `pred_contrib`, log-odds of the raw booster):
         columns = features + `bias`, same index as `frame`."""
-        values = self.fit.booster.predict(self.fit.matrix(frame), pred_contrib=True)
+        values = booster_predict(self.fit.booster, self.fit.matrix(frame), pred_contrib=True)
         return pd.DataFrame(values, columns=[*self.fit.features, "bias"], index=frame.index)
 
     def population_stability(self, frame: pd.DataFrame) -> pd.Series:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from churnml.config import ModelConfig
 from churnml.constraints import check
-from churnml.models.churn import category_levels, lgb_params, to_matrix, trimmed
+from churnml.models.churn import booster_predict, category_levels, lgb_params, to_matrix, trimmed
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class SwitchingFit:
         """Probability of switching within H months if offered `discount` (a number or one per row)."""
         x = self._matrix(frame)
         x[DISCOUNT] = np.broadcast_to(np.asarray(discount, dtype=float), len(x))
-        return self.booster.predict(x)
+        return booster_predict(self.booster, x)
 
     def curve(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Switching probability of each row (index) at each grid discount (columns)."""
@@ -85,7 +85,7 @@ class SwitchingFit:
         out = {}
         for d in self.grid:
             x[DISCOUNT] = d
-            out[float(d)] = self.booster.predict(x)
+            out[float(d)] = booster_predict(self.booster, x)
         return pd.DataFrame(out, index=frame.index)
 
     def switching_cost(self, frame: pd.DataFrame) -> pd.Series:
@@ -97,7 +97,7 @@ class SwitchingFit:
         for d in self.grid:
             x[DISCOUNT] = d
             # The constraint makes the curve non-decreasing, so the first hit is the smallest.
-            hit = open_ & (self.booster.predict(x) >= self.threshold)
+            hit = open_ & (booster_predict(self.booster, x) >= self.threshold)
             cost[hit] = d
             open_ &= ~hit
             if not open_.any():
