@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -197,28 +198,80 @@ def test_switching_features_pick_families_and_names_and_fall_back_to_all():
 # ----------------------------------------------------------------------------------------------
 
 
-def test_gate_refits_the_champion_recipe_when_its_evaluation_saw_the_new_test(world):
-    from dataclasses import asdict
+def _champion(rows, features, split, cfg, **recipe):
+    from churnml.models.training import recipe as recipe_of
 
+    evaluated = fit_churn(rows, features, split, cfg)
+    return ChurnModel(evaluated, evaluated, {}, {}, {}, {"recipe": {**recipe_of(features, cfg, {}, 6), **recipe}})
+
+
+def test_gate_refits_the_champion_recipe_when_its_evaluation_saw_the_new_test(world):
     from churnml.models.gate import champion_gate
     from churnml.models.split import oot_plan
 
     _, _, _, rows, split = world
     cfg = ModelConfig(num_threads=1)
-    evaluated = fit_churn(rows, FEATURES, split, cfg)
-    champion = ChurnModel(evaluated, evaluated, {}, {}, {}, {"recipe": {"lgbm": asdict(cfg.churn), "calibration": "isotonic"}})
+    champion = _champion(rows, FEATURES, split, cfg)
     # A later run holds out more snapshots: the champion's evaluation was fitted on some of them.
     snaps = sorted(rows["snapshot"].unique())
     wider = oot_plan(snaps, snaps[-6:], 6, seed=42)
-    assert evaluated.label_end > wider.test[0]
-    decision = champion_gate(0.0, ("1", champion), rows, wider, cfg)
+    assert champion.evaluation.label_end > wider.test[0]
+    weak = ["noise", "lines_12m"]
+    new = evaluate_split(rows, weak, wider, cfg)
+    decision = champion_gate(new.metrics["model"]["auc"], ("1", champion), rows, wider, cfg,
+                             scores=new.scores, recipe=_champion(rows, weak, split, cfg).info["recipe"])
     assert decision.method == "champion's recipe refitted on this plan"
-    assert decision.alias == "challenger" and decision.champion_auc > 0.5
-    # On the same split its own evaluation model is used, and a tie goes to the new model.
-    same = champion_gate(0.0, ("1", champion), rows, split, cfg)
-    assert same.method == "champion's evaluated model"
-    tie = champion_gate(same.champion_auc, ("1", champion), rows, split, cfg)
-    assert tie.alias == "champion"
+    assert decision.alias == "challenger" and decision.champion_auc > decision.new_auc
+    assert decision.high < 0, "a clear loss: the whole interval below zero"
+
+
+def test_a_tie_keeps_the_champion_and_only_a_win_beyond_the_noise_replaces_it(world):
+    from churnml.models.gate import champion_gate
+
+    _, _, _, rows, split = world
+    cfg = ModelConfig(num_threads=1)
+    weak = ["noise", "lines_12m"]
+    champion = _champion(rows, weak, split, cfg)
+    # The champion's own scores as the new model's: the same ranking, a tie.
+    held_out = rows[split.test_mask(rows)]
+    same = held_out[["account_id", "snapshot", "churn"]].assign(model=champion.evaluation.predict_proba(held_out))
+    tie = champion_gate(0.0, ("1", champion), rows, split, cfg, scores=same,
+                        recipe=_champion(rows, FEATURES, split, cfg).info["recipe"])
+    assert tie.method == "champion's evaluated model"
+    assert tie.alias == "challenger" and tie.low <= 0 <= tie.high
+    assert "a tie keeps the champion" in tie.describe() and "take_champion=true" in tie.describe()
+    # A model with the signal against one without: better beyond the noise.
+    strong = evaluate_split(rows, FEATURES, split, cfg)
+    win = champion_gate(strong.metrics["model"]["auc"], ("1", champion), rows, split, cfg, scores=strong.scores,
+                        recipe=_champion(rows, FEATURES, split, cfg).info["recipe"])
+    assert win.alias == "champion" and win.low > 0 and win.new_auc > win.champion_auc
+    # Promoted on purpose, a tie still makes the new model champion, and says so.
+    forced = champion_gate(0.0, ("1", champion), rows, split, replace(cfg, gate=replace(cfg.gate, take_champion=True)),
+                           scores=same, recipe=_champion(rows, FEATURES, split, cfg).info["recipe"])
+    assert forced.alias == "champion" and forced.forced and "on purpose" in forced.describe()
+
+
+def test_models_the_gate_cannot_compare_are_challengers_and_the_same_recipe_refreshes(world):
+    from churnml.models.gate import champion_gate
+    from churnml.models.training import recipe
+
+    _, _, _, rows, split = world
+    cfg = ModelConfig(num_threads=1)
+    champion = _champion(rows, FEATURES, split, cfg, labels={"retained_share": 0.2})
+    scores = rows[split.test_mask(rows)][["account_id", "snapshot", "churn"]].assign(model=0.5)
+    mine = recipe(FEATURES, cfg, {"retained_share": 0.2}, 6)
+
+    def gate(new_recipe, at=rows):
+        return champion_gate(0.9, ("4", champion), at, split, cfg, scores=scores, recipe=new_recipe)
+
+    assert gate({**mine, "horizon": 3}).alias == "challenger"
+    assert "within 6 months, this run within 3" in gate({**mine, "horizon": 3}).describe()
+    other_label = gate({**mine, "labels": {"retained_share": 0.1}})
+    assert other_label.alias == "challenger" and "labels.retained_share" in other_label.describe()
+    fewer = gate(recipe(["noise"], cfg, {"retained_share": 0.2}, 6), at=rows.drop(columns=["revenue_3m"]))
+    assert fewer.alias == "challenger" and "revenue_3m" in fewer.method and fewer.champion_auc is None
+    refreshed = gate(mine)
+    assert refreshed.alias == "champion" and "recipe of champion version 4" in refreshed.describe()
 
 
 def test_nothing_after_the_fitting_slices_reaches_the_evaluation_model(world):

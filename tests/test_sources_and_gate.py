@@ -244,3 +244,47 @@ def test_a_failed_score_leaves_no_tracking_store_behind(tmp_path, small_world):
     assert code == 3
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "data" / "scores").exists()
+
+
+@pytest.mark.slow
+def test_a_comparison_experiment_never_takes_the_champion_in_either_order(tmp_path, capfd, small_world):
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    from churnml.cli import main
+
+    export = _export(small_world, tmp_path / "erp", months=30, keep=tuple(small_world.tables))
+
+    def champion(root: Path) -> tuple[str, str]:
+        store = f"sqlite:///{root}/mlflow.db"
+        client = MlflowClient(store, registry_uri=store)
+        version = client.get_model_version_by_alias("churnml-churn", "champion-erp")
+        return str(version.version), client.get_run(version.run_id).info.run_name
+
+    common = ["data=files", f"data.dir={export}", "model.num_threads=1", f"today={TODAY}"]
+    root = tmp_path / "one"
+    assert main(["train", f"paths.root={root}", *common]) == 0
+    before = champion(root)
+    capfd.readouterr()
+    assert main(["train", f"paths.root={root}", *common, "experiment=orders_only"]) == 0
+    out = capfd.readouterr()
+    assert champion(root) == before
+    said = out.out + out.err
+    assert "cannot be compared" in said and "model.gate.take_champion=true" in said
+    assert "is @challenger-erp" in said
+
+    # The README's multirun: the full model stays champion.
+    root = tmp_path / "two"
+    subprocess.run([sys.executable, "-m", "churnml.cli", "train", "-m", "features=all,orders_only",
+                    f"paths.root={root}", *common], check=True, capture_output=True, text=True)
+    version, name = champion(root)
+    assert "features=all" in name, name
+    # The other order: the full model is measured against the orders-only champion on the same rows
+    # (it has every feature that one needs), and takes its place only by winning beyond the noise.
+    root = tmp_path / "three"
+    proc = subprocess.run([sys.executable, "-m", "churnml.cli", "train", "-m", "features=orders_only,all",
+                           f"paths.root={root}", *common], check=True, capture_output=True, text=True)
+    (second,) = [line for line in (proc.stdout + proc.stderr).splitlines() if "vs champion version 1" in line]
+    assert ("better beyond the noise" in second) == ("features=all" in champion(root)[1]), second

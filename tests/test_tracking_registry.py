@@ -102,6 +102,28 @@ def test_first_model_is_champion_tracked_and_exported(store, first):
     assert signature_columns == FEATURES
 
 
+def test_training_again_with_nothing_changed_adds_no_version(store, first, caplog):
+    from mlflow import MlflowClient
+
+    config, frame, offers, cost, hydra = store
+    _, champion = first
+    client = MlflowClient(config.mlflow.tracking_uri)
+    before = len(client.search_model_versions("name = 'churnml-churn'"))
+    result = train_models(frame, FEATURES, config.model, 6, offers, None, cost)
+    with caplog.at_level("INFO"):
+        again = publish(result, _inputs(frame, offers, cost), config, {}, hydra, ("model.seed=42",))
+    assert len(client.search_model_versions("name = 'churnml-churn'")) == before
+    assert (again.churn_version, again.alias) == (champion.churn_version, "champion")
+    assert again.switching_version == champion.switching_version
+    assert f"nothing changed since champion version {champion.churn_version}" in caplog.text
+    run = client.get_run(again.run_id)
+    assert run.data.tags["registered"] == f"reused version {champion.churn_version}"
+    assert run.info.run_name.startswith("train demo model.seed=42 ")
+    # The version says what it is in the registry.
+    description = client.get_model_version("churnml-churn", champion.churn_version).description
+    assert "out-of-time" in description and "AUC 0." in description and "ranked by" in description
+
+
 def exported_signature(path: Path) -> list[str]:
     from mlflow.models import Model
 
@@ -158,8 +180,10 @@ def test_a_failed_run_moves_no_alias(store, first, tmp_path):
     before = {a: tracking.alias_version("churnml-churn", a) for a in ("champion", "challenger")}
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("")
-    broken = replace(config, paths=replace(config.paths, models=str(blocker / "models")))
-    result = train_models(frame, FEATURES, config.model, 6, offers, None, cost)
+    # Another seed: the same recipe refitted, which would take @champion and be exported.
+    broken = replace(config, paths=replace(config.paths, models=str(blocker / "models")),
+                     model=replace(config.model, seed=7))
+    result = train_models(frame, FEATURES, broken.model, 6, offers, None, cost)
     with pytest.raises(OSError):
         publish(result, _inputs(frame, offers, cost), broken, {}, hydra)
     after = {a: tracking.alias_version("churnml-churn", a) for a in ("champion", "challenger")}

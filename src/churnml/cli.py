@@ -231,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 config=config,
                 params=flat_params(cfg),
                 output_dir=Path(HydraConfig.get().runtime.output_dir),
+                overrides=tuple(HydraConfig.get().overrides.task),
             )
             STAGE_FUNCTIONS[stage](ctx)
         except ChurnmlError as err:

@@ -232,6 +232,9 @@ class GateConfig:
     # loss goes to the simpler model, the baseline. 0 rounds: no interval, the baseline ranks.
     bootstrap_rounds: int = 1000
     confidence: float = 0.95
+    # The new model takes @champion whatever the comparison says: promoting a challenger on purpose
+    # (another feature set or label definition, which the gate cannot compare with the champion).
+    take_champion: bool = False
 
     constraints = {"bootstrap_rounds": whole(at_least=0), "confidence": share("()")}
 

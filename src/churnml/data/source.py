@@ -144,7 +144,18 @@ def check_same_accounts(recorded: Mapping[str, Any] | None, account_ids: pd.Seri
         )
 
 
-def run_name(stage: str, source: DataSource, now: datetime | None = None) -> str:
-    """An MLflow run name that says what, on which data and when: "train crm 2026-12-01 09:30"."""
+# Overrides that say where things are, not what was run: they stay out of a run's name.
+_WHERE = ("paths.", "data.dir", "data.url", "data.tables.", "data.name", "mlflow.", "hydra.", "score.as_of",
+          "today")
+_NAME_CHARS = 120
+
+
+def run_name(stage: str, source: DataSource, now: datetime | None = None, overrides: tuple[str, ...] = ()) -> str:
+    """An MLflow run name that says what, on which data, with which changes and when:
+    "train crm features=orders_only 2026-12-01 09:30" (the command line's overrides, but not the
+    ones that only say where things are)."""
     now = now or datetime.now(timezone.utc)
-    return f"{stage} {source.name or 'demo'} {now:%Y-%m-%d %H:%M}"
+    changes = " ".join(o for o in overrides if not o.lstrip("+~").startswith(_WHERE))
+    if len(changes) > _NAME_CHARS:
+        changes = changes[: _NAME_CHARS - 1] + "…"
+    return " ".join(part for part in (stage, source.name or "demo", changes, f"{now:%Y-%m-%d %H:%M}") if part)

@@ -6,11 +6,16 @@ the same evaluation plan, rows neither was fitted on:
    it beats the best of them beyond the noise (`BaselineCheck`, a paired bootstrap interval of the
    AUC difference); a tie or a loss goes to that baseline, which then ranks the list (the
    registered model carries it) — every user with labelled data gets the best list it allows;
-2. against the current champion of the same data source: its AUC must be at least the
-   champion's. The champion is measured with the model it carries when that model never saw
-   those rows (the same plan: for an out-of-time test, label windows that end before it; for a
-   holdout, the same held-out accounts); otherwise (the test moved back in time, another plan or
-   horizon) its recipe — features, parameters, calibration — is refitted on this run's plan.
+2. against the current champion of the same data source: it takes the champion's place only
+   when it wins beyond the noise (the same paired interval, new minus champion, above zero); a
+   tie keeps the champion. The champion is measured with the model it carries when that model
+   never saw those rows (the same plan: for an out-of-time test, label windows that end before
+   it; for a holdout, the same held-out accounts); otherwise (the test moved on, another plan) its
+   recipe — features, parameters, calibration — is refitted on this run's plan. The champion's
+   own recipe fitted on newer data is the champion refreshed and takes its place; a model that
+   cannot be compared with it (it predicts another horizon, uses another label definition, or
+   the champion needs features this run did not build) is challenger, and
+   `model.gate.take_champion=true` promotes it on purpose.
 The first model of a data source becomes its champion.
 """
 
@@ -164,14 +169,31 @@ class GateDecision:
     new_auc: float
     champion_auc: float | None
     champion_version: str | None
-    method: str  # how the champion was measured
+    method: str  # how the champion was measured, or why it could not be
     test_snapshots: tuple[pd.Timestamp, ...]
     plan: str = "oot"
     baseline: BaselineCheck | None = None
+    low: float = float("nan")  # interval of new_auc - champion_auc (paired bootstrap)
+    high: float = float("nan")
+    confidence: float = 0.95
+    forced: bool = False  # made champion on purpose (model.gate.take_champion)
 
     @property
     def compared(self) -> str:
         return ",".join(s.strftime("%Y-%m") for s in self.test_snapshots)
+
+    @property
+    def measured(self) -> bool:
+        """Whether the champion was measured on this run's held-out rows."""
+        return self.champion_auc is not None
+
+    def _against(self) -> str:
+        if not self.measured:
+            return ""
+        interval = (f", {self.confidence:.0%} interval of the difference {self.low:+.4f} to {self.high:+.4f}"
+                    if np.isfinite(self.low) else "")
+        return (f"new {self.plan} auc {self.new_auc:.4f} vs champion version {self.champion_version} "
+                f"{self.champion_auc:.4f} on {self.compared} ({self.method}{interval})")
 
     def describe(self) -> str:
         """The decision and its reason in one sentence, for the console and the run's tags."""
@@ -185,15 +207,18 @@ class GateDecision:
                          f"is {'a tie' if self.baseline.verdict == 'tie' else 'a loss'} ({self.baseline.interval()})")
         if self.champion_version is None:
             return f"no champion yet: the new model takes @{self.alias} ({self.plan} auc {self.new_auc:.4f}{beats})"
-        if self.champion_auc is None:
-            return (
-                f"champion version {self.champion_version} cannot be measured here ({self.method}): "
-                f"the new model takes @{self.alias}{beats}"
-            )
-        return (
-            f"new {self.plan} auc {self.new_auc:.4f} vs champion version {self.champion_version} "
-            f"{self.champion_auc:.4f} on {self.compared} ({self.method}): the new model takes @{self.alias}{beats}"
-        )
+        if self.forced:
+            why = self._against() or f"champion version {self.champion_version} {self.method}"
+            return f"{why}: the new model takes @{self.alias} on purpose (model.gate.take_champion=true){beats}"
+        if not self.measured:
+            if self.alias == CHAMPION:  # the champion's own recipe on newer data
+                return f"{self.method}: the new model takes @{self.alias}{beats}"
+            return (f"champion version {self.champion_version} cannot be compared with it ({self.method}): "
+                    f"the new model is @{self.alias} and the champion stays; {PROMOTE_HINT}{beats}")
+        if self.alias == CHAMPION:
+            return f"{self._against()}: better beyond the noise, the new model takes @{self.alias}{beats}"
+        outcome = "a tie keeps the champion" if not np.isfinite(self.high) or self.high >= 0 else "the champion is better"
+        return f"{self._against()}: {outcome}, the new model is @{self.alias}; {PROMOTE_HINT}{beats}"
 
     def as_tags(self) -> dict[str, str]:
         return {
@@ -204,15 +229,41 @@ class GateDecision:
             "gate.plan": self.plan,
             "gate.reason": self.describe(),
             "gate.beats_baseline": str(self.baseline.passed if self.baseline else True).lower(),
+            "gate.forced": str(self.forced).lower(),
         }
 
     def as_metrics(self) -> dict[str, float]:
         out = {"gate/new_auc": self.new_auc}
         if self.champion_auc is not None:
             out["gate/champion_auc"] = self.champion_auc
+            if np.isfinite(self.low):
+                out["gate/margin_low"], out["gate/margin_high"] = self.low, self.high
         if self.baseline is not None and np.isfinite(self.baseline.baseline_auc):
             out["gate/best_baseline_auc"] = self.baseline.baseline_auc
         return out
+
+
+PROMOTE_HINT = "to make it champion on purpose, train it again with model.gate.take_champion=true"
+
+
+def same_recipe(new: dict, old: dict) -> bool:
+    """Whether two recipes (features asked for, LightGBM parameters, calibration, label
+    definition, horizon) are the same procedure. A recipe recorded before all of these were is
+    never the same."""
+    keys = ("features", "lgbm", "calibration", "labels", "horizon")
+    return all(k in new and k in old for k in keys) and all(new[k] == old[k] for k in keys)
+
+
+def not_comparable(new: dict, old: dict) -> str | None:
+    """Why a champion with recipe `old` cannot be judged on the rows of a run with recipe
+    `new` (another horizon or label definition: the two predict different things), or None."""
+    if "horizon" in old and old["horizon"] != new.get("horizon"):
+        return f"it predicts churn within {old['horizon']} months, this run within {new.get('horizon')}"
+    if "labels" in old and "labels" in new and old["labels"] != new["labels"]:
+        changed = sorted(k for k in set(old["labels"]) | set(new["labels"])
+                         if old["labels"].get(k) != new["labels"].get(k))
+        return f"its churn label was defined otherwise (labels.{', labels.'.join(changed)})"
+    return None
 
 
 def champion_gate(
@@ -223,48 +274,84 @@ def champion_gate(
     cfg: ModelConfig,
     baseline: BaselineCheck | None = None,
     scores: pd.DataFrame | None = None,
+    recipe: dict | None = None,
 ) -> GateDecision:
     """Decide the alias of a new churn model whose ranking (the model's, or the baseline's that
-    ranks) has AUC `new_auc` on the held-out rows of `plan`, given its `baseline` check. `rows`
-    are this run's training rows (`churnml.models.churn.training_rows`), `scores` this run's
-    held-out scores (`SplitEvaluation.scores`); `champion` is the current champion of the same
-    data source."""
+    ranks) has AUC `new_auc` on the held-out rows of `plan`, given its `baseline` check and its
+    `recipe` (`churnml.models.training.recipe`). `rows` are this run's training rows
+    (`churnml.models.churn.training_rows`), `scores` this run's held-out scores
+    (`SplitEvaluation.scores`); `champion` is the current champion of the same data source.
+
+    The champion falls only to a model measured better beyond the noise on the same rows, or
+    to its own recipe fitted on newer data; a model it cannot be compared with is challenger.
+    `cfg.gate.take_champion` makes the new model champion whatever the outcome."""
+    decision = _decide(new_auc, champion, rows, plan, cfg, baseline, scores, recipe or {})
+    if cfg.gate.take_champion and decision.alias == CHALLENGER:
+        return replace(decision, alias=CHAMPION, forced=True)
+    return decision
+
+
+def _decide(new_auc, champion, rows, plan, cfg, baseline, scores, recipe) -> GateDecision:
     test = tuple(plan.test)
+    conf = cfg.gate.confidence
+
+    def decision(alias: str, method: str, champion_auc=None, low=float("nan"), high=float("nan")) -> GateDecision:
+        return GateDecision(alias, new_auc, champion_auc, None if champion is None else champion[0], method,
+                            test, plan.kind, baseline, low, high, conf)
+
     if champion is None:
-        return GateDecision(CHAMPION, new_auc, None, None, "first model", test, plan.kind, baseline)
+        return decision(CHAMPION, "first model")
     version, model = champion
-    held_out = rows[plan.test_mask(rows)]
-    ranked_by = getattr(model, "ranked_by", "model")
-    if ranked_by != "model" and scores is not None and ranked_by in scores.columns:
-        # A champion ranked by a baseline is that baseline, refitted on this plan's origins.
-        champion_auc = month_auc(scores["churn"], scores[ranked_by], scores["snapshot"])
-        alias = CHAMPION if new_auc >= champion_auc else CHALLENGER
-        return GateDecision(alias, new_auc, champion_auc, version, f"champion ranks by {ranked_by}", test,
-                            plan.kind, baseline)
+    old = model.info.get("recipe", {})
+    why_not = not_comparable(recipe, old)
+    if why_not:
+        return decision(CHALLENGER, why_not)
+    if same_recipe(recipe, old):
+        return decision(CHAMPION, f"the recipe of champion version {version} (features, parameters, "
+                                  "label) fitted on this data")
     missing = [c for c in model.features if c not in rows.columns]
     if missing:
-        # The same source with other features (a table dropped, features=orders_only): the two
-        # cannot be compared on these rows, and the new one is the one that fits the data.
-        method = f"champion needs features this data does not have: {missing[:5]}"
-        return GateDecision(CHAMPION, new_auc, None, version, method, test, plan.kind, baseline)
+        # Another feature set (a table dropped, features=orders_only): not measurable on these rows.
+        return decision(CHALLENGER, f"it needs features this run did not build: {', '.join(missing[:5])}"
+                                    f"{' …' if len(missing) > 5 else ''}")
+    if scores is None:
+        raise ValueError("champion_gate needs this run's held-out scores to compare with a champion")
+    method, champion_scores = _champion_scores(model, rows, plan, cfg, scores)
+    ranked_by = baseline.ranked_by if baseline is not None else "model"
+    both = scores.merge(champion_scores, on=["account_id", "snapshot"], how="inner")
+    champion_auc = month_auc(both["churn"], both["champion"], both["snapshot"])
+    low, high = paired_auc_difference(both["churn"], both[ranked_by], both["champion"], both["account_id"],
+                                      cfg.gate.bootstrap_rounds, conf, cfg.seed, both["snapshot"])
+    if np.isfinite(low):
+        wins = low > 0
+    else:  # no interval (0 rounds, or one class): only a strictly higher AUC wins
+        wins = new_auc > champion_auc
+    return decision(CHAMPION if wins else CHALLENGER, method, champion_auc, low, high)
+
+
+def _champion_scores(model, rows, plan, cfg, scores) -> tuple[str, pd.DataFrame]:
+    """How the champion was measured and its scores (account_id, snapshot, champion) on this
+    run's held-out rows."""
+    keys = scores[["account_id", "snapshot"]]
+    ranked_by = getattr(model, "ranked_by", "model")
+    if ranked_by != "model" and ranked_by in scores.columns:
+        # A champion ranked by a baseline is that baseline, refitted on this plan's origins.
+        return f"champion ranks by {ranked_by}", keys.assign(champion=scores[ranked_by].to_numpy())
     evaluation = model.evaluation
     seen_plan = getattr(evaluation, "plan", None)
     untouched = (
         plan.same_holdout(seen_plan)
         and evaluation.horizon == plan.horizon
-        and (plan.kind != "oot" or evaluation.label_end <= min(test))
+        and (plan.kind != "oot" or evaluation.label_end <= min(plan.test))
     )
     if untouched:
-        method = "champion's evaluated model"
-        champion_scores = evaluation.predict_proba(held_out)
-    else:
-        # The champion's procedure (features, parameters, calibration) judged at this plan's origins.
-        method = "champion's recipe refitted on this plan"
-        recipe = model.info.get("recipe", {})
-        lgbm = LgbmParams(**recipe.get("lgbm", {}))
-        champion_cfg = replace(cfg, churn=lgbm, calibration=recipe.get("calibration", cfg.calibration))
-        held_out = evaluate_split(rows, list(model.fit.features), plan, champion_cfg).scores
-        champion_scores = held_out["model"].to_numpy()
-    champion_auc = month_auc(held_out["churn"], champion_scores, held_out["snapshot"])
-    alias = CHAMPION if new_auc >= champion_auc else CHALLENGER
-    return GateDecision(alias, new_auc, champion_auc, version, method, test, plan.kind, baseline)
+        held_out = rows[plan.test_mask(rows)]
+        return "champion's evaluated model", held_out[["account_id", "snapshot"]].assign(
+            champion=evaluation.predict_proba(held_out))
+    # The champion's procedure (features, parameters, calibration) judged at this plan's origins.
+    recipe = model.info.get("recipe", {})
+    lgbm = LgbmParams(**recipe.get("lgbm", {}))
+    champion_cfg = replace(cfg, churn=lgbm, calibration=recipe.get("calibration", cfg.calibration))
+    refit = evaluate_split(rows, list(model.fit.features), plan, champion_cfg).scores
+    return "champion's recipe refitted on this plan", refit[["account_id", "snapshot"]].assign(
+        champion=refit["model"].to_numpy())

@@ -13,6 +13,7 @@ module touches no files.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -214,13 +215,36 @@ def fingerprint(frame: pd.DataFrame, features: list[str]) -> dict[str, Any]:
     }
 
 
+def recipe(features: list[str], cfg: ModelConfig, labels: dict[str, Any] | None, horizon: int) -> dict[str, Any]:
+    """The procedure a churn model comes from: the features asked for, the LightGBM parameters,
+    the calibration, the label definition (`labels` config as a dict) and the horizon. The same
+    recipe on newer data is the same model refreshed (`churnml.models.gate.same_recipe`)."""
+    out = {"features": sorted(features), "lgbm": asdict(cfg.churn), "calibration": cfg.calibration,
+           "horizon": horizon}
+    if labels is not None:
+        out["labels"] = dict(labels)
+    return out
+
+
+def identity(data_fingerprint: dict[str, Any], model_recipe: dict[str, Any], cfg: ModelConfig,
+             code: str) -> str:
+    """A hash of what decides a trained model: the data, the recipe, the rest of the model's
+    settings (seed, plan, gate, switching model) and the code. Training again with the same
+    identity gives the same model."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("num_threads",)}
+    blob = json.dumps([data_fingerprint.get("sha256"), model_recipe, settings, code], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def build_churn_model(
     result: TrainResult,
     cfg: ModelConfig,
     families: dict[str, str],
     data_fingerprint: dict[str, Any],
+    model_recipe: dict[str, Any] | None = None,
 ) -> ChurnModel:
-    """The registered churn model of a training: the measured model with its figures and metadata."""
+    """The registered churn model of a training: the measured model with its figures and metadata
+    (`model_recipe`: `recipe`, by default without a label definition)."""
     plan = result.plan
     held_out = {k: v for k, v in result.metrics.items() if f"{plan.kind}/" in k}
     info = {
@@ -239,7 +263,7 @@ def build_churn_model(
         "features_left_out": dict(result.left_out or {}),
         "n_trees": result.final.n_trees,
         "calibration": cfg.calibration,
-        "recipe": {"lgbm": asdict(cfg.churn), "calibration": cfg.calibration},
+        "recipe": model_recipe or recipe(result.final.features, cfg, None, plan.horizon),
         "fingerprint": data_fingerprint,
         "baseline_check": result.baseline.as_dict() if result.baseline else None,
         # Drift is measured against the latest labelled snapshots only (like with like).

@@ -19,6 +19,7 @@ class RunContext:
     config: Config
     params: dict[str, Any]
     output_dir: Path
+    overrides: tuple[str, ...] = ()  # what the command line changed (`features=orders_only`, …)
 
 
 def _lazy(module: str, name: str) -> Callable[[RunContext], None]:

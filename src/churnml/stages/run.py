@@ -62,7 +62,8 @@ def run_stage(ctx: RunContext) -> None:
         frame = step("features", lambda: read_frame(write_features_on_spark(config)))
     else:
         frame = step("features", lambda: features.make_features(config, tables, fingerprint))
-    step("train", lambda: train.train_and_publish(config, ctx.params, ctx.output_dir, tables, frame))
+    step("train", lambda: train.train_and_publish(config, ctx.params, ctx.output_dir, tables, frame,
+                                                              overrides=ctx.overrides))
     scored = step("score", lambda: score_month(config, params=ctx.params, output_dir=ctx.output_dir, tables=tables,
                                                   fingerprint=fingerprint))
     log.info(

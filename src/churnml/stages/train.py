@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from churnml import tracking
+from churnml import code_version, tracking
 from churnml.config import Config
 from churnml.data.source import CHAMPION, account_fingerprint, data_source, run_name
 from churnml.models.baselines import NAMES as BASELINES
@@ -31,7 +31,9 @@ from churnml.models.training import (
     build_churn_model,
     build_switching_model,
     fingerprint,
+    identity,
     input_example,
+    recipe,
     switching_example,
     train_models,
 )
@@ -53,13 +55,13 @@ class Published:
 
 
 def run_stage(ctx: RunContext) -> None:
-    train_and_publish(ctx.config, ctx.params, ctx.output_dir)
+    train_and_publish(ctx.config, ctx.params, ctx.output_dir, overrides=ctx.overrides)
 
 
 def train_and_publish(config: Config, params: Mapping[str, Any], output_dir: Path | None,
-                      tables=None, frame=None) -> Published:
+                      tables=None, frame=None, overrides: tuple[str, ...] = ()) -> Published:
     """The whole `train` stage; `tables` and their features `frame` are loaded and built when
-    not given (`churnml run` passes the ones it already has)."""
+    not given (`churnml run` passes the ones it already has); `overrides` name the run."""
     from churnml.catalog import load_model_inputs
 
     started = time.perf_counter()
@@ -75,14 +77,14 @@ def train_and_publish(config: Config, params: Mapping[str, Any], output_dir: Pat
         inputs.true_switching_cost,
     )
     _print_summary(result)
-    published = publish(result, inputs, config, params, output_dir)
+    published = publish(result, inputs, config, params, output_dir, overrides)
     log.info(
         "train done in %.1fs: run %s, %s version %s is @%s",
         time.perf_counter() - started,
         published.run_id,
         config.mlflow.churn_model_name,
         published.churn_version,
-        published.alias,
+        data_source(config.data).alias(published.alias),
     )
     return published
 
@@ -93,20 +95,24 @@ def publish(
     config: Config,
     params: Mapping[str, Any],
     output_dir: Path | None,
+    overrides: tuple[str, ...] = (),
 ) -> Published:
-    """Track the training in one MLflow run, register both models, decide the aliases with the
-    champion gate and export the champion to `paths.models`."""
+    """Track the training in one MLflow run, register both models (unless the champion is the
+    same model: same data, settings and code), decide the aliases with the champion gate and
+    export the champion to `paths.models`."""
     mlcfg = config.mlflow
     source = data_source(config.data)
     data_fingerprint = fingerprint(inputs.frame, inputs.features)
-    churn_model = build_churn_model(result, config.model, inputs.families, data_fingerprint)
+    model_recipe = recipe(inputs.features, config.model, asdict(config.labels), inputs.horizon)
+    churn_model = build_churn_model(result, config.model, inputs.families, data_fingerprint, model_recipe)
     churn_model.info["source"] = {**source.as_dict(), **account_fingerprint(inputs.frame["account_id"])}
+    churn_model.info["identity"] = identity(data_fingerprint, model_recipe, config.model, code_version())
     switching_model = build_switching_model(result)
     if switching_model is not None:
         switching_model.info["source"] = churn_model.info["source"]
     champion = champion_of(source, mlcfg, inputs.frame["account_id"])
     tags = {"churnml.stage": "train", **source.as_tags()}
-    with tracking.run(mlcfg, run_name("train", source), params, output_dir, tags=tags) as run_id:
+    with tracking.run(mlcfg, run_name("train", source, overrides=overrides), params, output_dir, tags=tags) as run_id:
         tracking.log_params({**result.plan.as_params(), **fitted_params(churn_model)})
         tracking.log_metrics(result.metrics)
         tracking.set_tags({"switching_model": result.switching_note, "evaluation.plan": result.plan.kind,
@@ -117,9 +123,11 @@ def publish(
 
         tick = time.perf_counter()
         ranked_by = result.baseline.ranked_by if result.baseline else "model"
+        if champion is not None and champion[1].info.get("identity") == churn_model.info["identity"]:
+            return _reuse(champion, run_id, config, source)
         decision = champion_gate(
             result.evaluation.metrics[ranked_by]["auc"], champion, result.rows, result.plan, config.model,
-            result.baseline, result.evaluation.scores,
+            result.baseline, result.evaluation.scores, model_recipe,
         )
         tracking.log_metrics({**decision.as_metrics(), "timing/gate_seconds": time.perf_counter() - tick})
         tracking.set_tags(decision.as_tags())
@@ -134,6 +142,7 @@ def publish(
             switching = tracking.log_model(
                 switching_model, switching_example(result), tracking.SWITCHING_ARTIFACT, mlcfg.switching_model_name
             )
+        tracking.describe_version(churn.name, churn.version, version_description(churn_model, source))
         tracking.log_metrics({"timing/register_seconds": time.perf_counter() - tick})
 
         if decision.alias == CHAMPION:
@@ -150,6 +159,36 @@ def publish(
         alias=decision.alias,
         gate=decision,
     )
+
+
+def _reuse(champion, run_id: str, config: Config, source) -> Published:
+    """Training again what the champion already is (same data, settings and code) adds no
+    version: the run is tracked, the champion stays and is said to."""
+    version = champion[0]
+    mlcfg = config.mlflow
+    reason = (f"nothing changed since champion version {version} (same data, settings and code): "
+              "no new version, it stays @" + source.alias(CHAMPION))
+    tracking.set_tags({"gate.alias": CHAMPION, "gate.champion_version": version, "gate.reason": reason,
+                       "gate.method": "identical", "registered": f"reused version {version}"})
+    log.info("champion gate (%s): %s", source.name or "demo", reason)
+    switching = tracking.version_of_same_run(mlcfg.churn_model_name, version, mlcfg.switching_model_name)
+    return Published(run_id=run_id, churn_version=version, switching_version=switching, alias=CHAMPION,
+                     gate=None)
+
+
+def version_description(churn_model, source) -> str:
+    """A registered version in a line: its data source, plan, AUC, margin over the best baseline
+    and what ranks its list."""
+    info, metrics = churn_model.info, churn_model.metrics
+    plan = info.get("evaluation_plan", "oot")
+    check = info.get("baseline_check") or {}
+    margin = ""
+    if check and np.isfinite(check.get("baseline_auc", float("nan"))):
+        margin = (f"; {check['auc'] - check['baseline_auc']:+.4f} against {check['baseline']} "
+                  f"({check['low']:+.4f} to {check['high']:+.4f})")
+    return (f"{source.label}; {info.get('evaluation_plan_name', plan)} on {', '.join(info.get('test_snapshots', []))}: "
+            f"AUC {metrics.get(f'{plan}/auc', float('nan')):.4f}{margin}; ranked by {churn_model.ranked_by}; "
+            f"fitted on {info.get('fitted_from')}..{info.get('fitted_to')}")
 
 
 def fitted_params(churn_model) -> dict[str, str]:

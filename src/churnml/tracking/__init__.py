@@ -219,13 +219,19 @@ def pip_requirements() -> list[str]:
 
 @contextmanager
 def _quiet_model_logging() -> Iterator[None]:
-    """Silence MLflow's per-model chatter (the CloudPickle notice, "validating input example")."""
+    """Silence MLflow's per-model chatter (the CloudPickle notice, "validating input example", and
+    the "Registered model … already exists. Creating a new version" it prints to stderr: our own
+    log says which version was registered)."""
+    import contextlib
+    import io
+
     loggers = [logging.getLogger(n) for n in ("mlflow.pyfunc", "mlflow.models", "mlflow.store.model_registry")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
@@ -289,6 +295,11 @@ def alias_version(name: str, alias: str) -> str | None:
         return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+def describe_version(name: str, version: str, description: str) -> None:
+    """Set the description of a registered model version (what the registry's UI shows)."""
+    _mlflow().MlflowClient().update_model_version(name, str(version), description=description)
 
 
 def set_alias(name: str, alias: str, version: str) -> None:
