@@ -25,15 +25,19 @@ def test_unknown_stage_exits_2(capsys):
     assert "trian" in err and "train" in err
 
 
-def test_unknown_override_key_exits_2_and_names_it(tmp_path: Path):
+@pytest.mark.parametrize("typo", ["labels.horizn=3", "+labels.horizn=3", "++labels.horizn=3"])
+def test_unknown_override_key_exits_2_and_names_the_nearest_setting(tmp_path: Path, typo: str):
+    # Hydra would advise `+labels.horizn=3`, which it then accepts: the run would train a model
+    # with the horizon unchanged. Neither form passes.
     proc = subprocess.run(
-        [sys.executable, "-m", "churnml.cli", "validate", f"paths.root={tmp_path}", "labels.horizn=3"],
+        [sys.executable, "-m", "churnml.cli", "train", f"paths.root={tmp_path}", typo],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 2
-    assert "horizn" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert "`labels.horizn`" in proc.stderr and "did you mean `labels.horizon_months`" in proc.stderr
+    assert "use +" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "outputs").exists()
 
 
 def test_cfg_job_prints_the_resolved_config(tmp_path: Path):

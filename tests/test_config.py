@@ -146,3 +146,33 @@ def test_every_constraint_is_checked_once_when_the_config_is_built(override: str
     with pytest.raises(ConfigError) as err:
         compose_config([override])
     assert re.fullmatch(rf"`{re.escape(key)}` must .+; got .+", str(err.value)), str(err.value)
+
+
+@pytest.mark.parametrize(
+    "key, nearest",
+    [("labels.horizn", "labels.horizon_months"), ("+model.churn.num_leafs", "model.churn.num_leaves"),
+     ("lables.horizon_months", "labels"), ("data.tables.orders.colums.x", "data.tables.orders.columns")],
+)
+def test_an_unknown_key_names_the_nearest_setting(key, nearest):
+    from churnml.config import unknown_setting
+
+    message = unknown_setting(key, groups=("labels", "model", "data"))
+    assert message is not None and f"did you mean `{nearest}`" in message
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["labels.horizon_months", "+data.tables.orders.columns.customer_no", "score.weights.influence",
+     "data.accounts", "experiment", "hydra.job.name", "model.gate.take_champion", "data.world.size_sigma"],
+)
+def test_every_real_setting_passes(key):
+    from churnml.config import unknown_setting
+
+    assert unknown_setting(key, groups=("labels", "model", "data")) is None
+
+
+def test_a_setting_of_another_data_option_is_unknown_there():
+    from churnml.config import unknown_setting
+
+    assert unknown_setting("data.accounts", "synthetic") is None
+    assert "`data` has no `accounts`" in unknown_setting("data.accounts", "files")

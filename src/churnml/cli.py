@@ -96,6 +96,9 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()):
 
     register_configs()
     overrides = [str(o) for o in overrides]
+    unknown = unknown_settings(overrides)
+    if unknown:
+        raise ConfigError("; ".join(unknown))
     overrides += extra_searchpath(overrides)
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="notebook"):
@@ -105,6 +108,19 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()):
         # Hydra's own message is often only "Error merging override x=y"; the cause says why.
         why = "; ".join(str(e).strip().splitlines()[0] for e in (err, err.__cause__) if e is not None and str(e).strip())
         raise ConfigError(f"cannot compose the configuration with overrides {overrides}: {why}") from None
+
+
+def unknown_settings(overrides: list[str]) -> list[str]:
+    """One message per override whose key names no churnml setting (`churnml.config.unknown_setting`),
+    whether typed as `key=value` or `+key=value`: Hydra would advise `+` for the first and accept
+    the second silently."""
+    from churnml.config import unknown_setting
+
+    groups = tuple(sorted(p.name for p in conf_dir().iterdir() if p.is_dir()))
+    data = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("data=")]
+    option = data[-1] if data and "," not in data[-1] else "synthetic"
+    keys = [o.split("=", 1)[0] for o in overrides if "=" in o]
+    return [m for m in (unknown_setting(k, option, groups) for k in keys) if m]
 
 
 def flat_params(cfg: Any) -> dict[str, Any]:
@@ -249,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     # Hydra's argparse wants flags before overrides; users should not have to care.
     overrides = [a for a in rest if "=" in a and not a.startswith("-")]
     flags = [a for a in rest if a not in overrides]
+    unknown = unknown_settings(overrides)
+    if unknown:
+        for message in unknown:
+            print(f"churnml {stage}: {message} (`churnml {stage} --cfg job` shows every setting)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     overrides += extra_searchpath(overrides)
     sys.argv = [f"churnml {stage}", *flags, f"hydra.job.name={stage}", *overrides]
     if "--help" in flags or "-h" in flags:

@@ -398,3 +398,62 @@ class Config:
     def relations(self) -> Iterator[tuple]:
         if self.data.source == "spark_tables" and self.engine.name != "spark":
             yield "engine.name", "spark when data.source is spark_tables (Spark reads its catalog's tables)", self.engine.name
+
+
+# ----------------------------------------------------------------------------------------------
+# Which keys exist: an override naming no setting is refused before Hydra composes anything
+# ----------------------------------------------------------------------------------------------
+
+
+def _schema(data_option: str) -> dict[str, Any]:
+    """The root's fields and their types; the `data` group's schema is the chosen option's."""
+    import typing
+
+    fields = typing.get_type_hints(Config)
+    fields["data"] = SyntheticDataConfig if data_option == "synthetic" else DataConfig
+    return fields
+
+
+def unknown_setting(key: str, data_option: str = "synthetic", groups: tuple[str, ...] = ()) -> str | None:
+    """Why the override key `key` (`labels.horizn`, `+labels.horizn`) names no setting, with the
+    nearest one that exists; None when it is a setting, a config group among `groups` or Hydra's own.
+    `data_option` is the chosen `data` group option (its schema decides which keys exist)."""
+    import difflib
+    import typing
+
+    name = key.lstrip("+~")
+    if name.startswith("hydra") or "/" in name:
+        return None
+    parts = name.split(".")
+    node: Any = _schema(data_option)
+    if len(parts) == 1 and parts[0] in {*groups, "experiment"}:
+        return None
+    path: list[str] = []
+    for part in parts:
+        if isinstance(node, dict):  # the root
+            known = list(node)
+        elif isinstance(node, type) and hasattr(node, "__dataclass_fields__"):
+            hints = typing.get_type_hints(node)
+            known, node = list(hints), hints
+        else:
+            origin = typing.get_origin(node)
+            if origin is typing.Union:  # Optional[X]
+                node = next(a for a in typing.get_args(node) if a is not type(None))
+                origin = typing.get_origin(node)
+            if origin in (dict, Dict):
+                node = typing.get_args(node)[1]  # any key, then the value's type
+                path.append(part)
+                continue
+            if node is Any or origin in (list, List):
+                return None
+            return f"`{'.'.join(path)}` is a single value: it has no `{part}` (in `{name}`)"
+        if part not in known:
+            choices = known if path else [*known, *groups]
+            near = difflib.get_close_matches(part, choices, n=1, cutoff=0.5)
+            where = ".".join(path)
+            hint = f"; did you mean `{'.'.join([*path, near[0]])}`?" if near else ""
+            return (f"`{name}` is not a churnml setting: {'the config' if not where else f'`{where}`'} has no "
+                    f"`{part}`{hint}")
+        node = node[part] if isinstance(node, dict) else node
+        path.append(part)
+    return None
