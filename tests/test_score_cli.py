@@ -107,6 +107,21 @@ def test_a_score_with_a_previous_list_logs_no_third_party_chatter(scored, capfd)
     assert "matplotlib" not in text and "matplotlib" not in out.out + out.err
 
 
+def test_a_forced_model_is_one_warning_in_the_log(scored, capfd):
+    capfd.readouterr()
+    assert main(["score", f"paths.root={scored}", f"today={TODAY}", "score.model_uri=models:/churnml-churn/1"]) == 0
+    out = capfd.readouterr()
+    logs = sorted((scored / "outputs").rglob("score.log"), key=lambda p: p.stat().st_mtime)
+    forced = [line for line in logs[-1].read_text().splitlines() if "named by score.model_uri" in line
+              or "(score.model_uri)" in line]
+    assert len(forced) == 1 and "[WARNING]" in forced[0], forced
+    assert forced[0] in out.out + out.err or forced[0].split(" - ", 1)[1] in out.out + out.err
+    # The default champion is no forced model: nothing said.
+    assert main(["score", f"paths.root={scored}", f"today={TODAY}"]) == 0
+    logs = sorted((scored / "outputs").rglob("score.log"), key=lambda p: p.stat().st_mtime)
+    assert "score.model_uri" not in logs[-1].read_text()
+
+
 def test_without_a_registry_the_export_is_used(scored, tmp_path):
     for name in ("data", "models"):
         shutil.copytree(scored / name, tmp_path / name)

@@ -267,7 +267,11 @@ def test_a_comparison_experiment_never_takes_the_champion_in_either_order(tmp_pa
     root = tmp_path / "one"
     assert main(["train", f"paths.root={root}", *common]) == 0
     before = champion(root)
-    capfd.readouterr()
+    # Printed to a pipe (80 columns): every scorer's name whole, so none reads like another.
+    printed = capfd.readouterr().out
+    from churnml.models.baselines import NAMES
+
+    assert all(f" {name} " in printed for name in NAMES), printed
     assert main(["train", f"paths.root={root}", *common, "experiment=orders_only"]) == 0
     out = capfd.readouterr()
     assert champion(root) == before

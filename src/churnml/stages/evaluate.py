@@ -79,24 +79,16 @@ def _figure(folds: pd.DataFrame):
 
 
 def _print(folds: pd.DataFrame) -> None:
-    """Mean ± spread of every metric (rows) for each scorer (columns)."""
-    from rich.console import Console
-    from rich.table import Table
+    """Mean ± spread of every metric (columns) for each scorer (rows)."""
+    from churnml.stages.console import print_scorers
 
     summary = summarize_backtest(folds)
     origins = sorted(folds["origin"].unique())
-    table = Table(
-        title=f"rolling-origin backtest, {len(origins)} origins "
-        f"({pd.Timestamp(origins[0]):%Y-%m} to {pd.Timestamp(origins[-1]):%Y-%m}): mean ± spread",
-        box=None,
-    )
-    table.add_column("metric")
-    for scorer in summary:
-        table.add_column(scorer, justify="right")
-    for name in METRIC_NAMES:
-        cells = []
-        for figures in summary.values():
-            mean, std = figures[f"{name}_mean"], figures[f"{name}_std"]
-            cells.append("n/a" if np.isnan(mean) else f"{mean:.3f} ± {std:.3f}")
-        table.add_row(name, *cells)
-    Console().print(table)
+    title = (f"rolling-origin backtest, {len(origins)} origins "
+             f"({pd.Timestamp(origins[0]):%Y-%m} to {pd.Timestamp(origins[-1]):%Y-%m}): mean ± spread")
+    cells = {
+        scorer: ["n/a" if np.isnan(f[f"{name}_mean"]) else f"{f[f'{name}_mean']:.3f} ± {f[f'{name}_std']:.3f}"
+                 for name in METRIC_NAMES]
+        for scorer, f in summary.items()
+    }
+    print_scorers(title, cells)

@@ -80,6 +80,16 @@ def model_freshness(fitted_to: str | None, as_of: pd.Timestamp) -> int | None:
     return (as_of.year - newest.year) * 12 + (as_of.month - newest.month)
 
 
+def drift_warning(drifted: list[tuple[str, float]], threshold: float, shown: int = 5) -> str:
+    """The drift of a scored month in one line for an operator: how many features moved beyond
+    the threshold, the largest first, and what it means."""
+    named = ", ".join(f"{f} (PSI {v:.2f})" for f, v in drifted[:shown])
+    more = f" and {len(drifted) - shown} more" if len(drifted) > shown else ""
+    return (f"drift: {len(drifted)} feature{'s' if len(drifted) != 1 else ''} of this month differ from what the "
+            f"model was trained on beyond PSI {threshold:g}: {named}{more}; its ranking may be less reliable "
+            "(report.html lists them all)")
+
+
 def run_stage(ctx: RunContext) -> None:
     result = score_month(ctx.config, params=ctx.params, output_dir=ctx.output_dir)
     log.info(
@@ -159,8 +169,8 @@ def score_month(
         notes.append(f"The model that scores has seen the snapshots up to {model_info['fitted_to']}, {fresh} "
                      f"months before this list" + (f" ({newest})." if fresh <= horizon else
                                                   f": {fresh - horizon} months older than {newest}."))
-    if model_info.get("ranked_by", "model") != "model":
-        log.warning("%s", model_info["warnings"][0])
+    for warning in model_info.get("warnings", []):  # a forced model, a baseline that ranks: one line each
+        log.warning("%s", warning)
     if switching_model is None:
         notes.append(
             "No switching-cost model is available (it needs competitor offers with a price gap in "
@@ -193,8 +203,8 @@ def score_month(
     )
     log.info("scored %d accounts in scope in %.2f s", len(month.risk_list), time.perf_counter() - tick)
     report = month.report
-    for feature, value in report.drifted:
-        log.warning("drift: %s has PSI %.2f against training (threshold %g)", feature, value, cfg.psi_threshold)
+    if report.drifted:
+        log.warning("%s", drift_warning(report.drifted, cfg.psi_threshold))
 
     tick = time.perf_counter()
     paths = write_month(folder_root / label, month.risk_list, report)

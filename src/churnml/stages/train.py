@@ -264,17 +264,10 @@ def _log_plots(result: TrainResult, churn_model) -> None:
 
 
 def _print_summary(result: TrainResult) -> None:
-    """Metrics (rows) of the model, the baselines and the oracle (columns) on the held-out rows."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """Metrics (columns) of the model, the baselines and the oracle (rows) on the held-out rows."""
     from churnml.evaluate import METRIC_NAMES
+    from churnml.stages.console import print_scorers
 
-    scorers = list(result.evaluation.metrics)
-    table = Table(title=f"{result.plan.describe()}\n{result.plan.reason}", box=None)
-    table.add_column("metric")
-    for scorer in scorers:
-        table.add_column(scorer, justify="right")
-    for name in METRIC_NAMES:
-        table.add_row(name, *(f"{result.evaluation.metrics[s][name]:.4f}" for s in scorers))
-    Console().print(table)
+    metrics = result.evaluation.metrics
+    print_scorers(f"{result.plan.describe()}\n{result.plan.reason}",
+                  {s: [f"{metrics[s][name]:.4f}" for name in METRIC_NAMES] for s in metrics})

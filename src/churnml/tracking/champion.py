@@ -120,6 +120,8 @@ def load_scoring_models(config: Config) -> tuple[Any, Any | None, dict[str, Any]
 
     switching = switching_for(config, source, used, version, export)
     warnings = []
+    if uri != default:
+        warnings.append(forced_note(config, source, used, version))
     check = info.get("baseline_check") or {}
     ranked_by = getattr(model, "ranked_by", "model")
     if ranked_by != "model":
@@ -143,6 +145,19 @@ def load_scoring_models(config: Config) -> tuple[Any, Any | None, dict[str, Any]
         "ranked_by": ranked_by,
         "fitted_to": info.get("fitted_to"),
     }
+
+
+def forced_note(config: Config, source, used: str, version: str | None) -> str:
+    """In words, for the log and the page: the list was scored with a model named by
+    `score.model_uri`, not the data source's champion, and what the gate had said of it."""
+    ml = config.mlflow
+    champion = alias_version(ml.churn_model_name, source.alias(CHAMPION)) if store_exists(config) else None
+    said = version_tags(ml.churn_model_name, version).get("gate.reason") if version and champion else None
+    if champion is not None and champion == version:
+        return f"This list was scored with {used} (score.model_uri), which is the champion of {source.label}."
+    return (f"This list was scored with {used}, named by score.model_uri, not with the champion of {source.label}"
+            + (f" (version {champion})" if champion else "")
+            + (f"; when it was trained the champion gate said: {said}" if said else "") + ".")
 
 
 def ranked_by_note(name: str, check: dict) -> str:
