@@ -51,16 +51,48 @@ def test_cfg_job_prints_the_resolved_config(tmp_path: Path):
     assert "model_uri: models:/churnml-churn@champion" in proc.stdout
 
 
-def test_stage_help_shows_hydra_help():
+def test_stage_help_is_short_and_the_whole_tree_is_one_flag_away():
+    from churnml.cli import COMMON_SETTINGS
+    from churnml.errors import exit_codes_line
+
     proc = subprocess.run(
         [sys.executable, "-m", "churnml.cli", "train", "--help"], capture_output=True, text=True
     )
     assert proc.returncode == 0
-    assert "Configuration groups" in proc.stdout
-    assert "experiment:" in proc.stdout
-    # The internal schemas are no choice for a user.
-    assert "_schema" not in proc.stdout and "data: files, spark_tables, sql, synthetic" in proc.stdout
-    assert "--cfg job --resolve" in proc.stdout
+    lines = proc.stdout.splitlines()
+    assert len(lines) < 50, len(lines)
+    # The groups, without the internal schemas; the settings people change, with their defaults.
+    assert "  data: files, spark_tables, sql, synthetic" in lines and "experiment:" in proc.stdout
+    assert "_schema" not in proc.stdout
+    for key, _ in COMMON_SETTINGS:
+        assert any(line.startswith(f"  {key} ") for line in lines), key
+    assert "[6]" in next(line for line in lines if line.startswith("  labels.horizon_months"))
+    assert "--help --all" in proc.stdout and "--cfg job --resolve" in proc.stdout
+    assert exit_codes_line() in proc.stdout
+
+    full = subprocess.run(
+        [sys.executable, "-m", "churnml.cli", "train", "--help", "--all"], capture_output=True, text=True
+    )
+    assert full.returncode == 0 and "Configuration groups" in full.stdout
+    assert "horizon_months: 6" in full.stdout and "_schema" not in full.stdout
+    assert len(full.stdout.splitlines()) > 3 * len(lines)
+
+
+def test_the_readme_exit_code_table_is_the_codes_the_code_uses():
+    import re
+
+    from churnml import errors
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = dict(re.findall(r"^\| (\d) \| (.+) \|$", readme, flags=re.M))
+    assert {int(c) for c in table} == set(errors.EXIT_CODES)
+    # Every error a user can meet exits with a code the table explains, in its words.
+    for cls in (errors.ConfigError, errors.ContractError, errors.NoModelError, errors.ServiceUnavailable):
+        assert str(cls.exit_code) in table
+    assert "bad input or configuration" in table[str(errors.EXIT_BAD_INPUT)]
+    assert "no model to score with" in table[str(errors.EXIT_NO_MODEL)]
+    assert "cannot be reached" in table[str(errors.EXIT_UNEXPECTED)]
+    assert "success" in table["0"]
 
 
 @pytest.mark.parametrize("stage", ["validate"])

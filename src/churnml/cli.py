@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from churnml.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, ChurnmlError, ServiceUnavailable
+from churnml.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, ChurnmlError, ServiceUnavailable, exit_codes_line
 
 log = logging.getLogger("churnml")
 
@@ -150,9 +150,25 @@ def extra_searchpath(overrides: list[str]) -> list[str]:
     return [f"hydra.searchpath=[file://{other}]"]
 
 
-def _stage_help(task) -> int:
-    """Hydra's help for a stage without the internal `*_schema` options, and how to see the
-    config resolved."""
+# The settings people change, in the order they meet them (`churnml <stage> --help`).
+COMMON_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("data", "where the tables come from: synthetic (the demo), files, sql, spark_tables"),
+    ("data.dir", "the folder of the key-account file's tables (data=files)"),
+    ("data.name", "names this data source: its own outputs, models and champion"),
+    ("data.format", "csv or parquet (data=files)"),
+    ("labels.horizon_months", "churn is judged over the next H months"),
+    ("score.as_of", "the month to score (YYYY-MM); default: the month after the latest data"),
+    ("score.model_uri", "the model that scores; default: this data source's champion"),
+    ("features", "all, or orders_only (what an orders-only extract allows)"),
+    ("engine", "pandas, or spark for data beyond one machine"),
+    ("mlflow", "local (SQLite in the project), or server (mlflow.tracking_uri)"),
+)
+
+
+def _stage_help(task, stage: str, full: bool) -> int:
+    """A stage's help: short by default (what it does, the config groups, the settings people
+    change with their values); with `--all`, Hydra's whole config tree. Never the internal
+    `*_schema` options."""
     import contextlib
     import io
     import re
@@ -172,8 +188,35 @@ def _stage_help(task) -> int:
         lines.append(line)
         if line.startswith("Override anything in the config"):
             lines.append("(values shown as written; `--cfg job --resolve` shows them resolved)")
-    print("\n".join(lines))
+    if full:
+        print("\n".join(lines))
+        return 0
+    section = lines[lines.index("== Configuration groups ==") + 1: lines.index("== Config ==")]
+    groups = [line for line in section if re.fullmatch(r"\w+: .+", line)]
+    config = compose_config([])
+    width = max(len(key) for key, _ in COMMON_SETTINGS)
+    print(f"churnml {stage}: {STAGES[stage]}\n\nusage: churnml {stage} [group=option ...] [key=value ...]\n")
+    print("Config groups (group=option):")
+    print("\n".join(f"  {line}" for line in groups))
+    print("\nSettings people change (key=value; the default in brackets):")
+    for key, meaning in COMMON_SETTINGS:
+        value = _setting_value(config, key)
+        print(f"  {key:<{width}}  {meaning}" + (f" [{value}]" if value not in (None, "") else ""))
+    print(f"\nEvery setting: `churnml {stage} --help --all`; the config a run would use: "
+          f"`churnml {stage} <overrides> --cfg job --resolve`.")
+    print(exit_codes_line())
     return 0
+
+
+def _setting_value(config: Any, key: str) -> Any:
+    """The value of dotted `key` in the typed config (a group's name: its chosen option)."""
+    node = config
+    for part in key.split("."):
+        node = getattr(node, part, None)
+    groups = {"data": "source", "engine": "name"}
+    if key in groups:
+        return getattr(node, groups[key], None)
+    return None if hasattr(node, "__dataclass_fields__") else node
 
 
 def _traceback_to_log(stage: str) -> None:
@@ -203,9 +246,7 @@ def _print_help() -> None:
     for name, text in STAGES.items():
         table.add_row(name, text)
     console.print(table)
-    console.print(
-        "\nexit codes: 0 ok, 2 bad input or configuration, 3 no model to score with, 1 anything else"
-    )
+    console.print("\n" + exit_codes_line())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides += extra_searchpath(overrides)
     sys.argv = [f"churnml {stage}", *flags, f"hydra.job.name={stage}", *overrides]
     if "--help" in flags or "-h" in flags:
-        return _stage_help(task)
+        sys.argv = [a for a in sys.argv if a != "--all"]
+        return _stage_help(task, stage, full="--all" in flags)
     try:
         with _composed_once(flags, overrides):
             task()

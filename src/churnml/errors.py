@@ -9,6 +9,18 @@ import pandas as pd
 EXIT_UNEXPECTED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_MODEL = 3
+# What each exit code means, as `churnml --help` says it (the README's table says it at length).
+EXIT_CODES = {
+    0: "ok",
+    EXIT_BAD_INPUT: "bad input or configuration",
+    EXIT_NO_MODEL: "no model to score with",
+    EXIT_UNEXPECTED: "an unreachable service or anything else",
+}
+
+
+def exit_codes_line() -> str:
+    """The exit codes in one line, for the help texts."""
+    return "exit codes: " + ", ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
 
 
 class ChurnmlError(Exception):
