@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/score.py
 	$(BIN)/python bench/real_extracts.py
+	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/spark.py
 
 clean:

@@ -98,7 +98,7 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()):
     overrides = [str(o) for o in overrides]
     unknown = unknown_settings(overrides)
     if unknown:
-        raise ConfigError("; ".join(unknown))
+        raise ConfigError(f"cannot compose the configuration with overrides {overrides}: {'; '.join(unknown)}")
     overrides += extra_searchpath(overrides)
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="notebook"):

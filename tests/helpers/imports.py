@@ -54,7 +54,7 @@ LAYERS = [
     ["churnml.data", "churnml.io"],
     ["churnml.features"],
     ["churnml.models", "churnml.evaluate"],
-    ["churnml.scoring", "churnml.report", "churnml.plots", "churnml.explore", "churnml.review",
+    ["churnml.scoring", "churnml.report", "churnml.plots", "churnml.explore", "churnml.review", "churnml.console",
      "churnml.world_figures"],
     ["churnml.tracking"],
     ["churnml.catalog", "churnml.spark_engine"],

@@ -80,7 +80,7 @@ def _figure(folds: pd.DataFrame):
 
 def _print(folds: pd.DataFrame) -> None:
     """Mean ± spread of every metric (columns) for each scorer (rows)."""
-    from churnml.stages.console import print_scorers
+    from churnml.console import print_scorers
 
     summary = summarize_backtest(folds)
     origins = sorted(folds["origin"].unique())

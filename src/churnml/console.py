@@ -1,4 +1,4 @@
-"""What the stages print on the terminal besides the log: tables that keep every name whole at
+"""What the commands print on the terminal besides the log: tables that keep every name whole at
 any width (a pipe, an 80-column terminal), so that no two scorers read alike."""
 
 from __future__ import annotations
