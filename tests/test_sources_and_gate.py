@@ -35,6 +35,21 @@ def test_default_names_keep_sources_apart():
     assert not crm.matches({"kind": "synthetic", "name": "crm"}) and not crm.matches(None)
 
 
+def test_a_run_name_says_what_changed_but_not_where_things_are():
+    from datetime import datetime
+
+    from churnml.data.source import run_name
+
+    crm = DataSource("files", "/srv/exports/crm", "crm")
+    at = datetime(2026, 12, 7, 18, 51)
+    assert run_name("train", crm, at) == "train crm 2026-12-07 18:51"
+    named = run_name("train", crm, at, ("data=files", "data.dir=/srv/exports/crm", "paths.root=/p",
+                                        "features=orders_only", "+labels.horizon_months=3"))
+    assert named == "train crm data=files features=orders_only +labels.horizon_months=3 2026-12-07 18:51"
+    long = run_name("train", crm, at, tuple(f"model.churn.num_leaves={i}" for i in range(40)))
+    assert len(long) < 160 and long.endswith("… 2026-12-07 18:51")
+
+
 def test_the_account_sketch_tells_the_same_accounts_from_other_ones():
     from churnml.data.source import account_fingerprint, check_same_accounts, share_of_accounts_present
 

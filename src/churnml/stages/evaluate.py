@@ -28,18 +28,20 @@ def run_stage(ctx: RunContext) -> None:
 
     tracking.connect(ctx.config.mlflow.tracking_uri)  # an unreachable server fails now
     inputs = load_model_inputs(ctx.config)
-    evaluate_and_track(inputs, ctx.config, ctx.params, ctx.output_dir)
+    evaluate_and_track(inputs, ctx.config, ctx.params, ctx.output_dir, ctx.overrides)
 
 
-def evaluate_and_track(inputs, config, params, output_dir) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Backtest on `inputs` (`ModelInputs`), print and track it. Returns (folds, metrics)."""
+def evaluate_and_track(inputs, config, params, output_dir,
+                       overrides: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Backtest on `inputs` (`ModelInputs`), print and track it (`overrides` name the run).
+    Returns (folds, metrics)."""
     started = time.perf_counter()
     folds = backtest(inputs.frame, inputs.features, config.model, inputs.horizon, inputs.oracle)
     metrics = backtest_metrics(folds)
     _print(folds)
     source = data_source(config.data)
     tags = {"churnml.stage": "evaluate", **source.as_tags()}
-    with tracking.run(config.mlflow, run_name("evaluate", source), params, output_dir, tags=tags) as run_id:
+    with tracking.run(config.mlflow, run_name("evaluate", source, overrides=overrides), params, output_dir, tags=tags) as run_id:
         tracking.log_metrics(metrics)
         for step, (_, part) in enumerate(folds.groupby("origin", sort=True)):
             figures = {row.scorer: {m: getattr(row, m) for m in METRIC_NAMES} for row in part.itertuples(index=False)}

@@ -63,9 +63,9 @@ def run_stage(ctx: RunContext) -> None:
     else:
         frame = step("features", lambda: features.make_features(config, tables, fingerprint))
     step("train", lambda: train.train_and_publish(config, ctx.params, ctx.output_dir, tables, frame,
-                                                              overrides=ctx.overrides))
+                                                  overrides=ctx.overrides))
     scored = step("score", lambda: score_month(config, params=ctx.params, output_dir=ctx.output_dir, tables=tables,
-                                                  fingerprint=fingerprint))
+                                               fingerprint=fingerprint, overrides=ctx.overrides))
     log.info(
         "run done in %.0f s (%s)",
         time.perf_counter() - started,

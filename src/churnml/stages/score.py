@@ -91,7 +91,7 @@ def drift_warning(drifted: list[tuple[str, float]], threshold: float, shown: int
 
 
 def run_stage(ctx: RunContext) -> None:
-    result = score_month(ctx.config, params=ctx.params, output_dir=ctx.output_dir)
+    result = score_month(ctx.config, params=ctx.params, output_dir=ctx.output_dir, overrides=ctx.overrides)
     log.info(
         "scored %d accounts as of %s with %s%s; outputs in %s",
         len(result.risk_list),
@@ -113,10 +113,11 @@ def score_month(
     track: bool = True,
     tables: dict[str, pd.DataFrame] | None = None,
     fingerprint: dict[str, str] | None = None,
+    overrides: tuple[str, ...] = (),
 ) -> ScoreResult:
     """Score one month end to end (see the module docstring) and return what was produced.
     `tables` (all rows; the as-of cut is made here) and the `fingerprint` of their inputs are
-    loaded and taken when not given."""
+    loaded and taken when not given; `overrides` name the tracked run."""
     started = time.perf_counter()
     cfg = config.score
     check_folder(config.data)  # a wrong folder is a data setting to fix, not a missing model
@@ -226,7 +227,7 @@ def score_month(
     )
     if track:
         try:
-            result.run_id = track_scoring(config, params or {}, output_dir, result, report, month.psi)
+            result.run_id = track_scoring(config, params or {}, output_dir, result, report, month.psi, overrides)
         except ServiceUnavailable as err:
             # The list is out (jobs without a tracking server score from the export); say what is missing.
             log.warning("the scoring run is not tracked: %s", err)
@@ -281,8 +282,10 @@ def track_scoring(
     result: ScoreResult,
     report: Any,
     psi: Mapping[str, float],
+    overrides: tuple[str, ...] = (),
 ) -> str:
-    """One MLflow run: the model version, the score distribution, PSI per feature, the outputs."""
+    """One MLflow run (named by the month and `overrides`): the model version, the score
+    distribution, PSI per feature, the outputs."""
     metrics = {f"score/{k}": v for k, v in report.distribution.items()}
     metrics.update({f"psi/{k}": v for k, v in psi.items()})
     metrics["drift/features_over_threshold"] = float(len(result.drifted))
@@ -314,7 +317,7 @@ def track_scoring(
         artifacts=[result.paths[k] for k in ("csv", "html")],
         tables=tables,
         tags=tags,
-        run_name=run_name(f"score {result.as_of}", source),
+        run_name=run_name(f"score {result.as_of}", source, overrides=overrides),
     )
     log.info("tracked scoring run %s", run_id)
     return run_id

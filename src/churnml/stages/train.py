@@ -265,8 +265,8 @@ def _log_plots(result: TrainResult, churn_model) -> None:
 
 def _print_summary(result: TrainResult) -> None:
     """Metrics (columns) of the model, the baselines and the oracle (rows) on the held-out rows."""
-    from churnml.evaluate import METRIC_NAMES
     from churnml.console import print_scorers
+    from churnml.evaluate import METRIC_NAMES
 
     metrics = result.evaluation.metrics
     print_scorers(f"{result.plan.describe()}\n{result.plan.reason}",

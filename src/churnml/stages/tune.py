@@ -32,10 +32,11 @@ def run_stage(ctx: RunContext) -> None:
     check_space(config.tune.space)
     tracking.connect(config.mlflow.tracking_uri)  # an unreachable server fails now
     inputs = load_model_inputs(config)
-    search(inputs, config, ctx.params, ctx.output_dir)
+    search(inputs, config, ctx.params, ctx.output_dir, ctx.overrides)
 
 
-def search(inputs, config: Config, params: dict[str, Any], output_dir: Path | None):
+def search(inputs, config: Config, params: dict[str, Any], output_dir: Path | None,
+           overrides: tuple[str, ...] = ()):
     """Tune on `inputs` (`churnml.models.training.ModelInputs`), track the study with one nested
     run per trial, and write the experiment file. Returns `(study, path of the file)`."""
     from churnml.models.churn import training_rows
@@ -50,7 +51,7 @@ def search(inputs, config: Config, params: dict[str, Any], output_dir: Path | No
 
     source = data_source(config.data)
     tags = {"churnml.stage": "tune", **source.as_tags()}
-    with tracking.run(mlcfg, run_name("tune", source), params, output_dir, tags=tags) as run_id:
+    with tracking.run(mlcfg, run_name("tune", source, overrides=overrides), params, output_dir, tags=tags) as run_id:
         tracking.log_params(plan.as_params())
 
         def on_trial(number: int, values: dict[str, Any], fit) -> None:
