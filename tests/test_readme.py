@@ -92,9 +92,16 @@ def test_every_readme_command_runs(tmp_path: Path):
         if "engine=spark" in argv and why_no_spark():
             print(f"skipped `{command}`: {why_no_spark()}")
             continue
+        if "data=northwind" in argv:
+            from helpers.databases import northwind_in_mariadb, northwind_in_postgres
+
+            why = northwind_in_mariadb() if any("mysql" in a for a in argv) else northwind_in_postgres()
+            if why:
+                print(f"skipped `{command}`: {why}")
+                continue
         args = [a.replace(EXTRACT, str(extract)) for a in argv[1:]]
         extra = [f"paths.root={project}"]
-        if "data=files" not in args:
+        if "data=files" not in args and "data=northwind" not in args:
             extra += SMALL
         run([*churnml, *args, *extra])
         ran += 1

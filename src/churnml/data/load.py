@@ -446,11 +446,11 @@ def _read_sql(data_cfg: Any, only: Collection[str] | None = None) -> _Read:
                 continue
             start = time.perf_counter()
             try:
-                with engine.connect() as conn:
-                    # A plain string goes to the driver as is: a ':' in a literal is not a parameter.
-                    frame = pd.read_sql_query(query, conn)
+                frame = _query(engine, query)
             except Exception as err:  # noqa: BLE001 - any failed query is the user's to fix
-                read.fail(table, None, f"the query failed: {_first_line(err)}")
+                shown_query = " ".join(query.split())
+                shown_query = shown_query if len(shown_query) <= 200 else shown_query[:199] + "…"
+                read.fail(table, None, f"the query failed: {_first_line(err)} (data.tables.{table}.query: {shown_query})")
                 continue
             # Drop every non-contract column at once: nothing else from the extract goes further.
             _pick_columns(read, table, frame, [str(c) for c in frame.columns], mapping)
@@ -458,6 +458,45 @@ def _read_sql(data_cfg: Any, only: Collection[str] | None = None) -> _Read:
     finally:
         engine.dispose()
     return read
+
+
+def _query(engine: Any, query: str) -> pd.DataFrame:
+    """The rows of `query`: through PostgreSQL's COPY as CSV read by Arrow (every column as text,
+    parsed by the contract as a file's would be) when the driver is psycopg, else through
+    pandas. A million order lines fetched as Python objects take many times longer than COPY."""
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        return _copy_query(engine, query)
+    with engine.connect() as conn:
+        # A plain string goes to the driver as is: a ':' in a literal is not a parameter.
+        return pd.read_sql_query(query, conn)
+
+
+def _copy_query(engine: Any, query: str) -> pd.DataFrame:
+    """`COPY (query) TO STDOUT` as CSV, read by Arrow: every column as text; an unquoted empty
+    field (SQL NULL) is missing, a quoted one ('') an empty text."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    buffer = io.BytesIO()
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor, cursor.copy(
+            f"COPY ({query.strip().rstrip(';')}) TO STDOUT WITH (FORMAT csv, HEADER)"
+        ) as copy:
+            for block in copy:
+                buffer.write(block)
+    finally:
+        raw.close()
+    data = pa.BufferReader(buffer.getvalue())
+    header = pcsv.open_csv(data).schema.names
+    data = pa.BufferReader(buffer.getvalue())
+    convert = pcsv.ConvertOptions(column_types={name: pa.large_string() for name in header},
+                                  null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False)
+    table = pcsv.read_csv(data, read_options=pcsv.ReadOptions(block_size=16 * 2**20),
+                          parse_options=pcsv.ParseOptions(newlines_in_values=True), convert_options=convert)
+    return table.to_pandas()
 
 
 def _first_line(err: BaseException) -> str:
