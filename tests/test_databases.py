@@ -20,6 +20,7 @@ from churnml.errors import ContractError
 from churnml.features import build_features
 from helpers.databases import MARIADB, POSTGRES, northwind_in_mariadb, northwind_in_postgres
 
+pytestmark = pytest.mark.database
 TODAY = pd.Timestamp("2026-11-27").date()
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from helpers.databases import POSTGRES, why_no_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.database]
 CHURNML = Path(sys.executable).parent / "churnml"
 SMALL = ["data.accounts=300", "data.months=36", "model.num_threads=1", "today=2026-11-27"]
 
