@@ -122,8 +122,10 @@ def paired_auc_difference(y, a, b, groups, rounds: int, confidence: float, seed:
             per_month.append(_weighted_auc(y[at], a[at], weights[:, at]) - _weighted_auc(y[at], b[at], weights[:, at]))
     if not per_month:
         return float("nan"), float("nan")
-    with np.errstate(invalid="ignore"):
-        diff = np.nanmean(np.vstack(per_month), axis=0) if len(per_month) > 1 else per_month[0]
+    stacked = np.vstack(per_month)
+    # A resample with no churner (or no stayer) in any month has no difference: left out below.
+    measured = np.isfinite(stacked).sum(axis=0)
+    diff = np.where(measured > 0, np.nansum(stacked, axis=0) / np.maximum(measured, 1), np.nan)
     diff = diff[np.isfinite(diff)]
     if not len(diff):
         return float("nan"), float("nan")
