@@ -62,7 +62,7 @@ def test_stage_help_is_short_and_the_whole_tree_is_one_flag_away():
     lines = proc.stdout.splitlines()
     assert len(lines) < 50, len(lines)
     # The groups, without the internal schemas; the settings people change, with their defaults.
-    assert "  data: files, spark_tables, sql, synthetic" in lines and "experiment:" in proc.stdout
+    assert "  data: files, northwind, spark_tables, sql, synthetic" in lines and "experiment:" in proc.stdout
     assert "_schema" not in proc.stdout
     for key, _ in COMMON_SETTINGS:
         assert any(line.startswith(f"  {key} ") for line in lines), key

@@ -152,7 +152,7 @@ def extra_searchpath(overrides: list[str]) -> list[str]:
 
 # The settings people change, in the order they meet them (`churnml <stage> --help`).
 COMMON_SETTINGS: tuple[tuple[str, str], ...] = (
-    ("data", "where the tables come from: synthetic (the demo), files, sql, spark_tables"),
+    ("data", "where the tables come from: synthetic (the demo), files, sql (northwind: its example), spark_tables"),
     ("data.dir", "the folder of the key-account file's tables (data=files)"),
     ("data.name", "names this data source: its own outputs, models and champion"),
     ("data.format", "csv or parquet (data=files)"),
