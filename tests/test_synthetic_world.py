@@ -62,6 +62,12 @@ def test_tables_keep_the_contract_with_loader_dtypes(small_world):
         pdt.assert_frame_equal(frame, tables[name], obj=name)
 
 
+def test_every_account_has_its_own_name():
+    world = generate_world(accounts=2000, months=12, seed=42, today="2026-11-27")
+    names = world.tables["accounts"]["name"]
+    assert names.is_unique and names.str.len().gt(0).all()
+
+
 def test_text_columns_use_the_contract_vocabularies(small_world):
     for (table, column), allowed in VOCABULARY.items():
         values = set(small_world.tables[table][column].dropna().unique())

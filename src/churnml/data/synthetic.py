@@ -733,6 +733,28 @@ _NAME_C = np.array(["Industries", "Works", "Group", "Manufacturing", "Systems", 
                     "Fabrication", "Engineering"])
 
 
+_PLACES = np.array(["Aachen", "Bremen", "Celle", "Dortmund", "Essen", "Fulda", "Gotha", "Hagen", "Ingolstadt",
+                    "Jena", "Kassel", "Linz", "Mainz", "Neuss", "Olten", "Passau", "Regensburg", "Siegen", "Trier",
+                    "Ulm", "Verden", "Worms", "Zug"])
+
+
+def _unique_names(names: np.ndarray) -> np.ndarray:
+    """Company names made unique as real ones are: a repeated "Dahlwood Group" gets a place
+    ("Dahlwood Group Bremen"), another place when that is taken (then a number). Draws nothing
+    from the world's random stream: everything else stays the same."""
+    out = names.astype(object)
+    seen: set[str] = set()
+    for i, name in enumerate(out):
+        candidate, k = name, 0
+        while candidate in seen:
+            place = _PLACES[(i + k) % len(_PLACES)]
+            candidate = f"{name} {place}" if k < len(_PLACES) else f"{name} {place} {k // len(_PLACES) + 1}"
+            k += 1
+        seen.add(candidate)
+        out[i] = candidate
+    return out.astype(str)
+
+
 def _build_tables(sim: _Simulation, rng: np.random.Generator, today: pd.Timestamp) -> dict[str, pd.DataFrame]:
     p, n = sim.p, sim.n
     miss = p.missing_share
@@ -745,7 +767,8 @@ def _build_tables(sim: _Simulation, rng: np.random.Generator, today: pd.Timestam
     def pick(words: np.ndarray) -> np.ndarray:
         return words[rng.integers(0, len(words), n)]
 
-    names = pd.Series(np.char.add(np.char.add(np.char.add(pick(_NAME_A), pick(_NAME_B)), " "), pick(_NAME_C)), dtype="str")
+    names = pd.Series(_unique_names(np.char.add(np.char.add(np.char.add(pick(_NAME_A), pick(_NAME_B)), " "),
+                                                pick(_NAME_C))), dtype="str")
     employees = np.round(np.clip(120 * sim.size**0.8 * rng.lognormal(0, 0.4, n), 8, 200000))
     # The contract that runs at the extract; never dated after today.
     last_month = sim.start.astype(np.int64) + sim.M
