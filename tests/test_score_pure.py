@@ -401,10 +401,13 @@ def test_changes_are_numbers_that_sort():
 def test_the_csv_rounds_money_to_cents_and_probabilities_to_four_places():
     from churnml.scoring.risk_list import csv_text
 
-    frame = pd.DataFrame({"revenue_12m": [1991715.9200000002], "churn_probability": [0.123456789],
-                          "switching_cost": [float("inf")]})
+    frame = pd.DataFrame({"revenue_12m": [1991715.9200000002, 5.0], "churn_probability": [0.123456789, 0.5],
+                          "switching_cost": [float("inf"), 0.125]})
     text = csv_text(frame)
-    assert "1991715.92," in text and "0.1235," in text and text.strip().endswith("inf")
+    assert "1991715.92," in text and "0.1235," in text and "inf" not in text
+    lines = text.strip().splitlines()
+    assert lines[0] == "revenue_12m,churn_probability,switching_cost,switching_cost_note"
+    assert lines[1].endswith(",,above the largest discount seen") and lines[2].endswith(",0.125,")
 
 
 def test_win_back_needs_months_of_data_before_a_loss_read_from_revenue():

@@ -213,8 +213,17 @@ CSV_DECIMALS = {
 
 def csv_text(risk_list: pd.DataFrame) -> str:
     """The risk list as CSV for jobs and spreadsheets: money in cents, probabilities to 4 places,
-    a switching cost above the range seen as `inf`."""
+    a switching cost above the range seen empty, with the words in `switching_cost_note` beside
+    it (as the workbook has it: no `inf` a spreadsheet cannot read)."""
+    from churnml.scoring.actions import ABOVE_RANGE_WORDS
+
     out = risk_list.copy()
+    if "switching_cost" in out:
+        cost = pd.to_numeric(out["switching_cost"], errors="coerce")
+        above = np.isinf(cost.to_numpy(dtype=float))
+        out["switching_cost"] = cost.mask(above)
+        out.insert(out.columns.get_loc("switching_cost") + 1, "switching_cost_note",
+                   np.where(above, ABOVE_RANGE_WORDS, ""))
     for column, places in CSV_DECIMALS.items():
         if column in out:
             out[column] = pd.to_numeric(out[column], errors="coerce").round(places)
