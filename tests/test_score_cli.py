@@ -115,6 +115,9 @@ def test_a_forced_model_is_one_warning_in_the_log(scored, capfd):
     forced = [line for line in logs[-1].read_text().splitlines() if "named by score.model_uri" in line
               or "(score.model_uri)" in line]
     assert len(forced) == 1 and "[WARNING]" in forced[0], forced
+    assert "baseline_" not in forced[0]  # words for sales ops, no internal names
+    page = (latest_month(scored) / "report.html").read_text()
+    assert "named by score.model_uri" in page or "(score.model_uri)" in page
     assert forced[0] in out.out + out.err or forced[0].split(" - ", 1)[1] in out.out + out.err
     # The default champion is no forced model: nothing said.
     assert main(["score", f"paths.root={scored}", f"today={TODAY}"]) == 0

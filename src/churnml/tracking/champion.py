@@ -128,9 +128,14 @@ def load_scoring_models(config: Config) -> tuple[Any, Any | None, dict[str, Any]
         warnings.append(ranked_by_note(ranked_by, check))
     elif check and not check.get("passed", True):
         # A model of an earlier version refused by the gate, and forced.
+        from churnml.models.baselines import WORDS
+
+        name = check.get("baseline", "")
         warnings.append(
-            f"This list was scored with a model that did not earn its place: its {check.get('text', '')}. "
-            "Treat its ranking with care; the simple baseline ranks the accounts about as well."
+            f"This list was scored with a model that did not earn its place: on the held-out months it "
+            f"ranked the accounts no better than {WORDS.get(name, 'a simple baseline')} (AUC "
+            f"{check.get('auc', float('nan')):.3f} against {check.get('baseline_auc', float('nan')):.3f}). "
+            "Treat its ranking with care."
         )
     return model, switching, {
         "name": ml.churn_model_name if used.startswith("models:/") or used == str(export) else Path(used).name,
@@ -149,15 +154,15 @@ def load_scoring_models(config: Config) -> tuple[Any, Any | None, dict[str, Any]
 
 def forced_note(config: Config, source, used: str, version: str | None) -> str:
     """In words, for the log and the page: the list was scored with a model named by
-    `score.model_uri`, not the data source's champion, and what the gate had said of it."""
+    `score.model_uri`, not the data source's champion, and whether the gate had refused it."""
     ml = config.mlflow
     champion = alias_version(ml.churn_model_name, source.alias(CHAMPION)) if store_exists(config) else None
-    said = version_tags(ml.churn_model_name, version).get("gate.reason") if version and champion else None
     if champion is not None and champion == version:
         return f"This list was scored with {used} (score.model_uri), which is the champion of {source.label}."
+    refused = bool(version and champion) and version_tags(ml.churn_model_name, version).get("gate.alias") == CHALLENGER
     return (f"This list was scored with {used}, named by score.model_uri, not with the champion of {source.label}"
             + (f" (version {champion})" if champion else "")
-            + (f"; when it was trained the champion gate said: {said}" if said else "") + ".")
+            + ("; when it was trained it did not rank better than the champion" if refused else "") + ".")
 
 
 def ranked_by_note(name: str, check: dict) -> str:
