@@ -123,3 +123,13 @@ def test_the_charts_sheet_draws_the_risk_where_people_look(book):
     assert kinds[:3] == ["BarChart", "BarChart", "ScatterChart"]
     assert ws["A1"].value == "Account manager" and ws["G1"].value == "Quadrant"
     assert {ws.cell(r, 7).value for r in range(2, ws.max_row + 1)} - {None} <= {"defend", "develop", "watch", "maintain"}
+
+
+def test_a_change_of_probability_is_in_points_and_the_priority_has_no_currency(book):
+    ws = book["Risk list"]
+    headings = [c.value for c in ws[1]]
+    change = ws.cell(row=2, column=headings.index("Churn probability change") + 1)
+    assert "pts" in change.number_format and "%" not in change.number_format
+    priority = headings.index("Retention priority") + 1
+    assert "EUR" not in (ws.cell(row=1, column=priority).value or "")
+    assert "EUR" not in ws.cell(row=2, column=priority).number_format

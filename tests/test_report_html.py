@@ -144,3 +144,14 @@ def test_the_changes_are_shown_by_what_a_manager_asks(report, page):
     assert by_manager["revenue_at_risk_change"].sum() == pytest.approx(report.risk_list["revenue_at_risk_change"].sum())
     for title in views:
         assert escape(title) in page
+
+
+def test_units_are_as_they_are_a_change_in_points_and_a_priority_without_currency():
+    from churnml.report import DISPLAY_COLUMNS
+    from churnml.report.html import fmt
+
+    kinds = {c.name: c.kind for c in DISPLAY_COLUMNS}
+    assert fmt(0.341, kinds["churn_probability_change"]) == "+34.1 pts"
+    assert fmt(-0.05, kinds["churn_probability_change"]) == "-5.0 pts"
+    assert fmt(12345.6, kinds["priority"]) == "12,346" and kinds["priority"] != "money"
+    assert fmt(float("nan"), "money") == "" and fmt(None, "points") == ""

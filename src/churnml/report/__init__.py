@@ -17,8 +17,9 @@ import pandas as pd
 @dataclass(frozen=True)
 class Column:
     """One column as people see it: the risk-list column, its heading, its format
-    (`text`, `int`, `money`, `percent`, `cost` (a percent or 'above the largest seen'),
-    `band`) and its width in characters in the workbook."""
+    (`text`, `int`, `money`, `percent`, `points` (a change of a percent, in percentage points),
+    `score` (a number with no unit), `cost` (a percent or 'above the largest seen'), `band`) and
+    its width in characters in the workbook."""
 
     name: str
     heading: str
@@ -37,7 +38,7 @@ DISPLAY_COLUMNS: list[Column] = [
     Column("churn_probability", "Churn probability", "percent", 11),
     Column("risk_band", "Risk band", "band", 10),
     Column("revenue_at_risk", "Revenue at risk", "money", 14),
-    Column("priority", "Retention priority", "money", 14),
+    Column("priority", "Retention priority", "score", 14),
     Column("switch_probability", "Switch probability", "percent", 11),
     Column("switching_cost", "Switching cost", "cost", 13),
     Column("reason_1", "Reason 1", "text", 40),
@@ -48,7 +49,7 @@ DISPLAY_COLUMNS: list[Column] = [
     Column("improvement_2", "And next", "text", 40),
     Column("previous_rank", "Previous rank", "int", 9),
     Column("rank_change", "Places up (+) / down (-)", "int", 10),
-    Column("churn_probability_change", "Churn probability change", "percent", 11),
+    Column("churn_probability_change", "Churn probability change", "points", 11),
     Column("revenue_at_risk_change", "Revenue at risk change", "money", 14),
     Column("new_reasons", "New reasons", "text", 36),
 ]
@@ -58,7 +59,7 @@ SUMMARY_COLUMNS: list[Column] = [
     Column("revenue_12m", "Revenue 12 months", "money", 16),
     Column("revenue_at_risk", "Revenue at risk", "money", 16),
     Column("share_of_revenue_at_risk", "Share of revenue at risk", "percent", 12),
-    Column("priority", "Retention priority", "money", 16),
+    Column("priority", "Retention priority", "score", 16),
 ]
 
 LEFT_DISPLAY: list[Column] = [
@@ -67,7 +68,7 @@ LEFT_DISPLAY: list[Column] = [
     Column("account_id", "Account ID", "text", 12),
     Column("account_manager", "Account manager", "text", 20),
     Column("previous_band", "Previous band", "band", 10),
-    Column("previous_priority", "Previous priority", "money", 14),
+    Column("previous_priority", "Previous priority", "score", 14),
     Column("status", "Now", "text", 30),
 ]
 
@@ -246,7 +247,7 @@ class ReportData:
         return [
             (f"New in the {top} band", new_top.head(n),
              [*account, Column("churn_probability", "Churn probability", "percent", 11),
-              Column("churn_probability_change", "Change", "percent", 10), Column("reason_1", "Main reason", "text", 40)]),
+              Column("churn_probability_change", "Change", "points", 10), Column("reason_1", "Main reason", "text", 40)]),
             ("Biggest risers by revenue at risk", risers.head(n),
              [*account, Column("revenue_at_risk", "Revenue at risk", "money", 14),
               Column("revenue_at_risk_change", "Change", "money", 14), Column("rank_change", "Places up", "int", 9)]),

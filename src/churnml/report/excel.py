@@ -43,7 +43,9 @@ from churnml.report import (
 )
 from churnml.report.charts import QUADRANTS, by_group, risk_history, value_risk
 
-FORMATS = {"int": "0", "money": "#,##0", "percent": "0.0%", "cost": "0.0%", "float": "0.000"}
+# A change of a probability is in percentage points (the cell holds them: 3.4 for +3.4 pts).
+FORMATS = {"int": "0", "money": "#,##0", "score": "#,##0", "percent": "0.0%", "cost": "0.0%", "float": "0.000",
+           "points": '+0.0" pts";-0.0" pts";0.0" pts"'}
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", start_color="305496", end_color="305496")
 TITLE_FONT = Font(bold=True, size=14)
@@ -131,7 +133,8 @@ def _cell(ws: Any, value: Any, col: Column | None = None, currency: str = "") ->
     if kind == "cost" and isinstance(value, float) and math.isinf(value):
         return WriteOnlyCell(ws, None)  # a number column: the header's note says what empty means
     if kind in FORMATS:
-        cell = WriteOnlyCell(ws, int(value) if kind == "int" else float(value))
+        number = int(value) if kind == "int" else float(value) * (100 if kind == "points" else 1)
+        cell = WriteOnlyCell(ws, number)
         cell.number_format = money_format(currency) if kind == "money" else FORMATS[kind]
         return cell
     cell = WriteOnlyCell(ws, str(value))

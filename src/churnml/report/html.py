@@ -122,7 +122,7 @@ document.querySelectorAll('input.filter').forEach(function(inp){
 });
 """
 
-NUMERIC_KINDS = ("int", "money", "percent", "cost", "float")
+NUMERIC_KINDS = ("int", "money", "score", "percent", "points", "cost", "float")
 
 
 def fmt(value: Any, kind: str) -> str:
@@ -131,8 +131,10 @@ def fmt(value: Any, kind: str) -> str:
         return ""
     if kind == "int":
         return f"{int(value):,}"
-    if kind == "money":
+    if kind in ("money", "score"):
         return f"{float(value):,.0f}"
+    if kind == "points":  # a change of a probability: percentage points, never "%"
+        return f"{float(value) * 100:+.1f} pts"
     if kind in ("percent", "cost"):
         if math.isinf(float(value)):
             return ABOVE_RANGE
