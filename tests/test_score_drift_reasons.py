@@ -168,6 +168,9 @@ def test_reason_words_examples():
     row = {"complaint_oldest_open_days": 31.2}
     assert format_reason("complaints_open", 1.0, row) == "1 complaint open for 31 days"
     assert format_reason("complaints_open", 2.0, row) == "2 complaints open, the oldest 31 days"
+    # The age of the oldest says how many are open: it reads with "resolving the 3 open complaints".
+    assert (format_reason("complaint_oldest_open_days", 51.0, {"complaints_open": 3.0})
+            == "the oldest open complaint open for 51 days (3 open)")
     assert format_reason("complaints_opened_3m", 0.0) == "no complaints in the last 3 months"
     assert format_reason("months_since_competitor_signal", 0.1) == "competitor activity 3 days ago"
     assert format_reason("months_since_competitor_signal", 2.2) == "competitor activity 2 months ago"

@@ -224,8 +224,9 @@ _add("complaint_max_open_severity", "complaints",
      "an open complaint of severity {value} (of 3)", reason_zero="no open complaint")
 _add("complaints_severe_12m", "complaints", "Complaints of severity 3 opened in the last 12 months.",
      "count", "{value} severe complaint{s} in the last 12 months")
+# Said with the count of open complaints, so that it reads with "resolving the 3 open complaints".
 _add("complaint_oldest_open_days", "complaints", "Age in days of the oldest open complaint.", "days",
-     "a complaint open for {value} day{s}",
+     "the oldest open complaint open for {value} day{s}[ ({complaints_open} open)]",
      reason_missing="no open complaint")
 _add("complaint_median_resolution_days_12m", "complaints",
      "Median days to resolve, over complaints resolved in the last 12 months.", "days",
