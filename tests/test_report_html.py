@@ -155,3 +155,18 @@ def test_units_are_as_they_are_a_change_in_points_and_a_priority_without_currenc
     assert fmt(-0.05, kinds["churn_probability_change"]) == "-5.0 pts"
     assert fmt(12345.6, kinds["priority"]) == "12,346" and kinds["priority"] != "money"
     assert fmt(float("nan"), "money") == "" and fmt(None, "points") == ""
+
+
+def test_the_ranking_words_follow_the_models_horizon_and_the_switching_model():
+    from dataclasses import replace
+
+    from churnml.report import ReportData
+
+    base = ReportData(as_of="2025-01", risk_list=pd.DataFrame(), left=pd.DataFrame(), win_back=pd.DataFrame(),
+                      summaries={}, bands=["high", "medium", "low"], thresholds={"high": 0.3, "medium": 0.15},
+                      weights={"influence": 0.5, "low_switching_cost": 0.3}, formula="", distribution={},
+                      model={"horizon_months": 3})
+    words = " ".join(base.ranking_words())
+    assert "within 3 months" in words and "deeper discount" in words
+    without = " ".join(replace(base, switching_available=False).ranking_words())
+    assert "discount" not in without and "counts up to 1.5 times." in without

@@ -197,15 +197,20 @@ class ReportData:
     history: pd.DataFrame = field(default_factory=pd.DataFrame)  # earlier lists: as_of, account_id, churn_probability
 
     def ranking_words(self) -> list[str]:
-        """How the list is ranked, in sentences for sales people (no formula, no weights' names)."""
+        """How the list is ranked, in sentences for sales people (no formula, no weights' names):
+        the horizon is the model's, the switching-cost uplift only where a switching model scored."""
         bands = ", ".join(f"{b} from {self.thresholds[b]:.0%}" for b in self.bands if b in self.thresholds)
+        horizon = int(self.model.get("horizon_months") or 6)
+        counts = (f"An influential account (an industry leader that others follow) counts up to "
+                  f"{1 + self.weights.get('influence', 0):g} times")
+        if self.switching_available:
+            counts += (f", and an account a competitor recently offered a deeper discount than we can defend "
+                       f"counts {1 + self.weights.get('low_switching_cost', 0):g} times")
         return [
             f"The accounts with a notable risk come first (bands {bands}), then those at {self.bands[-1]} risk.",
             "Within each, the list is ordered by retention priority: first the accounts with the most revenue "
-            "at risk, the chance that the account leaves within six months times what it bought in the last "
-            f"twelve. An influential account (an industry leader that others follow) counts up to "
-            f"{1 + self.weights.get('influence', 0):g} times, and an account a competitor recently offered "
-            f"a deeper discount than we can defend counts {1 + self.weights.get('low_switching_cost', 0):g} times.",
+            f"at risk, the chance that the account leaves within {horizon} months times what it bought in the "
+            f"last twelve. {counts}.",
             "The reasons are what raises this account's risk most, in its own figures.",
         ]
 

@@ -149,6 +149,7 @@ def load_scoring_models(config: Config) -> tuple[Any, Any | None, dict[str, Any]
         "warnings": warnings,
         "ranked_by": ranked_by,
         "fitted_to": info.get("fitted_to"),
+        "horizon_months": info.get("horizon_months"),
     }
 
 
