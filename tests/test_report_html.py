@@ -111,7 +111,8 @@ def test_the_drift_section_names_its_reference_snapshots(report):
     from dataclasses import replace
 
     page = page_html(replace(report, model={**report.model, "psi_reference": ["2024-05", "2024-06", "2024-07"]}))
-    assert "training snapshots 2024-05, 2024-06, 2024-07" in page
+    # The model that scores was fitted on every labelled month, the newest three included.
+    assert "the newest months the model was fitted on (2024-05, 2024-06, 2024-07)" in page
     assert "peer rates" in page
 
 

@@ -441,7 +441,8 @@ def page_html(report: ReportData) -> str:
     reference = model.get("psi_reference") or []
     psi_note = (
         "<p class='note'>Population stability index of each feature in this month's accounts against "
-        + (f"the training snapshots {escape(', '.join(reference))}" if reference else "the training data")
+        + (f"the newest months the model was fitted on ({escape(', '.join(reference))})" if reference
+           else "the data the model was fitted on")
         + "; per-industry features (peer rates) are not checked. Above "
         + f"{report.drift_threshold:g} counts as drift.</p>"
     )
