@@ -22,7 +22,8 @@ LIST = pd.DataFrame(
 
 def test_groups_sum_revenue_at_risk_largest_first():
     groups = by_group(LIST, "account_manager")
-    assert groups["account_manager"].tolist() == ["m1", "m2", "(none)"]
+    # No manager reads as on the workbook's sheet of those accounts.
+    assert groups["account_manager"].tolist() == ["m1", "m2", "Unassigned"]
     assert groups["revenue_at_risk"].tolist() == [625.0, 51.0, 0.2]
     assert by_group(LIST, "account_manager", n=2)["account_manager"].tolist() == ["m1", "others"]
 

@@ -88,6 +88,9 @@ def test_a_sheet_per_account_manager_with_only_their_accounts(report, book):
         assert ws.freeze_panes == "C2" and len(ws.tables) == 1
         total += len(ids)
     assert total == len(rl)
+    # The summary's row for accounts with no manager is called as their sheet is.
+    summary = [c.value for row in book["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert "Unassigned" in summary and "(none)" not in summary
 
 
 def test_changes_and_win_back_sheets(report, book):

@@ -94,6 +94,18 @@ BAND_COLOURS: dict[str, tuple[str, str]] = {
 }
 OTHER_BAND_COLOUR = ("D9D9D9", "000000")
 
+# How a missing group reads, the same on every sheet, chart and table: an account with no manager
+# is on the "Unassigned" sheet and in the "Unassigned" row of the summaries.
+NOT_GIVEN = {"account_manager": "Unassigned"}
+NOT_GIVEN_DEFAULT = "Not given"
+
+
+def group_key(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The values of `column` to group by, a missing one in words (`NOT_GIVEN`)."""
+    word = NOT_GIVEN.get(column, NOT_GIVEN_DEFAULT)
+    return frame[column].astype("object").where(frame[column].notna(), word).rename(column)
+
+
 # A switching cost of `inf`: no discount in the range the model was trained on makes the
 # account switch. Cells say it short; sentences (churnml.scoring.actions) say it in full.
 ABOVE_RANGE = "above largest seen"
@@ -241,7 +253,7 @@ class ReportData:
         known = rl[rl["revenue_at_risk_change"].notna()]
         by_manager = (
             known.assign(previous=known["revenue_at_risk"] - known["revenue_at_risk_change"])
-            .groupby(known["account_manager"].fillna("(none)"))
+            .groupby(group_key(known, "account_manager"))
             .agg(revenue_at_risk=("revenue_at_risk", "sum"), previous_revenue_at_risk=("previous", "sum"))
             .assign(revenue_at_risk_change=lambda f: f["revenue_at_risk"] - f["previous_revenue_at_risk"])
             .sort_values("revenue_at_risk_change", ascending=False)

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from churnml.report import ReportData, in_words
+from churnml.report import ReportData, group_key, in_words
 from churnml.scoring.changes import Changes
 from churnml.scoring.priority import PRIORITY_FORMULA, band_order, check_weights
 
@@ -16,7 +16,7 @@ from churnml.scoring.priority import PRIORITY_FORMULA, band_order, check_weights
 def summarise(risk_list: pd.DataFrame, by: str, bands: Sequence[str]) -> pd.DataFrame:
     """Accounts, revenue, revenue at risk and priority per value of `by` (tier, industry, manager),
     with the number of accounts in each band; largest revenue at risk first."""
-    key = risk_list[by].astype("object").where(risk_list[by].notna(), "(none)").rename(by)
+    key = group_key(risk_list, by)
     grouped = risk_list.groupby(key, sort=True)
     out = pd.DataFrame(
         {

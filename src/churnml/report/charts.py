@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churnml.report import group_key
+
 # The value × risk matrix: high value = the top 20 % of the list by revenue (the key accounts);
 # high risk = in a risk band. Each quadrant has its own service.
 QUADRANTS = {
@@ -19,7 +21,7 @@ TOP_VALUE_SHARE = 0.2
 
 def by_group(risk_list: pd.DataFrame, column: str, n: int = 12) -> pd.DataFrame:
     """Revenue at risk per value of `column`, the largest `n` (the rest as "others")."""
-    key = risk_list[column].astype("object").where(risk_list[column].notna(), "(none)")
+    key = group_key(risk_list, column)
     sums = risk_list.groupby(key)["revenue_at_risk"].sum().sort_values(ascending=False, kind="mergesort")
     if len(sums) > n:
         sums = pd.concat([sums.iloc[: n - 1], pd.Series({"others": sums.iloc[n - 1 :].sum()})])

@@ -32,6 +32,7 @@ from churnml.report import (
     DISPLAY_COLUMNS,
     DRIFT_NOTE,
     LEFT_DISPLAY,
+    NOT_GIVEN,
     SUMMARY_COLUMNS,
     SWITCHING_NOTE,
     WIN_BACK_DISPLAY,
@@ -92,7 +93,7 @@ def workbook_bytes(report: ReportData) -> bytes:
     keys = sorted(managers.dropna().astype("str").unique())
     groups = [(k, report.risk_list[managers.astype("str") == k]) for k in keys]
     if managers.isna().any():
-        groups.append(("Unassigned", report.risk_list[managers.isna()]))
+        groups.append((NOT_GIVEN["account_manager"], report.risk_list[managers.isna()]))
     for manager, rows in groups:
         name = sheet_name(manager, taken)
         taken.append(name)
