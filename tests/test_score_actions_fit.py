@@ -50,6 +50,15 @@ def test_each_playbook_action_is_given_only_when_its_condition_holds(key):
     assert recommend_action(reasons, PLAYBOOK, {"switching_cost": 0.18, **fails}) == PLAYBOOK["default"]
 
 
+def test_no_price_action_where_no_discount_in_the_range_seen_moves_the_account():
+    reasons = [("price_gap_deepest_12m", "competitor"), ("months_since_exec_visit", "relationship")]
+    offered = {"deepest_discount": 0.12}
+    assert recommend_action(reasons, PLAYBOOK, {**offered, "switching_cost": 0.05}).startswith("Price and value")
+    assert recommend_action(reasons, PLAYBOOK, {**offered, "switching_cost": float("inf")}) == PLAYBOOK["relationship"]
+    # No switching model: the margin is unknown, the offer alone decides.
+    assert recommend_action(reasons, PLAYBOOK, offered).startswith("Price and value")
+
+
 def test_the_complaint_action_needs_an_open_complaint_and_falls_to_the_next_reason():
     reasons = [("complaints_severe_12m", "complaints"), ("months_since_exec_visit", "relationship")]
     assert recommend_action(reasons, PLAYBOOK, {"complaints_open": 1}) == PLAYBOOK["complaints"]

@@ -211,7 +211,7 @@ def test_action_text_is_filled_with_the_accounts_values():
     pb = {"competitor": "Price review within {switching_cost} (offered {deepest_discount})"}
     got = recommend_action([("x", "competitor")], pb, {"switching_cost": 0.085, "deepest_discount": 0.12})
     assert got == "Price review within 8.5 % (offered 12.0 %)"
-    got = recommend_action([("x", "competitor")], {"competitor": "within {switching_cost} ({switch})"},
+    got = recommend_action([("x", "switching")], {"switching": "within {switching_cost} ({switch})"},
                            {"switching_cost": float("inf"), "deepest_discount": 0.1})
     assert "above the largest discount seen" in got and "unknown" in got
     assert format_fraction(None) == "not estimated"

@@ -85,8 +85,10 @@ def delivery_problem(values: Mapping[str, Any]) -> bool:
 
 
 def competitor_offer(values: Mapping[str, Any]) -> bool:
-    """A competitor offered the account a price below ours in the last 12 months."""
-    return _number(values, "deepest_discount") > 0
+    """A competitor offered the account a price below ours in the last 12 months, and a price
+    move could still move the account: its switching cost lies within the discounts seen (an
+    account no discount in that range moves is not kept by a price review)."""
+    return _number(values, "deepest_discount") > 0 and not np.isinf(_number(values, "switching_cost"))
 
 
 def condition_of(key: str) -> Callable[[Mapping[str, Any]], bool] | None:
