@@ -404,3 +404,22 @@ def test_the_final_calibration_is_made_as_the_measured_ones_were(world):
     again = fit_churn(rows, FEATURES, final_plan(result.plan, rows["snapshot"].unique()), cfg)
     np.testing.assert_array_equal(again.predict_proba(frame), result.final.predict_proba(frame))
     assert result.final.calibrator.method == cfg.calibration
+
+
+def test_beyond_the_scores_it_was_fitted_on_the_calibration_keeps_the_boosters_order():
+    """A month's accounts can score below (or above) every out-of-fold score the calibration
+    saw: they follow the booster's ratio to the curve's end instead of one flat value, so the
+    list does not tie dozens of accounts the booster tells apart; at the ends the curve joins."""
+    from churnml.models.churn import Calibrator
+
+    rng = np.random.default_rng(2)
+    raw = 0.2 + 0.6 * rng.random(2000)  # fitted on scores in [0.2, 0.8]
+    y = (rng.random(2000) < raw**2).astype(float)
+    cal = Calibrator.fit("isotonic", raw, y)
+    low, high = np.linspace(0.01, 0.19, 40), np.linspace(0.81, 0.99, 40)
+    for side in (low, high):
+        p = cal.transform(side)
+        assert len(np.unique(np.round(p, 4))) == len(side) and (np.diff(p) > 0).all()
+    lo, hi = cal.model.x[0], cal.model.x[-1]
+    np.testing.assert_allclose(cal.model.predict(np.array([lo - 1e-9, lo, hi, hi + 1e-9])),
+                               cal.model.predict(np.array([lo, lo, hi, hi])), atol=1e-6)

@@ -184,7 +184,16 @@ class CenteredSteps:
     y: np.ndarray  # the curve there, non-decreasing
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
-        return np.interp(np.asarray(raw, dtype=float), self.x, self.y)
+        """The curve at `raw`; beyond the scores fitted on it follows the booster's own ratio to
+        the end (toward 0 below, toward 1 above) instead of a flat line, so that accounts the
+        booster tells apart are not tied at the curve's ends."""
+        raw = np.asarray(raw, dtype=float)
+        out = np.interp(raw, self.x, self.y)
+        lo, hi = float(self.x[0]), float(self.x[-1])
+        below, above = raw < lo, raw > hi
+        out[below] = self.y[0] * raw[below] / max(lo, 1e-12)
+        out[above] = 1.0 - (1.0 - self.y[-1]) * (1.0 - raw[above]) / max(1.0 - hi, 1e-12)
+        return out
 
 
 def _smoothed_isotonic(raw: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> CenteredSteps:
