@@ -77,7 +77,7 @@ def test_the_page_shows_twenty_accounts_at_1400_px_with_nothing_cut_off(month, t
     assert width == 1400
 
 
-def test_the_workbooks_risk_list_prints_on_at_most_60_pages(month, tmp_path):
+def test_the_workbooks_risk_list_prints_on_at_most_40_readable_pages(month, tmp_path):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if not soffice:
         pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui; .ci/run does it)")
@@ -85,6 +85,11 @@ def test_the_workbooks_risk_list_prints_on_at_most_60_pages(month, tmp_path):
 
     book = load_workbook(month / "risk_list.xlsx")
     accounts = book["Risk list"].max_row - 1
+    # What prints: at most 10 columns (those a manager reads), every sheet set up for paper.
+    area = book["Risk list"].print_area.split("!")[1].replace("$", "")
+    first, last = area.split(":")
+    assert first.startswith("A") and last[0] <= "J" and not last[1].isalpha(), area
+    assert all(ws.page_setup.fitToWidth == 1 for ws in book.worksheets)
     for name in book.sheetnames:
         if name != "Risk list":
             del book[name]
@@ -96,4 +101,4 @@ def test_the_workbooks_risk_list_prints_on_at_most_60_pages(month, tmp_path):
     pdf = (tmp_path / "risk_list_only.pdf").read_bytes()
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     assert accounts >= 900
-    assert 0 < pages <= 60, f"{accounts} accounts print on {pages} pages"
+    assert 0 < pages <= 40, f"{accounts} accounts print on {pages} pages"

@@ -82,7 +82,8 @@ def test_a_sheet_per_account_manager_with_only_their_accounts(report, book):
     total = 0
     for name in managers:
         ws = book[name]
-        ids = [ws.cell(r, 3).value for r in range(2, ws.max_row + 1)]
+        id_column = [c.value for c in ws[1]].index("Account ID") + 1
+        ids = [ws.cell(r, id_column).value for r in range(2, ws.max_row + 1)]
         owners = set(rl.set_index("account_id").loc[ids, "account_manager"].fillna("(none)"))
         assert len(owners) == 1
         assert ws.freeze_panes == "C2" and len(ws.tables) == 1
@@ -136,3 +137,22 @@ def test_a_change_of_probability_is_in_points_and_the_priority_has_no_currency(b
     priority = headings.index("Retention priority") + 1
     assert "EUR" not in (ws.cell(row=1, column=priority).value or "")
     assert "EUR" not in ws.cell(row=2, column=priority).number_format
+
+
+def test_every_sheet_prints_like_a_report(report, book):
+    from churnml.report import DISPLAY_COLUMNS, PRINTED_COLUMNS
+
+    for ws in book.worksheets:
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1, ws.title
+    # The risk list on paper: the columns a manager reads, the accounts with a notable risk.
+    ws = book["Risk list"]
+    printed = [c.heading for c in DISPLAY_COLUMNS[:PRINTED_COLUMNS]]
+    assert printed == ["Rank", "Account", "Account manager", "Revenue 12 months", "Churn probability",
+                       "Risk band", "Revenue at risk", "Reason 1", "Recommended action"]
+    notable = int((report.risk_list["risk_band"] != report.bands[-1]).sum())
+    assert 0 < notable < len(report.risk_list)
+    assert ws.print_area == f"'Risk list'!$A$1:$I${notable + 1}"
+    # Numbers sit on the first line of their row, beside the wrapped reasons.
+    assert ws.cell(2, 4).alignment.vertical == "top" and ws.cell(2, 8).alignment.vertical == "top"
+    # The Charts sheet prints its charts, not the tables behind them.
+    assert book["Charts"].print_area == "'Charts'!$K$1:$T$72"

@@ -27,24 +27,27 @@ class Column:
     width: int = 14
 
 
+# The first `PRINTED_COLUMNS` are what a manager reads on paper (the workbook's print area): rank,
+# account, manager, revenue, probability, band, revenue at risk, main reason, action. The rest
+# stay in the sheet for filtering.
 DISPLAY_COLUMNS: list[Column] = [
     Column("rank", "Rank", "int", 7),
     Column("name", "Account", "text", 28),
-    Column("account_id", "Account ID", "text", 12),
-    Column("account_manager", "Account manager", "text", 20),
-    Column("industry", "Industry", "text", 16),
-    Column("tier", "Tier", "text", 10),
+    Column("account_manager", "Account manager", "text", 16),
     Column("revenue_12m", "Revenue 12 months", "money", 14),
     Column("churn_probability", "Churn probability", "percent", 11),
     Column("risk_band", "Risk band", "band", 10),
     Column("revenue_at_risk", "Revenue at risk", "money", 14),
+    Column("reason_1", "Reason 1", "text", 40),
+    Column("action", "Recommended action", "text", 44),
+    Column("account_id", "Account ID", "text", 12),
+    Column("industry", "Industry", "text", 16),
+    Column("tier", "Tier", "text", 10),
     Column("priority", "Retention priority", "score", 14),
     Column("switch_probability", "Switch probability", "percent", 11),
     Column("switching_cost", "Switching cost", "cost", 13),
-    Column("reason_1", "Reason 1", "text", 40),
     Column("reason_2", "Reason 2", "text", 40),
     Column("reason_3", "Reason 3", "text", 40),
-    Column("action", "Recommended action", "text", 44),
     Column("improvement_1", "What would lower the risk most", "text", 40),
     Column("improvement_2", "And next", "text", 40),
     Column("previous_rank", "Previous rank", "int", 9),
@@ -53,6 +56,7 @@ DISPLAY_COLUMNS: list[Column] = [
     Column("revenue_at_risk_change", "Revenue at risk change", "money", 14),
     Column("new_reasons", "New reasons", "text", 36),
 ]
+PRINTED_COLUMNS = 9
 
 SUMMARY_COLUMNS: list[Column] = [
     Column("accounts", "Accounts", "int", 10),

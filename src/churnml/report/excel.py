@@ -33,6 +33,7 @@ from churnml.report import (
     DRIFT_NOTE,
     LEFT_DISPLAY,
     NOT_GIVEN,
+    PRINTED_COLUMNS,
     SUMMARY_COLUMNS,
     SWITCHING_NOTE,
     WIN_BACK_DISPLAY,
@@ -51,7 +52,8 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", start_color="305496", end_color="305496")
 TITLE_FONT = Font(bold=True, size=14)
 BOLD = Font(bold=True)
-WRAP = Alignment(wrap_text=True, vertical="top")
+WRAP = Alignment(wrap_text=True, vertical="top", horizontal="left")
+TOP = Alignment(vertical="top")  # numbers beside wrapped reasons: on the reason's first line
 FIXED_SHEETS = ("Risk list", "Summary", "Charts", "Changes", "Win-back", "Model")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -81,7 +83,7 @@ def workbook_bytes(report: ReportData) -> bytes:
     wb.properties.creator = "churnml"
     wb.properties.title = f"Key-account risk list {report.as_of}"
 
-    _table_sheet(wb, "Risk list", report.risk_list, DISPLAY_COLUMNS, report)
+    _table_sheet(wb, "Risk list", report.risk_list, DISPLAY_COLUMNS, report, printed=PRINTED_COLUMNS)
     _summary_sheet(wb, report)
     _charts_sheet(wb, report)
     _changes_sheet(wb, report)
@@ -97,7 +99,7 @@ def workbook_bytes(report: ReportData) -> bytes:
     for manager, rows in groups:
         name = sheet_name(manager, taken)
         taken.append(name)
-        _table_sheet(wb, name, rows, DISPLAY_COLUMNS, report, title=f"Accounts of {manager}")
+        _table_sheet(wb, name, rows, DISPLAY_COLUMNS, report, title=f"Accounts of {manager}", printed=PRINTED_COLUMNS)
 
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
@@ -136,11 +138,12 @@ def _cell(ws: Any, value: Any, col: Column | None = None, currency: str = "") ->
     if kind in FORMATS:
         number = int(value) if kind == "int" else float(value) * (100 if kind == "points" else 1)
         cell = WriteOnlyCell(ws, number)
+        cell.alignment = TOP
         cell.number_format = money_format(currency) if kind == "money" else FORMATS[kind]
         return cell
     cell = WriteOnlyCell(ws, str(value))
-    if col is not None and col.width >= 30:
-        cell.alignment = WRAP  # reasons and actions: wrapped inside their column
+    # Reasons and actions: wrapped inside their column; every cell of a row starts at its top.
+    cell.alignment = WRAP if col is not None and col.width >= 30 else TOP
     if kind == "band":
         fill, text = band_colour(value)
         cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
@@ -175,6 +178,9 @@ def _append_table(
     for cell, col in zip(header, columns):
         if col.kind == "cost":
             cell.comment = Comment(f"Empty: {ABOVE_RANGE} (no discount in the range trained on moves it).", "churnml")
+    if fit_rows:  # headings wrap in their column: the header row as tall as the longest one
+        lines = max((math.ceil(len(c.heading) * 1.2 / c.width) for c in columns), default=1)
+        ws.row_dimensions[1].height = LINE_HEIGHT * max(lines, 1)
     ws.append(header)
     data = [frame[c.name].tolist() if c.name in frame.columns else [None] * len(frame) for c in columns]
     for row, values in enumerate(zip(*data), start=2):
@@ -198,10 +204,13 @@ def _table_sheet(
     columns: Sequence[Column],
     report: ReportData,
     title: str | None = None,
+    printed: int | None = None,
 ) -> None:
     """A sheet holding `frame` as an Excel table: header row frozen and repeated on every printed
     page, filters on, formats per column, rows as tall as their wrapped text, printed landscape
-    and one page wide."""
+    and one page wide. With `printed`, the print area is the first `printed` columns and the
+    accounts with a notable risk (all of them when none has): the decisions, not the long tail,
+    which stays in the sheet for filtering."""
     ws = wb.create_sheet(name)
     cols = [c for c in columns if c.name in frame.columns]
     if not report.switching_available:
@@ -221,6 +230,9 @@ def _table_sheet(
             warnings.simplefilter("ignore", UserWarning)
             ws.add_table(table)
     _append_table(ws, frame, cols, fit_rows=True, currency=report.currency)
+    if printed and len(frame):
+        notable = int((frame["risk_band"] != report.bands[-1]).sum()) if "risk_band" in frame else 0
+        ws.print_area = f"A1:{get_column_letter(min(printed, len(cols)))}{(notable or len(frame)) + 1}"
 
 
 def _print_setup(ws: Any) -> None:
@@ -253,7 +265,9 @@ def _small_table(ws: Any, frame: pd.DataFrame, first: Column, columns: Sequence[
 
 def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     ws = wb.create_sheet("Summary")
-    for i, width in enumerate([30, 16, 16, 16, 14, 16, 10, 10, 10], start=1):
+    _print_setup(ws)
+    ws.print_title_rows = None  # the title is printed once, on the first page
+    for i, width in enumerate([44, 18, 18, 18, 16, 18, 12, 12, 12], start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     rl = report.risk_list
     # No generated-at line: the same month with the same inputs gives the same workbook.
@@ -262,9 +276,9 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     if version:
         ws.append([_text(ws, f"Model {version}")])
     for warning in report.model.get("warnings") or []:
-        ws.append([_text(ws, f"Warning: {warning}", Font(bold=True, color="9C0006"))])
+        _sentence(ws, f"Warning: {warning}", Font(bold=True, color="9C0006"))
     if report.drifted:
-        ws.append([_text(ws, DRIFT_NOTE.format(where="on the Model sheet"), Font(color="9C0006"))])
+        _sentence(ws, DRIFT_NOTE.format(where="on the Model sheet"), Font(color="9C0006"))
     ws.append([])
     facts = [
         ("Accounts scored", len(rl), "int"),
@@ -283,11 +297,11 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
     ws.append([])
     ws.append([_text(ws, "How the list is ranked", BOLD)])
     for sentence in report.ranking_words():
-        ws.append([_text(ws, sentence)])
+        _sentence(ws, sentence)
     if report.switching_available:
-        ws.append([_text(ws, SWITCHING_NOTE)])
+        _sentence(ws, SWITCHING_NOTE)
     for note in report.notes:
-        ws.append([_text(ws, note)])
+        _sentence(ws, note)
     ws.append([])
     band_cols = [Column(f"{b}_band", f"In band {b}", "int", 10) for b in report.bands]
     for key, heading in (("tier", "Tier"), ("industry", "Industry"), ("account_manager", "Account manager")):
@@ -298,12 +312,28 @@ def _summary_sheet(wb: Workbook, report: ReportData) -> None:
         _small_table(ws, frame, Column(key, heading), [*SUMMARY_COLUMNS, *band_cols], report.currency)
 
 
+SUMMARY_LINE = 140  # characters of a sentence per row: within the sheet's columns A:I, on screen and paper
+
+
+def _sentence(ws: Any, text: str, font: Font | None = None) -> None:
+    """A sentence on the Summary sheet, one row per line of at most `SUMMARY_LINE` characters
+    (broken between words): never running past the printed columns, never cut mid-word."""
+    import textwrap
+
+    for line in textwrap.wrap(text, SUMMARY_LINE) or [""]:
+        ws.append([_text(ws, line, font)])
+
+
 def _charts_sheet(wb: Workbook, report: ReportData) -> None:
     """Revenue at risk by manager and by industry, the value × risk matrix and the top accounts'
     risk over the last lists, as Excel charts over the small tables they are drawn from."""
     from openpyxl.chart import BarChart, LineChart, Reference, ScatterChart, Series
 
     ws = wb.create_sheet("Charts")
+    _print_setup(ws)
+    # On paper the charts only (anchored from K1 down to about row 72), never the tables they are
+    # drawn from.
+    ws.print_area = "K1:T72"
     for i, width in enumerate([24, 16, 4, 24, 16, 4, 12, 16, 14], start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     rl = report.risk_list
@@ -370,6 +400,7 @@ def _charts_sheet(wb: Workbook, report: ReportData) -> None:
 
 def _changes_sheet(wb: Workbook, report: ReportData) -> None:
     ws = wb.create_sheet("Changes")
+    _print_setup(ws)
     _widths(ws, LEFT_DISPLAY)
     if not report.previous_as_of:
         ws.append([_text(ws, "First list: there is no earlier list to compare with.", BOLD)])
@@ -398,6 +429,7 @@ def _changes_sheet(wb: Workbook, report: ReportData) -> None:
 
 def _win_back_sheet(wb: Workbook, report: ReportData) -> None:
     ws = wb.create_sheet("Win-back")
+    _print_setup(ws)
     _widths(ws, WIN_BACK_DISPLAY)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(WIN_BACK_DISPLAY))}{len(report.win_back) + 1}"
@@ -406,6 +438,7 @@ def _win_back_sheet(wb: Workbook, report: ReportData) -> None:
 
 def _model_sheet(wb: Workbook, report: ReportData) -> None:
     ws = wb.create_sheet("Model")
+    _print_setup(ws)
     ws.column_dimensions["A"].width = 36
     ws.column_dimensions["B"].width = 40
     ws.append([_text(ws, "Model", TITLE_FONT)])
