@@ -62,7 +62,12 @@ def test_page_is_self_contained(page):
 
 def test_page_shows_the_list_summary_formula_model_and_drift(report, page):
     c = parse(page)
-    assert c.rows["risk"] == len(report.risk_list) + 1  # header + every account
+    # Every account, in three tables: the first decisions, the other notable ones, the low band folded.
+    tables = ("risk", "risk-more", "risk-low")
+    assert sum(c.rows.get(t, 1) - 1 for t in tables) == len(report.risk_list)
+    assert c.rows["risk"] - 1 == min(20, int((report.risk_list["risk_band"] != report.bands[-1]).sum()))
+    assert page.index('id="risk"') < page.index('id="charts"') < page.index('id="risk-more"')
+    assert page.index('<details class="tail">') < page.index('id="risk-low"')
     assert "retention priority" in page
     assert escape(report.formula) in page
     assert "churnml-churn v3" in page and "oot/auc" in page and "0.810" in page
@@ -92,7 +97,8 @@ def test_names_are_escaped(page):
 def test_rows_beyond_the_limit_point_to_the_workbook():
     report = sample_report(60, html_rows=10)
     page = page_html(report)
-    assert parse(page).rows["risk"] == 11
+    c = parse(page)
+    assert sum(c.rows.get(t, 1) - 1 for t in ("risk", "risk-more", "risk-low")) == 10
     assert f"top 10 of {len(report.risk_list)} accounts" in page
 
 
@@ -171,3 +177,14 @@ def test_the_ranking_words_follow_the_models_horizon_and_the_switching_model():
     assert "within 3 months" in words and "deeper discount" in words
     without = " ".join(replace(base, switching_available=False).ranking_words())
     assert "discount" not in without and "counts up to 1.5 times." in without
+
+
+def test_the_reasons_the_action_and_what_would_lower_the_risk_are_in_full_sight(report, page):
+    top = report.risk_list.iloc[0]
+    row = page[page.index('<table id="risk"'):].split("<tr>")[2]
+    for text in (top["reason_1"], top["action"]):
+        assert escape(str(text)) in row
+    if isinstance(top.get("improvement_1"), str) and top["improvement_1"]:
+        assert "would lower the risk: " + escape(top["improvement_1"]) in row
+    # Nothing behind a tooltip, a click or an ellipsis.
+    assert "text-overflow" not in page and 'title="' not in row and "<details" not in row

@@ -58,17 +58,14 @@ tr:nth-child(even) td{background:#fafbfc}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(620px,1fr));gap:14px}
 .grid>div{overflow-x:auto}
 .sub{color:#7b8794;font-size:11px}
-td.why{min-width:240px;max-width:320px}
-td.why .r1,td.why .act{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:320px}
-#risk td.acc{white-space:nowrap;max-width:160px;overflow:hidden;text-overflow:ellipsis}
-#risk th{font-size:11.5px}
-details.more{display:inline;margin-left:6px}
-details.more summary{display:inline;cursor:pointer;color:#2680c2;font-size:11px}
-details.more[open]{display:block;white-space:normal}
-details.more ul{margin:2px 0;padding-left:18px;white-space:normal}
-li.better{color:#27ab83}
-#risk{font-size:12.5px}
-#risk td{padding:3px 6px;line-height:1.25}
+td.why{min-width:380px;white-space:normal}
+td.why ol{margin:0;padding-left:18px}
+.better{color:#27ab83;font-size:12px;margin-top:2px}
+table.ranked-list td.acc{min-width:120px}
+table.ranked-list th{font-size:11.5px}
+table.ranked-list{font-size:12.5px}
+table.ranked-list td{padding:3px 6px;line-height:1.3}
+details.tail summary{cursor:pointer;color:#2680c2;font-weight:600;margin:6px 0}
 td.chg{min-width:90px}
 .act{font-weight:600;color:#243b53;margin-top:3px}
 .scroll{max-height:640px;overflow:auto}
@@ -86,9 +83,15 @@ small{color:#52606d}
   th{position:static;background:#ddd;color:#000}
   thead{display:table-header-group}
   tr{break-inside:avoid}
-  #risk{font-size:9px}
-  td.why{min-width:0;max-width:none}
-  td.why .r1,td.why .act{white-space:normal;overflow:visible}
+  table{font-size:7.5px}
+  th,td{padding:1px 3px;line-height:1.15}
+  table.ranked-list{font-size:7.5px}
+  table.ranked-list td{padding:1px 3px;line-height:1.15}
+  td.why{min-width:0;width:50%}
+  .better{font-size:7.5px;margin-top:0}
+  h2{font-size:13px;margin:4px 0}
+  h3{font-size:11px;margin:6px 0 3px}
+  .grid{display:block}
 }
 @page{size:A4 landscape;margin:12mm}
 """
@@ -175,26 +178,22 @@ def table_html(
 
 
 def _why(row: dict) -> str:
-    """Two lines per account: its main reason (the others and what would lower the risk one click
-    away) and the action; the full text also as the cells' tooltip and on paper."""
+    """Why and what to do, in full: the account's reasons as a numbered list, the action with
+    the figure that matters (the offer and the margin we can defend), and what would lower the
+    risk most; wrapped in the cell, nothing behind a tooltip or a click."""
     reasons = [str(row[k]) for k in ("reason_1", "reason_2", "reason_3") if not is_missing(row.get(k)) and row.get(k)]
     better = [str(row[k]) for k in ("improvement_1", "improvement_2") if not is_missing(row.get(k)) and row.get(k)]
     action = fmt(row.get("action"), "text")
-    more = "".join(f"<li>{escape(t)}</li>" for t in reasons[1:])
-    more += "".join(f'<li class="better">would lower the risk: {escape(t)}</li>' for t in better)
-    extra = f'<details class="more"><summary>+{len(reasons[1:]) + len(better)}</summary><ul>{more}</ul></details>' if more else ""
-    title = escape(" · ".join([*reasons, *better]))
-    return (
-        f'<td class="why"><div class="r1" title="{title}">{escape(reasons[0]) if reasons else ""}{extra}</div>'
-        f'<div class="act" title="{escape(action)}">→ {escape(action)}</div></td>'
-    )
+    listed = "".join(f"<li>{escape(t)}</li>" for t in reasons)
+    lower = "".join(f'<div class="better">would lower the risk: {escape(t)}</div>' for t in better)
+    return (f'<td class="why">{f"<ol>{listed}</ol>" if listed else ""}'
+            f'<div class="act">→ {escape(action)}</div>{lower}</td>')
 
 
-def _risk_table(report: ReportData) -> str:
-    """The ranked list, compact enough for a laptop screen: account name over its id, industry
-    over tier, the three reasons as one numbered list above the action, the change over its new
-    reasons."""
-    rows = report.risk_list.head(report.html_rows)
+def _risk_table(report: ReportData, rows: pd.DataFrame, table_id: str) -> str:
+    """Ranked accounts, compact enough for a laptop screen: account name over its id, industry
+    over tier, the reasons, action and what would lower the risk in full, the change over its
+    new reasons."""
     by_name = {c.name: c for c in DISPLAY_COLUMNS}
     # What a manager reads at a glance; the priority index and the switch probability are in the workbook.
     numbers = ["revenue_12m", "churn_probability", "risk_band", "revenue_at_risk"]
@@ -206,17 +205,12 @@ def _risk_table(report: ReportData) -> str:
         "<th>Account manager</th>",
         "<th>Industry / tier</th>",
         *(_th(by_name[n], report.currency) for n in numbers),
-        "<th>Top reasons and recommended action</th>",
-        '<th data-type="num">Change since last list</th>',
+        "<th>Reasons, recommended action and what would lower the risk</th>",
     ]
+    if report.previous_as_of:  # on a first list there is no change to show
+        heads.append('<th data-type="num">Change since last list</th>')
     lines = []
     for r in rows.to_dict("records"):
-        change = escape(fmt(r.get("change"), "text"))
-        delta = r.get("revenue_at_risk_change")
-        if not is_missing(delta):
-            change += f'<div class="sub">at risk {"+" if delta >= 0 else "−"}{fmt(abs(delta), "money")} {report.currency}</div>'
-        new = r.get("new_reasons")
-        new_title = f' title="new: {escape(str(new))}"' if not is_missing(new) and new else ""
         name = r.get("name")
         cells = [
             _td(r["rank"], by_name["rank"]),
@@ -226,15 +220,51 @@ def _risk_table(report: ReportData) -> str:
             f"<td>{escape(fmt(r.get('industry'), 'text'))}<div class='sub'>{escape(fmt(r.get('tier'), 'text'))}</div></td>",
             *(_td(r[n], by_name[n]) for n in numbers),
             _why(r),
-            f'<td class="chg num"{new_title} data-v="{"" if is_missing(r.get("rank_change")) else int(r["rank_change"])}">'
-            f"{change}</td>",
         ]
+        if report.previous_as_of:
+            change = escape(fmt(r.get("change"), "text"))
+            delta = r.get("revenue_at_risk_change")
+            if not is_missing(delta):
+                change += (f'<div class="sub">at risk {"+" if delta >= 0 else "−"}{fmt(abs(delta), "money")} '
+                           f'{report.currency}</div>')
+            new = r.get("new_reasons")
+            if not is_missing(new) and new:
+                change += f'<div class="sub">new: {escape(str(new))}</div>'
+            cells.append(f'<td class="chg num" data-v="{"" if is_missing(r.get("rank_change")) else int(r["rank_change"])}">'
+                         f"{change}</td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        f'<table id="risk" class="sortable"><thead><tr>{"".join(heads)}</tr></thead><tbody>\n'
+        f'<table id="{table_id}" class="sortable ranked-list"><thead><tr>{"".join(heads)}</tr></thead><tbody>\n'
         + "\n".join(lines)
         + "\n</tbody></table>"
     )
+
+
+FIRST_DECISIONS = 20  # accounts shown before the charts: the first screens open on decisions
+
+
+def _ranked_parts(report: ReportData) -> tuple[str, str, str]:
+    """The ranked list in three parts: the first decisions (at most `FIRST_DECISIONS` accounts
+    with a notable risk), the other accounts with a notable risk, and the low band folded away
+    (a count and an expander); `html_rows` accounts at most on the page."""
+    shown = report.risk_list.head(report.html_rows)
+    notable = shown[shown["risk_band"] != report.bands[-1]]
+    low = shown[shown["risk_band"] == report.bands[-1]]
+    first, rest = notable.head(FIRST_DECISIONS), notable.iloc[FIRST_DECISIONS:]
+    if not len(notable):
+        first = shown.head(0)
+    top = _risk_table(report, first, "risk") if len(first) else "<p>No account has a notable risk this month.</p>"
+    more = ""
+    if len(rest):
+        more = ('<input class="filter" data-table="risk-more" placeholder="Filter: account, manager, industry, reason…">'
+                + _risk_table(report, rest, "risk-more"))
+    tail = ""
+    if len(low):
+        tail = (f'<details class="tail"><summary>{len(low):,} accounts at {escape(report.bands[-1])} risk '
+                f"(no notable risk): show them</summary>"
+                f'<input class="filter" data-table="risk-low" placeholder="Filter…">'
+                + _risk_table(report, low, "risk-low") + "</details>")
+    return top, more, tail
 
 
 def distribution_svg(report: ReportData) -> str:
@@ -394,6 +424,9 @@ def page_html(report: ReportData) -> str:
         if shown < len(rl)
         else ""
     )
+    top_table, rest_table, tail_table = _ranked_parts(report)
+    if not rest_table:
+        rest_table = "<p>None beyond those above.</p>"
 
     if report.previous_as_of:
         counts = report.change_counts
@@ -470,11 +503,12 @@ def page_html(report: ReportData) -> str:
 <section><h2>How the list is ranked</h2>
 <p>{escape(" ".join(report.ranking_words()))}
 {escape(SWITCHING_NOTE) if report.switching_available else ""}</p></section>
-<section><h2>Ranked list</h2>
-<input class="filter" data-table="risk" placeholder="Filter: account, manager, industry, reason…">{more}
-<div class="ranked">{_risk_table(report)}</div></section>
+<section><h2>Act first: the accounts with the highest priority</h2>{more}
+<div class="ranked">{top_table}</div></section>
+<section id="charts"><h2>Where the risk is</h2>{charts_svg(report)}</section>
 <section><h2>Changes since the last list</h2>{changes}</section>
-<section><h2>Where the risk is</h2>{charts_svg(report)}</section>
+<section><h2>The other accounts with a notable risk</h2>
+<div class="ranked">{rest_table}</div>{tail_table}</section>
 <section><h2>Revenue at risk</h2><div class="grid">{''.join(summaries)}</div></section>
 <section><h2>Score distribution</h2>{distribution_svg(report)}</section>
 <section><h2>Lost in the last 12 months — win-back</h2>
