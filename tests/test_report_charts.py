@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from churnml.report.charts import by_group, risk_history, value_risk
+from churnml.report.charts import by_group, others_words, risk_history, value_risk
 
 LIST = pd.DataFrame(
     {
@@ -25,7 +25,11 @@ def test_groups_sum_revenue_at_risk_largest_first():
     # No manager reads as on the workbook's sheet of those accounts.
     assert groups["account_manager"].tolist() == ["m1", "m2", "Unassigned"]
     assert groups["revenue_at_risk"].tolist() == [625.0, 51.0, 0.2]
-    assert by_group(LIST, "account_manager", n=2)["account_manager"].tolist() == ["m1", "others"]
+    # The groups beyond the top n are no bar (their sum would dwarf the ones to act on): the title says it.
+    top = by_group(LIST, "account_manager", n=1)
+    assert top["account_manager"].tolist() == ["m1"]
+    assert others_words(top, "EUR") == "; 2 others hold 51 EUR"
+    assert others_words(groups, "EUR") == ""
 
 
 def test_quadrants_split_by_the_top_fifth_of_revenue_and_the_risk_line():

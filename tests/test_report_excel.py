@@ -125,6 +125,8 @@ def test_the_charts_sheet_draws_the_risk_where_people_look(book):
     ws = book["Charts"]
     kinds = sorted(type(c).__name__ for c in ws._charts)
     assert kinds[:3] == ["BarChart", "BarChart", "ScatterChart"]
+    (scatter,) = [c for c in ws._charts if type(c).__name__ == "ScatterChart"]
+    assert scatter.y_axis.scaling.logBase == 10  # revenues over orders of magnitude
     assert ws["A1"].value == "Account manager" and ws["G1"].value == "Quadrant"
     assert {ws.cell(r, 7).value for r in range(2, ws.max_row + 1)} - {None} <= {"defend", "develop", "watch", "maintain"}
 

@@ -20,12 +20,22 @@ TOP_VALUE_SHARE = 0.2
 
 
 def by_group(risk_list: pd.DataFrame, column: str, n: int = 12) -> pd.DataFrame:
-    """Revenue at risk per value of `column`, the largest `n` (the rest as "others")."""
+    """Revenue at risk of the `n` values of `column` with the most, largest first. The rest are
+    not a bar (a sum of many small groups would dwarf the ones to act on): `others_words` says
+    what they hold, from `.attrs["others"]` = (how many, their revenue at risk)."""
     key = group_key(risk_list, column)
     sums = risk_list.groupby(key)["revenue_at_risk"].sum().sort_values(ascending=False, kind="mergesort")
-    if len(sums) > n:
-        sums = pd.concat([sums.iloc[: n - 1], pd.Series({"others": sums.iloc[n - 1 :].sum()})])
-    return sums.rename_axis(column).rename("revenue_at_risk").reset_index()
+    out = sums.iloc[:n].rename_axis(column).rename("revenue_at_risk").reset_index()
+    out.attrs["others"] = (max(len(sums) - n, 0), float(sums.iloc[n:].sum()))
+    return out
+
+
+def others_words(groups: pd.DataFrame, currency: str) -> str:
+    """What the groups left out of a `by_group` chart hold, for its title ("" when none is)."""
+    count, amount = groups.attrs.get("others", (0, 0.0))
+    if not count:
+        return ""
+    return f"; {count} others hold {amount:,.0f} {currency}"
 
 
 def value_risk(risk_list: pd.DataFrame, risk_threshold: float) -> tuple[pd.DataFrame, float]:

@@ -43,7 +43,7 @@ from churnml.report import (
     is_missing,
     quality_words,
 )
-from churnml.report.charts import QUADRANTS, by_group, risk_history, value_risk
+from churnml.report.charts import QUADRANTS, by_group, others_words, risk_history, value_risk
 
 # A change of a probability is in percentage points (the cell holds them: 3.4 for +3.4 pts).
 FORMATS = {"int": "0", "money": "#,##0", "score": "#,##0", "percent": "0.0%", "cost": "0.0%", "float": "0.000",
@@ -362,8 +362,9 @@ def _charts_sheet(wb: Workbook, report: ReportData) -> None:
                      _cell(ws, mat["revenue_12m"].iat[i], money, report.currency)]
         ws.append(line)
 
-    for col, n, title, anchor in ((1, len(managers), "Revenue at risk by account manager", "K1"),
-                                  (4, len(industries), "Revenue at risk by industry", "K18")):
+    for col, n, title, anchor in (
+            (1, len(managers), f"Revenue at risk by account manager{others_words(managers, report.currency)}", "K1"),
+            (4, len(industries), f"Revenue at risk by industry{others_words(industries, report.currency)}", "K18")):
         chart = BarChart()
         chart.type, chart.title, chart.legend = "bar", title, None
         chart.add_data(Reference(ws, min_col=col + 1, min_row=1, max_row=n + 1), titles_from_data=True)
@@ -374,13 +375,16 @@ def _charts_sheet(wb: Workbook, report: ReportData) -> None:
     scatter.title = "Value × risk: defend, develop, watch, maintain"
     scatter.x_axis.title, scatter.y_axis.title = "churn probability", f"revenue 12 months ({report.currency})"
     scatter.style, scatter.height, scatter.width = 13, 10, 16
+    scatter.scatterStyle = "marker"
+    scatter.y_axis.scaling.logBase = 10  # revenues span orders of magnitude: a linear axis squashes most to a line
     start = 2
     for name in quadrants:
         count = int((mat["quadrant"] == name).sum())
         if count:
             series = Series(Reference(ws, min_col=9, min_row=start, max_row=start + count - 1),
                             Reference(ws, min_col=8, min_row=start, max_row=start + count - 1), title=name)
-            series.marker.symbol, series.graphicalProperties.line.noFill = "circle", True
+            series.marker.symbol, series.marker.size = "circle", 4
+            series.graphicalProperties.line.noFill = True
             scatter.series.append(series)
         start += count
     ws.add_chart(scatter, "K35")

@@ -28,7 +28,7 @@ from churnml.report import (
     is_missing,
     quality_words,
 )
-from churnml.report.charts import by_group, risk_history, value_risk
+from churnml.report.charts import by_group, others_words, risk_history, value_risk
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2933;background:#f5f7fa}
@@ -333,7 +333,8 @@ def charts_svg(report: ReportData) -> str:
         for ax, column, title in ((axes[0], "account_manager", "account manager"), (axes[1], "industry", "industry")):
             groups = by_group(rl, column)
             ax.barh(groups[column].astype(str)[::-1], groups["revenue_at_risk"][::-1] / 1e3, color="#c05621")
-            ax.set_title(f"Revenue at risk by {title} (thousand {report.currency})")
+            ax.set_title(f"Revenue at risk by {title} (thousand {report.currency}){others_words(groups, report.currency)}",
+                         fontsize=9)
         matrix, value_line = value_risk(rl, risk_line)
         ax = axes[2]
         colours = {"defend": "#c53030", "develop": "#2f855a", "watch": "#d69e2e", "maintain": "#718096"}
