@@ -7,8 +7,11 @@ loads it when it is missing, and `northwind_in_mariadb` copies its tables into M
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 POSTGRES = os.environ.get("CHURNML_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -41,14 +44,30 @@ def has_table(url: str, table: str) -> bool:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def _loading(name: str):
+    """One loader at a time across the test workers (pytest-xdist runs several processes)."""
+    with open(Path(tempfile.gettempdir()) / f"churnml-{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def northwind_in_postgres(url: str = POSTGRES) -> str | None:
     """Load Northwind into the database at `url` when it is not there (psql); None when it is
     there afterwards, else why not."""
-    import sqlalchemy as sa
-
     why = why_no_server(url)
     if why:
         return why
+    with _loading("northwind-postgres"):
+        return _load_postgres(url)
+
+
+def _load_postgres(url: str) -> str | None:
+    import sqlalchemy as sa
+
     if has_table(url, "order_details"):
         return None
     if not NORTHWIND_SQL.is_file():
@@ -63,16 +82,25 @@ def northwind_in_postgres(url: str = POSTGRES) -> str | None:
 
 
 def northwind_in_mariadb(url: str = MARIADB, source: str = POSTGRES) -> str | None:
-    """Copy Northwind's tables from PostgreSQL into the MariaDB database at `url` (replacing
-    them); None when done, else why not."""
-    import pandas as pd
-    import sqlalchemy as sa
-
+    """Copy Northwind's tables from PostgreSQL into the MariaDB database at `url` when they are
+    not all there; None when done, else why not."""
     why = why_no_server(url) or northwind_in_postgres(source)
     if why:
         return why
+    with _loading("northwind-mariadb"):
+        return _copy_to_mariadb(url, source)
+
+
+def _copy_to_mariadb(url: str, source: str) -> str | None:
+    import pandas as pd
+    import sqlalchemy as sa
+
     pg, maria = sa.create_engine(source), sa.create_engine(url)
     try:
+        inspector = sa.inspect(maria)
+        if inspector.has_table("order_details") and any(
+                i["name"] == "order_details_order" for i in inspector.get_indexes("order_details")):
+            return None  # copied whole (its index is made last) by an earlier run or another worker
         for table in NORTHWIND_TABLES:
             frame = pd.read_sql_table(table, pg)
             frame.to_sql(table, maria, if_exists="replace", index=False)
