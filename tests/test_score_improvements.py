@@ -60,6 +60,15 @@ def test_the_top_improvements_read_as_before_and_after():
     assert top[2] == [t for t in top[2] if "deliveries" not in t]  # no gain from deliveries here
 
 
+def test_a_small_gain_never_reads_as_no_change():
+    effects = pd.DataFrame({"row": [0, 0], "change": ["a", "b"], "words": ["resolving the 1 open complaint",
+                                                                           "an executive visit"],
+                            "before": [0.694, 0.694], "after": [0.688, 0.40]})
+    (lines,) = top_improvements(effects, 1)
+    assert lines == ["an executive visit: 69 % → 40 % (the model's estimate)",
+                     "resolving the 1 open complaint: 69.4 % → 68.8 % (the model's estimate)"]
+
+
 def test_every_change_has_a_name_and_words():
     assert len({c.name for c in CHANGES}) == len(CHANGES) == 4
 

@@ -175,7 +175,13 @@ def top_improvements(effects: pd.DataFrame, n_rows: int, n: int = 2) -> list[lis
     useful = useful.sort_values(["row", "gain", "change"], ascending=[True, False, True], kind="mergesort")
     for row, part in useful.groupby("row", sort=False):
         out[int(row)] = [
-            f"{w}: {100 * b:.0f} % → {100 * a:.0f} % (the model's estimate)"
+            f"{w}: {_from_to(b, a)} (the model's estimate)"
             for w, b, a in zip(part["words"].head(n), part["before"].head(n), part["after"].head(n))
         ]
     return out
+
+
+def _from_to(before: float, after: float) -> str:
+    """'42 % → 27 %'; with one decimal where whole percents would read the same ('69.4 % → 68.8 %')."""
+    places = 0 if round(100 * before) != round(100 * after) else 1
+    return f"{100 * before:.{places}f} % → {100 * after:.{places}f} %"
