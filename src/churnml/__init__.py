@@ -1,11 +1,14 @@
 """churnml: churn prediction and retention priorities for an industrial supplier's key accounts."""
 
+import functools
+
 __version__ = "0.1.0"
 
 
+@functools.cache
 def code_version() -> str:
     """The package version and a hash of its source files: two runs with the same value ran the
-    same code."""
+    same code. Read once per process (the features' fingerprint and a model's identity use it)."""
     import hashlib
     from pathlib import Path
 

@@ -411,15 +411,15 @@ def inputs_fingerprint(config: Config, tables: dict[str, pd.DataFrame] | None = 
             with path.open("rb") as stream:
                 # sha1: a fingerprint, not a seal, and the fastest of hashlib's on large files
                 content.append(f"{name}:{hashlib.file_digest(stream, 'sha1').hexdigest()}")
-    package = Path(__file__).resolve().parent
-    code = [f"{p.relative_to(package)}:".encode() + p.read_bytes() for p in sorted(package.rglob("*.py"))]
+    from churnml import code_version
+
     libraries = [f"{name} {version(name)}" for name in ("numpy", "pandas", "pyarrow", "scipy")]
     return {
         "tables": digest(*content),
         "data config": digest(json.dumps(asdict(config.data), sort_keys=True, default=str)),
         "feature config": digest(json.dumps(asdict(config.features), sort_keys=True, default=str)),
         "label config": digest(json.dumps(asdict(config.labels), sort_keys=True, default=str)),
-        "code": digest(*code, *libraries),
+        "code": digest(code_version(), *libraries),
     }
 
 

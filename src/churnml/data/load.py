@@ -489,12 +489,11 @@ def _copy_query(engine: Any, query: str) -> pd.DataFrame:
                 buffer.write(block)
     finally:
         raw.close()
-    data = pa.BufferReader(buffer.getvalue())
-    header = pcsv.open_csv(data).schema.names
-    data = pa.BufferReader(buffer.getvalue())
+    data = pa.py_buffer(buffer.getbuffer())  # read twice (header, then table) without a copy
+    header = pcsv.open_csv(pa.BufferReader(data)).schema.names
     convert = pcsv.ConvertOptions(column_types={name: pa.large_string() for name in header},
                                   null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False)
-    table = pcsv.read_csv(data, read_options=pcsv.ReadOptions(block_size=16 * 2**20),
+    table = pcsv.read_csv(pa.BufferReader(data), read_options=pcsv.ReadOptions(block_size=16 * 2**20),
                           parse_options=pcsv.ParseOptions(newlines_in_values=True), convert_options=convert)
     return table.to_pandas()
 
